@@ -1,0 +1,89 @@
+/* Proxy URLs and the socksify configuration (file, environment, defaults).
+ * Shared by the launcher (which reports errors and exits) and the shim (which must
+ * never exit: it logs and makes connections fail). Nothing here allocates: the whole
+ * configuration is one fixed-size struct, immutable once loaded. */
+#ifndef SOCKSIFY_CONF_H
+#define SOCKSIFY_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+enum proxy_type {
+	PROXY_SOCKS5,  /* socks5:// and socks5h:// (dns= decides where names resolve) */
+	PROXY_SOCKS4,
+	PROXY_SOCKS4A,
+	PROXY_HTTP,    /* HTTP CONNECT */
+};
+const char *proxy_type_name(enum proxy_type t);
+
+struct proxy {
+	enum proxy_type type;
+	bool socks5h;                  /* spelled socks5h:// (kept for display only) */
+	char host[SOCKS_NAME_MAX + 1]; /* name or literal, brackets stripped */
+	uint16_t port;
+	char user[SOCKS_USER_MAX + 1]; /* percent-decoded; empty: no auth */
+	char pass[SOCKS_USER_MAX + 1];
+	bool has_auth;
+};
+
+#define URL_MAX 1024
+/* Parses SCHEME://[USER[:PASSWORD]@]HOST[:PORT]. On error writes a message naming
+ * the URL with the password masked and what is wrong, and returns false. */
+bool proxy_url_parse(const char *url, struct proxy *out, char *err, size_t errlen);
+/* Formats back to a URL with the password shown as "***". */
+const char *proxy_url_str(const struct proxy *p, char *buf, size_t cap);
+
+enum chain_type { CHAIN_STRICT, CHAIN_DYNAMIC, CHAIN_RANDOM, CHAIN_ROUND_ROBIN };
+enum dns_mode { DNS_REMOTE, DNS_LOCAL };
+enum udp_mode { UDP_PROXY, UDP_BLOCK, UDP_DIRECT };
+enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
+
+#define CONF_MAX_PROXIES 16
+#define CONF_MAX_RULES 64
+#define CONF_PATH_MAX 512
+
+struct socksify_conf {
+	struct proxy proxies[CONF_MAX_PROXIES];
+	size_t nproxies;
+	enum chain_type chain;
+	unsigned chain_len; /* random / round_robin; 0 = 1 */
+	enum dns_mode dns;
+	enum udp_mode udp;
+	struct rule direct[CONF_MAX_RULES];
+	size_t ndirect;
+	struct rule block[CONF_MAX_RULES];
+	size_t nblock;
+	unsigned connect_timeout_ms;
+	enum log_level log_level;
+	char log_file[CONF_PATH_MAX];
+	char source[CONF_PATH_MAX]; /* file it came from, "" if none */
+};
+
+#define CONF_DEFAULT_PROXY "socks5h://127.0.0.1:1080"
+#define CONF_DEFAULT_TIMEOUT_MS 5000
+
+void conf_defaults(struct socksify_conf *c);
+/* Applies one `key = value`. where = "FILE:LINE" for messages. A repeated `proxy`
+ * appends. */
+bool conf_set(struct socksify_conf *c, const char *key, const char *value, const char *where,
+	      char *err, size_t errlen);
+/* Reads a file of `key = value` lines. Uses only open/read/close (safe in the shim).
+ * Missing file: returns false with errno ENOENT and err set. */
+bool conf_load_file(struct socksify_conf *c, const char *path, char *err, size_t errlen);
+/* Parses a buffer holding a whole file (what conf_load_file does after reading). */
+bool conf_load_buf(struct socksify_conf *c, const char *buf, size_t len, const char *path,
+		   char *err, size_t errlen);
+/* Applies SOCKSIFY_PROXY/DNS/UDP/DIRECT/LOG/LOG_FILE from getenv-like lookup. A set
+ * SOCKSIFY_PROXY replaces the file's proxies. */
+bool conf_apply_env(struct socksify_conf *c, const char *(*get)(const char *), char *err,
+		    size_t errlen);
+/* Final checks that need the whole config: socks4 last hop with dns=remote, no
+ * proxy -> the default one. */
+bool conf_finish(struct socksify_conf *c, char *err, size_t errlen);
+
+bool conf_parse_level(const char *s, enum log_level *out);
+
+#endif

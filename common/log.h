@@ -1,0 +1,33 @@
+/* Logging that is safe inside someone else's process: each message is formatted into
+ * a stack buffer and written with one write(2) (no stdio, no allocation, no locks),
+ * prefixed "PROG[pid]: LEVEL: ". The shim logs to stderr or log_file; the server to
+ * stderr or -L FILE. */
+#ifndef SOCKSIFY_LOG_H
+#define SOCKSIFY_LOG_H
+
+#include <stdarg.h>
+
+#include "conf.h"
+
+/* prog: "socksify" or "socksifyd". fd: where to write (2 by default). ts: prefix a
+ * timestamp (the server does; the shim does not). */
+void log_setup(const char *prog, enum log_level level, int fd, int ts);
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+int log_get_fd(void);
+void log_msg(enum log_level level, const char *func, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void log_vmsg(enum log_level level, const char *func, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+#define log_enabled(l) ((l) <= log_get_level())
+#define LOG_ERR(...) log_msg(LOG_ERROR, __func__, __VA_ARGS__)
+#define LOG_WARN(...) log_msg(LOG_WARN, __func__, __VA_ARGS__)
+#define LOG_INFO(...) log_msg(LOG_INFO, __func__, __VA_ARGS__)
+#define LOG_DEBUG(...)                                                                    \
+	do {                                                                                \
+		if (log_enabled(LOG_DEBUG))                                                 \
+			log_msg(LOG_DEBUG, __func__, __VA_ARGS__);                          \
+	} while (0)
+
+#endif
