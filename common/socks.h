@@ -12,6 +12,7 @@
 #ifndef SOCKSIFY_SOCKS_H
 #define SOCKSIFY_SOCKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -98,6 +99,8 @@ struct s5_request { /* also a reply: cmd holds REP */
 
 ssize_t s5_build_greeting(uint8_t *buf, size_t cap, const uint8_t *methods, size_t n);
 int s5_parse_greeting(const uint8_t *buf, size_t len, size_t *used, struct s5_greeting *out);
+/* Whether a parsed greeting offers method. */
+bool s5_greeting_has(const struct s5_greeting *g, uint8_t method);
 ssize_t s5_build_method_reply(uint8_t *buf, size_t cap, uint8_t method);
 int s5_parse_method_reply(const uint8_t *buf, size_t len, size_t *used, uint8_t *method);
 
@@ -110,6 +113,11 @@ ssize_t s5_build_request(uint8_t *buf, size_t cap, uint8_t cmd, const struct soc
 int s5_parse_request(const uint8_t *buf, size_t len, size_t *used, struct s5_request *out);
 ssize_t s5_build_reply(uint8_t *buf, size_t cap, uint8_t rep, const struct socks_addr *bnd);
 int s5_parse_reply(const uint8_t *buf, size_t len, size_t *used, struct s5_request *out);
+/* Request and reply parsing: RSV is not checked (RFC 1928 says 0; we are lenient);
+ * an unknown CMD is DONE with cmd as sent (the server answers REP 7); an unknown ATYP
+ * is CODEC_EATYP, a zero-length name or one holding NUL is CODEC_EFIELD. Once two
+ * bytes are there out->cmd holds CMD/REP even on an error, so a client can still
+ * report a failure reply that carries a bogus address. */
 
 /* UDP request header: RSV(2) FRAG(1) ATYP DST.ADDR DST.PORT, then data. */
 ssize_t s5_build_udp_header(uint8_t *buf, size_t cap, uint8_t frag, const struct socks_addr *a);
@@ -131,7 +139,10 @@ struct s4_reply {
 	uint16_t port;
 	uint8_t v4[4];
 };
-/* dst->atyp DOMAINNAME builds SOCKS4a; IPV6 is CODEC_EATYP. */
+/* dst->atyp DOMAINNAME builds SOCKS4a; IPV6 is CODEC_EATYP; an IPV4 0.0.0.x (x != 0)
+ * is CODEC_EFIELD (it would read as a 4a marker). Parsing: USERID and the 4a name are
+ * NUL-terminated, at most 255 bytes (CODEC_EFIELD after 256 without a NUL); an unknown
+ * CD is DONE with cmd as sent (the server answers 91); a reply's VN may be 0 or 4. */
 ssize_t s4_build_request(uint8_t *buf, size_t cap, uint8_t cmd, const struct socks_addr *dst,
 			 const char *userid);
 int s4_parse_request(const uint8_t *buf, size_t len, size_t *used, struct s4_request *out);
@@ -151,8 +162,14 @@ ssize_t http_build_connect(uint8_t *buf, size_t cap, const struct socks_addr *ds
 			   const char *user, const char *pass);
 /* Parses the status line and skips headers through the blank line. */
 int http_parse_connect_reply(const uint8_t *buf, size_t len, size_t *used, int *status);
+/* Server side: "CONNECT host:port HTTP/1.x", headers, blank line (CRLF or bare LF).
+ * A method other than CONNECT is CODEC_ECMD (answer 405); a bad request line or header
+ * is CODEC_ESYNTAX (400); a bad host or port, or a malformed Basic credential, is
+ * CODEC_EFIELD (400). A non-Basic Proxy-Authorization leaves has_auth 0. */
 int http_parse_connect_request(const uint8_t *buf, size_t len, size_t *used,
 			       struct http_connect_req *out);
+/* reason NULL: the standard phrase. A 407 carries Proxy-Authenticate: Basic; any
+ * non-2xx carries Content-Length: 0 and Connection: close. */
 ssize_t http_build_connect_reply(uint8_t *buf, size_t cap, int status, const char *reason);
 
 #endif
