@@ -99,6 +99,7 @@ struct dial {
 	uint8_t in[HTTP_HEAD_MAX];    /* reply bytes consumed so far for this message */
 	size_t inlen;
 	bool pipelined;               /* this hop's auth/request already went out */
+	short ready;                  /* events the driver saw ready: spares a probe */
 
 	/* What the hops answered, for --check and for the later UDP path. */
 	uint8_t method;               /* last SOCKS5 method selected */
