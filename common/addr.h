@@ -28,6 +28,9 @@ const char *sockaddr_str(const struct sockaddr *sa, socklen_t len, char *buf, si
 bool addr_parse_ip(const char *s, struct socks_addr *out);
 /* Parses "HOST:PORT", "[IPv6]:PORT" or "IPv4:PORT"; HOST may be a name. */
 bool addr_parse_hostport(const char *s, struct socks_addr *out, char *err, size_t errlen);
+/* A host name we accept in URLs and rules: 1..255 of [A-Za-z0-9-_.], no empty label
+ * (one trailing dot allowed). */
+bool addr_valid_name(const char *s);
 
 /* ---- CIDR ---- */
 struct cidr {
@@ -40,6 +43,8 @@ bool cidr_parse(const char *s, struct cidr *out);
 /* Matches an IPV4 or IPV6 socks_addr; an IPv4 cidr also matches ::ffff:a.b.c.d. */
 bool cidr_match(const struct cidr *c, const struct socks_addr *a);
 bool cidr_match_sockaddr(const struct cidr *c, const struct sockaddr *sa);
+/* "10.0.0.0/8", "fd00::/8". An IPv4-mapped CIDR (prefix >= 96) is parsed as IPv4. */
+const char *cidr_str(const struct cidr *c, char *buf, size_t cap);
 
 /* ---- destination rules ---- */
 enum rule_kind {
@@ -62,6 +67,8 @@ bool rule_parse(const char *s, struct rule *out, char *err, size_t errlen);
  * test each. */
 bool rule_match(const struct rule *r, const struct socks_addr *dst);
 bool rules_match(const struct rule *rules, size_t n, const struct socks_addr *dst);
+/* Formats a rule back as rule_parse accepts it ("*.example.com:443", "[fd00::/8]:443"). */
+const char *rule_str(const struct rule *r, char *buf, size_t cap);
 
 /* Loopback: 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104, and the name "localhost"
  * (and *.localhost). */

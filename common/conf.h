@@ -84,6 +84,11 @@ bool conf_apply_env(struct socksify_conf *c, const char *(*get)(const char *), c
  * proxy -> the default one. */
 bool conf_finish(struct socksify_conf *c, char *err, size_t errlen);
 
+/* Accepts error|warn|info|debug (also "warning" and 0..3), case-insensitive. */
 bool conf_parse_level(const char *s, enum log_level *out);
+/* Names as the config file spells them, for --env, --check and messages. */
+const char *conf_chain_name(enum chain_type t);
+const char *conf_dns_name(enum dns_mode m);
+const char *conf_udp_name(enum udp_mode m);
 
 #endif

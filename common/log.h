@@ -19,6 +19,11 @@ void log_msg(enum log_level level, const char *func, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void log_vmsg(enum log_level level, const char *func, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
+/* "error", "warn", "info", "debug". */
+const char *log_level_name(enum log_level level);
+/* Opens PATH for appending (O_CLOEXEC, created 0600); returns the fd or -1 with errno
+ * set. The caller passes it to log_setup. */
+int log_open_file(const char *path);
 
 #define log_enabled(l) ((l) <= log_get_level())
 #define LOG_ERR(...) log_msg(LOG_ERROR, __func__, __VA_ARGS__)

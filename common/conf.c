@@ -1,0 +1,818 @@
+/* Proxy URLs and the socksify configuration: the file, the SOCKSIFY_* environment and
+ * the final checks. Runs inside the shim, so it never allocates or exits, reads the
+ * file with open/read/close only, and reports every problem as a message in err. */
+#include "conf.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+#define CONF_FILE_MAX (1024 * 1024) /* a config file larger than this is an error */
+#define CONF_LINE_MAX 2048
+#define CONF_URL_SHOW 200 /* URLs in messages are cut here */
+
+static char conf_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Case-insensitive ASCII equality of s[0..len) and a lower-case word. */
+static bool conf_word_eq(const char *s, size_t len, const char *word)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (word[i] == '\0' || conf_lower(s[i]) != word[i])
+			return false;
+	return word[len] == '\0';
+}
+
+const char *proxy_type_name(enum proxy_type t)
+{
+	switch (t) {
+	case PROXY_SOCKS5:
+		return "socks5";
+	case PROXY_SOCKS4:
+		return "socks4";
+	case PROXY_SOCKS4A:
+		return "socks4a";
+	case PROXY_HTTP:
+		return "http";
+	}
+	return "?";
+}
+
+/* ---- proxy URLs ---- */
+
+/* Copies url into buf for messages with everything between the first ':' of the
+ * userinfo and the last '@' replaced by "***". The last '@', not the first, so a
+ * password holding a raw '@' is still hidden whole. */
+static void url_mask(const char *url, char *buf, size_t cap)
+{
+	const char *auth = strstr(url, "://");
+	const char *at, *colon;
+	size_t o = 0, i, len = strlen(url);
+
+	auth = auth != NULL ? auth + 3 : url;
+	at = strrchr(auth, '@');
+	colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	for (i = 0; i < len && o + 1 < cap; i++) {
+		const char *p = url + i;
+		unsigned char c = (unsigned char)*p;
+
+		if (colon != NULL && p == colon + 1) {
+			size_t k;
+			for (k = 0; k < 3 && o + 1 < cap; k++)
+				buf[o++] = '*';
+			/* Resume at the '@'; clear colon so an empty password cannot loop. */
+			i = (size_t)(at - url) - 1;
+			colon = NULL;
+			continue;
+		}
+		if (o >= CONF_URL_SHOW) {
+			for (; o + 1 < cap && o < CONF_URL_SHOW + 3; o++)
+				buf[o] = '.';
+			break;
+		}
+		buf[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	buf[o < cap ? o : cap - 1] = '\0';
+}
+
+__attribute__((format(printf, 4, 5))) static bool url_fail(const char *url, char *err,
+							    size_t errlen, const char *fmt, ...)
+{
+	char shown[CONF_URL_SHOW + 8], why[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	url_mask(url, shown, sizeof(shown));
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen, "invalid proxy URL '%s': %s", shown, why);
+	return false;
+}
+
+static bool url_scheme(const char *s, size_t len, struct proxy *out)
+{
+	if (conf_word_eq(s, len, "socks5")) {
+		out->type = PROXY_SOCKS5;
+	} else if (conf_word_eq(s, len, "socks5h")) {
+		out->type = PROXY_SOCKS5;
+		out->socks5h = true;
+	} else if (conf_word_eq(s, len, "socks4")) {
+		out->type = PROXY_SOCKS4;
+	} else if (conf_word_eq(s, len, "socks4a")) {
+		out->type = PROXY_SOCKS4A;
+	} else if (conf_word_eq(s, len, "http")) {
+		out->type = PROXY_HTTP;
+	} else {
+		return false;
+	}
+	return true;
+}
+
+/* USER[:PASSWORD] from [s, s+len): percent-decoded into out. */
+static bool url_userinfo(const char *url, const char *s, size_t len, struct proxy *out,
+			 char *err, size_t errlen)
+{
+	const char *colon = memchr(s, ':', len);
+	size_t ulen = colon != NULL ? (size_t)(colon - s) : len;
+
+	if (ulen == 0)
+		return url_fail(url, err, errlen, "empty user name before '@'");
+	if (ulen > 3 * SOCKS_USER_MAX)
+		return url_fail(url, err, errlen, "user name too long (max %d bytes)",
+				SOCKS_USER_MAX);
+	if (!pct_decode(s, ulen, out->user, sizeof(out->user))) {
+		/* Tell the two causes apart: a full buffer or a bad escape. */
+		char tmp[3 * SOCKS_USER_MAX + 1];
+		if (pct_decode(s, ulen, tmp, sizeof(tmp)))
+			return url_fail(url, err, errlen, "user name too long (max %d bytes)",
+					SOCKS_USER_MAX);
+		return url_fail(url, err, errlen, "bad percent escape in user name");
+	}
+	if (colon != NULL) {
+		size_t plen = len - ulen - 1;
+		if (out->type == PROXY_SOCKS4 || out->type == PROXY_SOCKS4A)
+			return url_fail(url, err, errlen,
+					"%s carries a user id but no password",
+					proxy_type_name(out->type));
+		if (plen > 3 * SOCKS_USER_MAX)
+			return url_fail(url, err, errlen, "password too long (max %d bytes)",
+					SOCKS_USER_MAX);
+		if (!pct_decode(colon + 1, plen, out->pass, sizeof(out->pass))) {
+			char tmp[3 * SOCKS_USER_MAX + 1];
+			if (pct_decode(colon + 1, plen, tmp, sizeof(tmp))) {
+				explicit_bzero(tmp, sizeof(tmp));
+				return url_fail(url, err, errlen,
+						"password too long (max %d bytes)", SOCKS_USER_MAX);
+			}
+			explicit_bzero(tmp, sizeof(tmp));
+			return url_fail(url, err, errlen, "bad percent escape in password");
+		}
+	}
+	out->has_auth = true;
+	return true;
+}
+
+/* HOST[:PORT] from [s, s+len). */
+static bool url_hostport(const char *url, const char *s, size_t len, struct proxy *out,
+			 char *err, size_t errlen)
+{
+	const char *hend, *port_s = NULL, *end = s + len;
+	size_t hlen, plen = 0;
+	char portbuf[16];
+	unsigned long port = 1080;
+
+	if (len > 0 && s[0] == '[') {
+		uint8_t b[16];
+		hend = memchr(s, ']', len);
+		if (hend == NULL)
+			return url_fail(url, err, errlen, "bad IPv6 brackets: missing ']'");
+		hlen = (size_t)(hend - s - 1);
+		if (hlen == 0 || hlen >= sizeof(out->host))
+			return url_fail(url, err, errlen, "bad IPv6 brackets: empty or too long");
+		memcpy(out->host, s + 1, hlen);
+		out->host[hlen] = '\0';
+		if (inet_pton(AF_INET6, out->host, b) != 1)
+			return url_fail(url, err, errlen, "bad IPv6 address in brackets");
+		hend++;
+		if (hend < end && *hend != ':')
+			return url_fail(url, err, errlen, "bad IPv6 brackets: text after ']'");
+	} else {
+		hend = memchr(s, ':', len);
+		if (hend == NULL)
+			hend = end;
+		hlen = (size_t)(hend - s);
+		if (memchr(s, '[', len) != NULL || memchr(s, ']', len) != NULL)
+			return url_fail(url, err, errlen, "bad IPv6 brackets");
+		if (hend < end && memchr(hend + 1, ':', (size_t)(end - hend - 1)) != NULL)
+			return url_fail(url, err, errlen,
+					"an IPv6 address needs brackets: [ADDR]:PORT");
+		if (hlen == 0)
+			return url_fail(url, err, errlen, "missing host");
+		if (hlen >= sizeof(out->host))
+			return url_fail(url, err, errlen, "host name too long");
+		memcpy(out->host, s, hlen);
+		out->host[hlen] = '\0';
+		if (!addr_valid_name(out->host))
+			return url_fail(url, err, errlen, "bad host name");
+	}
+	if (out->host[0] == '\0')
+		return url_fail(url, err, errlen, "missing host");
+	if (hend < end) { /* *hend == ':' */
+		port_s = hend + 1;
+		plen = (size_t)(end - port_s);
+		if (plen == 0)
+			return url_fail(url, err, errlen, "missing port after ':'");
+		if (plen >= sizeof(portbuf)) {
+			size_t i;
+			for (i = 0; i < plen; i++)
+				if (port_s[i] < '0' || port_s[i] > '9')
+					return url_fail(url, err, errlen, "bad port");
+			return url_fail(url, err, errlen, "port out of range");
+		}
+		memcpy(portbuf, port_s, plen);
+		portbuf[plen] = '\0';
+		if (!parse_ulong(portbuf, 0, ULONG_MAX, &port))
+			return url_fail(url, err, errlen, "bad port");
+		if (port < 1 || port > 65535)
+			return url_fail(url, err, errlen, "port out of range");
+	}
+	out->port = (uint16_t)port;
+	return true;
+}
+
+bool proxy_url_parse(const char *url, struct proxy *out, char *err, size_t errlen)
+{
+	const char *sep, *auth, *end, *at;
+	size_t len;
+	bool ok = false;
+
+	memset(out, 0, sizeof(*out));
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	len = strnlen(url, URL_MAX + 1);
+	if (len == 0) {
+		url_fail(url, err, errlen, "empty URL");
+		goto out;
+	}
+	if (len > URL_MAX) {
+		url_fail(url, err, errlen, "URL too long (max %d bytes)", URL_MAX);
+		goto out;
+	}
+	sep = strstr(url, "://");
+	if (sep == NULL) {
+		url_fail(url, err, errlen,
+			 "missing scheme (expected socks5://, socks5h://, socks4://, socks4a:// "
+			 "or http://)");
+		goto out;
+	}
+	if (!url_scheme(url, (size_t)(sep - url), out)) {
+		url_fail(url, err, errlen,
+			 "unknown scheme '%.*s' (expected socks5, socks5h, socks4, socks4a or http)",
+			 (int)((size_t)(sep - url) < 16 ? sep - url : 16), url);
+		goto out;
+	}
+	auth = sep + 3;
+	end = url + len;
+	at = NULL;
+	/* The last '@' ends the userinfo: a raw '@' in a password is an easy mistake and
+	 * taking the first one would send the tail of the password as the host name. */
+	for (const char *p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	{
+		const char *hoststart = at != NULL ? at + 1 : auth;
+		const char *slash = memchr(hoststart, '/', (size_t)(end - hoststart));
+		const char *q = strpbrk(hoststart, "?#");
+
+		if (q != NULL && (slash == NULL || q < slash))
+			slash = q;
+		if (slash != NULL) {
+			/* A lone trailing '/' is how many tools print a proxy URL; anything
+			 * more is a path a proxy URL cannot have. */
+			if (!(slash[0] == '/' && slash + 1 == end)) {
+				url_fail(url, err, errlen, "unexpected path after the host");
+				goto out;
+			}
+			end = slash;
+		}
+		if (at != NULL &&
+		    !url_userinfo(url, auth, (size_t)(at - auth), out, err, errlen))
+			goto out;
+		if (!url_hostport(url, hoststart, (size_t)(end - hoststart), out, err, errlen))
+			goto out;
+	}
+	ok = true;
+out:
+	if (!ok)
+		explicit_bzero(out, sizeof(*out));
+	return ok;
+}
+
+/* Percent-encodes everything but RFC 3986 unreserved characters. */
+static void url_pct_encode(const char *s, char *buf, size_t cap)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *s && o + 1 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~') {
+			buf[o++] = (char)c;
+		} else {
+			if (o + 4 > cap)
+				break;
+			buf[o++] = '%';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+		}
+	}
+	buf[o] = '\0';
+}
+
+const char *proxy_url_str(const struct proxy *p, char *buf, size_t cap)
+{
+	char user[3 * SOCKS_USER_MAX + 1] = "";
+	const char *scheme = p->socks5h ? "socks5h" : proxy_type_name(p->type);
+	bool v6 = strchr(p->host, ':') != NULL;
+	bool show_pass = p->has_auth && p->type != PROXY_SOCKS4 && p->type != PROXY_SOCKS4A;
+
+	if (cap == 0)
+		return buf;
+	if (p->has_auth)
+		url_pct_encode(p->user, user, sizeof(user));
+	snprintf(buf, cap, "%s://%s%s%s%s%s%s:%u", scheme, user, show_pass ? ":***" : "",
+		 p->has_auth ? "@" : "", v6 ? "[" : "", p->host, v6 ? "]" : "",
+		 (unsigned)p->port);
+	return buf;
+}
+
+/* ---- configuration ---- */
+
+void conf_defaults(struct socksify_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->chain = CHAIN_STRICT;
+	c->dns = DNS_REMOTE;
+	c->udp = UDP_PROXY;
+	c->connect_timeout_ms = CONF_DEFAULT_TIMEOUT_MS;
+	c->log_level = LOG_WARN;
+}
+
+const char *conf_chain_name(enum chain_type t)
+{
+	static const char *const names[] = { "strict", "dynamic", "random", "round_robin" };
+	return (unsigned)t < 4 ? names[t] : "?";
+}
+
+const char *conf_dns_name(enum dns_mode m)
+{
+	return m == DNS_LOCAL ? "local" : "remote";
+}
+
+const char *conf_udp_name(enum udp_mode m)
+{
+	static const char *const names[] = { "proxy", "block", "direct" };
+	return (unsigned)m < 3 ? names[m] : "?";
+}
+
+bool conf_parse_level(const char *s, enum log_level *out)
+{
+	size_t len = strlen(s);
+
+	if (conf_word_eq(s, len, "error") || conf_word_eq(s, len, "0"))
+		*out = LOG_ERROR;
+	else if (conf_word_eq(s, len, "warn") || conf_word_eq(s, len, "warning") ||
+		 conf_word_eq(s, len, "1"))
+		*out = LOG_WARN;
+	else if (conf_word_eq(s, len, "info") || conf_word_eq(s, len, "2"))
+		*out = LOG_INFO;
+	else if (conf_word_eq(s, len, "debug") || conf_word_eq(s, len, "3"))
+		*out = LOG_DEBUG;
+	else
+		return false;
+	return true;
+}
+
+/* Picks value from a NULL-terminated list of lower-case words; returns its index. */
+static int conf_pick(const char *value, const char *const *words)
+{
+	size_t len = strlen(value);
+	int i;
+
+	for (i = 0; words[i] != NULL; i++)
+		if (conf_word_eq(value, len, words[i]))
+			return i;
+	return -1;
+}
+
+/* "WHERE: " or nothing, so messages read the same from files and variables. */
+static const char *conf_where_sep(const char *where)
+{
+	return where != NULL && where[0] != '\0' ? ": " : "";
+}
+
+#define WHERE(w) ((w) != NULL ? (w) : ""), conf_where_sep(w)
+
+static bool conf_add_proxy(struct socksify_conf *c, const char *url, const char *where,
+			   char *err, size_t errlen)
+{
+	char why[URL_MAX];
+
+	if (c->nproxies >= CONF_MAX_PROXIES) {
+		snprintf(err, errlen, "%s%stoo many proxies (at most %d)", WHERE(where),
+			 CONF_MAX_PROXIES);
+		return false;
+	}
+	if (!proxy_url_parse(url, &c->proxies[c->nproxies], why, sizeof(why))) {
+		snprintf(err, errlen, "%s%s%s", WHERE(where), why);
+		return false;
+	}
+	c->nproxies++;
+	return true;
+}
+
+static bool conf_add_rule(struct rule *rules, size_t *n, const char *key, const char *value,
+			  const char *where, char *err, size_t errlen)
+{
+	char why[SOCKS_NAME_MAX + 64];
+
+	if (*n >= CONF_MAX_RULES) {
+		snprintf(err, errlen, "%s%stoo many %s rules (at most %d)", WHERE(where), key,
+			 CONF_MAX_RULES);
+		return false;
+	}
+	if (!rule_parse(value, &rules[*n], why, sizeof(why))) {
+		snprintf(err, errlen, "%s%sbad %s rule '%.*s': %s", WHERE(where), key,
+			 SOCKS_NAME_MAX, value, why);
+		return false;
+	}
+	(*n)++;
+	return true;
+}
+
+bool conf_set(struct socksify_conf *c, const char *key, const char *value, const char *where,
+	      char *err, size_t errlen)
+{
+	static const char *const chains[] = { "strict", "dynamic", "random", "round_robin", NULL };
+	static const char *const dnss[] = { "remote", "local", NULL };
+	static const char *const udps[] = { "proxy", "block", "direct", NULL };
+	const char *expect = NULL;
+	unsigned long n;
+	int i;
+
+	if (value == NULL || value[0] == '\0') {
+		snprintf(err, errlen, "%s%smissing value for '%.64s'", WHERE(where), key);
+		return false;
+	}
+	if (strcmp(key, "proxy") == 0)
+		return conf_add_proxy(c, value, where, err, errlen);
+	if (strcmp(key, "direct") == 0)
+		return conf_add_rule(c->direct, &c->ndirect, key, value, where, err, errlen);
+	if (strcmp(key, "block") == 0)
+		return conf_add_rule(c->block, &c->nblock, key, value, where, err, errlen);
+	if (strcmp(key, "chain") == 0) {
+		if ((i = conf_pick(value, chains)) >= 0) {
+			c->chain = (enum chain_type)i;
+			return true;
+		}
+		expect = "strict, dynamic, random or round_robin";
+	} else if (strcmp(key, "chain_len") == 0) {
+		if (parse_ulong(value, 1, CONF_MAX_PROXIES, &n)) {
+			c->chain_len = (unsigned)n;
+			return true;
+		}
+		expect = "a number from 1 to 16";
+	} else if (strcmp(key, "dns") == 0) {
+		if ((i = conf_pick(value, dnss)) >= 0) {
+			c->dns = (enum dns_mode)i;
+			return true;
+		}
+		expect = "remote or local";
+	} else if (strcmp(key, "udp") == 0) {
+		if ((i = conf_pick(value, udps)) >= 0) {
+			c->udp = (enum udp_mode)i;
+			return true;
+		}
+		expect = "proxy, block or direct";
+	} else if (strcmp(key, "connect_timeout") == 0) {
+		if (parse_ulong(value, 1, 3600000, &n)) {
+			c->connect_timeout_ms = (unsigned)n;
+			return true;
+		}
+		expect = "milliseconds, 1 to 3600000";
+	} else if (strcmp(key, "log") == 0) {
+		if (conf_parse_level(value, &c->log_level))
+			return true;
+		expect = "error, warn, info or debug";
+	} else if (strcmp(key, "log_file") == 0) {
+		if (str_copy(c->log_file, value, sizeof(c->log_file)) < sizeof(c->log_file))
+			return true;
+		c->log_file[0] = '\0';
+		expect = "a path shorter than 512 bytes";
+	} else {
+		snprintf(err, errlen, "%s%sunknown key '%.64s'", WHERE(where), key);
+		return false;
+	}
+	snprintf(err, errlen, "%s%sbad value '%.128s' for %s (expected %s)", WHERE(where), value,
+		 key, expect);
+	return false;
+}
+
+/* ---- the file ---- */
+
+static bool conf_is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+/* One line, NUL-terminated and without its '\n'. Cuts comments, splits at the first
+ * '=', trims both sides and applies it. */
+static bool conf_line(struct socksify_conf *c, char *line, const char *path, unsigned lineno,
+		      char *err, size_t errlen)
+{
+	char where[CONF_PATH_MAX + 24];
+	char *key, *value, *eq, *p, *end;
+
+	snprintf(where, sizeof(where), "%s:%u", path != NULL ? path : "(config)", lineno);
+	/* '#' starts a comment at the line start or after blank space, so a '#' inside
+	 * a value (a password, a path) survives. */
+	for (p = line; *p; p++)
+		if (*p == '#' && (p == line || conf_is_space(p[-1]))) {
+			*p = '\0';
+			break;
+		}
+	for (key = line; conf_is_space(*key); key++)
+		;
+	if (*key == '\0')
+		return true;
+	eq = strchr(key, '=');
+	if (eq == NULL) {
+		snprintf(err, errlen, "%s: expected 'key = value', got '%.64s'", where, key);
+		return false;
+	}
+	value = eq + 1;
+	for (end = eq; end > key && conf_is_space(end[-1]); end--)
+		;
+	*end = '\0';
+	if (*key == '\0') {
+		snprintf(err, errlen, "%s: missing key before '='", where);
+		return false;
+	}
+	while (conf_is_space(*value))
+		value++;
+	for (end = value + strlen(value); end > value && conf_is_space(end[-1]); end--)
+		;
+	*end = '\0';
+	return conf_set(c, key, value, where, err, errlen);
+}
+
+/* Cuts a stream of bytes into lines, so the buffer and the file paths share one
+ * parser with one set of limits. */
+struct conf_reader {
+	struct socksify_conf *c;
+	const char *path;
+	char line[CONF_LINE_MAX + 1];
+	size_t len;
+	unsigned lineno;
+	bool too_long;
+	bool nul;
+};
+
+static bool conf_reader_end_line(struct conf_reader *r, char *err, size_t errlen)
+{
+	r->lineno++;
+	if (r->nul) {
+		snprintf(err, errlen, "%s:%u: NUL byte in line", r->path, r->lineno);
+		return false;
+	}
+	if (r->too_long) {
+		snprintf(err, errlen, "%s:%u: line too long (max %d bytes)", r->path, r->lineno,
+			 CONF_LINE_MAX);
+		return false;
+	}
+	r->line[r->len] = '\0';
+	r->len = 0;
+	return conf_line(r->c, r->line, r->path, r->lineno, err, errlen);
+}
+
+static bool conf_reader_feed(struct conf_reader *r, const char *buf, size_t n, char *err,
+			     size_t errlen)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (buf[i] == '\n') {
+			if (!conf_reader_end_line(r, err, errlen))
+				return false;
+			continue;
+		}
+		if (buf[i] == '\0')
+			r->nul = true;
+		if (r->len < CONF_LINE_MAX)
+			r->line[r->len++] = buf[i];
+		else
+			r->too_long = true;
+	}
+	return true;
+}
+
+static bool conf_reader_finish(struct conf_reader *r, char *err, size_t errlen)
+{
+	if (r->len == 0 && !r->too_long && !r->nul)
+		return true;
+	return conf_reader_end_line(r, err, errlen);
+}
+
+static void conf_reader_init(struct conf_reader *r, struct socksify_conf *c, const char *path)
+{
+	r->c = c;
+	r->path = path != NULL ? path : "(config)";
+	r->len = 0;
+	r->lineno = 0;
+	r->too_long = r->nul = false;
+	str_copy(c->source, path != NULL ? path : "", sizeof(c->source));
+}
+
+bool conf_load_buf(struct socksify_conf *c, const char *buf, size_t len, const char *path,
+		   char *err, size_t errlen)
+{
+	struct conf_reader r;
+
+	conf_reader_init(&r, c, path);
+	if (len > CONF_FILE_MAX) {
+		snprintf(err, errlen, "%s: file too large (max %d bytes)", r.path, CONF_FILE_MAX);
+		return false;
+	}
+	return conf_reader_feed(&r, buf, len, err, errlen) && conf_reader_finish(&r, err, errlen);
+}
+
+/* strerror() may translate, and translating may allocate: use the C text. */
+static const char *conf_strerror(int e)
+{
+	const char *s = strerrordesc_np(e);
+	return s != NULL ? s : "unknown error";
+}
+
+bool conf_load_file(struct socksify_conf *c, const char *path, char *err, size_t errlen)
+{
+	struct conf_reader r;
+	char chunk[4096];
+	size_t total = 0;
+	bool ok = false;
+	int fd, e = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		e = errno;
+		snprintf(err, errlen, "cannot open config file %s: %s", path, conf_strerror(e));
+		goto out;
+	}
+	conf_reader_init(&r, c, path);
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = errno;
+			snprintf(err, errlen, "cannot read config file %s: %s", path,
+				 conf_strerror(e));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		total += (size_t)n;
+		if (total > CONF_FILE_MAX) {
+			e = EFBIG;
+			snprintf(err, errlen, "%s: file too large (max %d bytes)", path,
+				 CONF_FILE_MAX);
+			goto out;
+		}
+		if (!conf_reader_feed(&r, chunk, (size_t)n, err, errlen)) {
+			e = EINVAL;
+			goto out;
+		}
+	}
+	if (!conf_reader_finish(&r, err, errlen)) {
+		e = EINVAL;
+		goto out;
+	}
+	ok = true;
+out:
+	if (fd >= 0)
+		close(fd);
+	/* The caller tells "no such file" (fine) from "bad file" (fatal) by errno. */
+	if (!ok)
+		errno = e;
+	return ok;
+}
+
+/* ---- environment ---- */
+
+/* Calls fn on each trimmed comma-separated element of list. */
+static bool conf_each_item(struct socksify_conf *c, const char *list, const char *var,
+			   bool (*fn)(struct socksify_conf *, const char *, const char *, char *,
+				      size_t),
+			   char *err, size_t errlen)
+{
+	char item[URL_MAX + 1];
+	const char *p = list;
+
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		const char *e = comma != NULL ? comma : p + strlen(p);
+		const char *s = p;
+
+		while (s < e && conf_is_space(*s))
+			s++;
+		while (e > s && conf_is_space(e[-1]))
+			e--;
+		if (e == s) {
+			snprintf(err, errlen, "%s: empty element in comma-separated list", var);
+			return false;
+		}
+		if ((size_t)(e - s) > URL_MAX) {
+			snprintf(err, errlen, "%s: element too long (max %d bytes)", var, URL_MAX);
+			return false;
+		}
+		memcpy(item, s, (size_t)(e - s));
+		item[e - s] = '\0';
+		if (!fn(c, item, var, err, errlen)) {
+			explicit_bzero(item, sizeof(item));
+			return false;
+		}
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	explicit_bzero(item, sizeof(item));
+	return true;
+}
+
+static bool conf_env_proxy(struct socksify_conf *c, const char *v, const char *var, char *err,
+			   size_t errlen)
+{
+	return conf_add_proxy(c, v, var, err, errlen);
+}
+
+static bool conf_env_direct(struct socksify_conf *c, const char *v, const char *var, char *err,
+			    size_t errlen)
+{
+	return conf_add_rule(c->direct, &c->ndirect, "direct", v, var, err, errlen);
+}
+
+static const char *conf_getenv(const char *(*get)(const char *), const char *name)
+{
+	const char *v = get != NULL ? get(name) : getenv(name);
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+bool conf_apply_env(struct socksify_conf *c, const char *(*get)(const char *), char *err,
+		    size_t errlen)
+{
+	static const struct {
+		const char *var, *key;
+	} simple[] = {
+		{ "SOCKSIFY_DNS", "dns" },
+		{ "SOCKSIFY_UDP", "udp" },
+		{ "SOCKSIFY_LOG", "log" },
+		{ "SOCKSIFY_LOG_FILE", "log_file" },
+	};
+	const char *v;
+	size_t i;
+
+	if ((v = conf_getenv(get, "SOCKSIFY_PROXY")) != NULL) {
+		/* The variable is the whole chain: it replaces the file's proxies. */
+		c->nproxies = 0;
+		explicit_bzero(c->proxies, sizeof(c->proxies));
+		if (!conf_each_item(c, v, "SOCKSIFY_PROXY", conf_env_proxy, err, errlen))
+			return false;
+	}
+	if ((v = conf_getenv(get, "SOCKSIFY_DIRECT")) != NULL &&
+	    !conf_each_item(c, v, "SOCKSIFY_DIRECT", conf_env_direct, err, errlen))
+		return false;
+	for (i = 0; i < sizeof(simple) / sizeof(simple[0]); i++)
+		if ((v = conf_getenv(get, simple[i].var)) != NULL &&
+		    !conf_set(c, simple[i].key, v, simple[i].var, err, errlen))
+			return false;
+	return true;
+}
+
+bool conf_finish(struct socksify_conf *c, char *err, size_t errlen)
+{
+	char url[URL_MAX];
+	const struct proxy *last;
+
+	if (c->nproxies == 0 && !conf_add_proxy(c, CONF_DEFAULT_PROXY, "default", err, errlen))
+		return false;
+	last = &c->proxies[c->nproxies - 1];
+	/* The last hop receives the destination; socks4 can only carry an address. */
+	if (c->dns == DNS_REMOTE && last->type == PROXY_SOCKS4) {
+		snprintf(err, errlen,
+			 "dns=remote needs a last hop that resolves names, but %s is socks4: "
+			 "use socks4a:// (or dns = local)",
+			 proxy_url_str(last, url, sizeof(url)));
+		return false;
+	}
+	if (c->chain_len > c->nproxies) {
+		snprintf(err, errlen, "chain_len %u is more than the %zu configured prox%s",
+			 c->chain_len, c->nproxies, c->nproxies == 1 ? "y" : "ies");
+		return false;
+	}
+	return true;
+}
