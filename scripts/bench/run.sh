@@ -1,0 +1,730 @@
+#!/usr/bin/env bash
+# make bench: socksifyd beside microsocks, Dante's sockd and a direct connection on
+# loopback, then libsocksify.so beside proxychains4, Dante's client library, torsocks and
+# a client speaking SOCKS5 itself, in a client -> proxy -> target namespace chain of our
+# own. One markdown report (medians of N runs, measured side by side in one run) on
+# stdout and in $BUILD/bench/results.md. Progress goes to stderr.
+#
+#   BUILD=dir          build tree (default $PWD/build): socksifyd, libsocksify.so, socksify
+#   BENCH_QUICK=1      a ~2-minute run (smaller sizes, fewer repetitions)
+#   BENCH_REPS=N       repetitions per measurement (default 5, quick 3)
+#   BENCH_PIN=0        do not pin (default: load generator on CPU 0, server on CPU 1)
+#   BENCH_SHIM=0       skip the client (shim) part (it needs root for namespaces)
+#   SHIM_SERVER=name   socksifyd | microsocks for the shim part (default: socksifyd if it runs)
+set -u -o pipefail
+
+BUILD=${BUILD:-$PWD/build}
+BUILD=$(cd "$BUILD" 2>/dev/null && pwd || echo "$BUILD")
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+OUT=$BUILD/bench
+RESULTS=$OUT/results.md
+QUICK=${BENCH_QUICK:-0}
+if [[ $QUICK == 1 ]]; then
+	REPS=${BENCH_REPS:-3} BULK=512M SEQ_N=500 CONC_N=1280 IDLE_N=1000 MAX_N=0
+	HS_N=100 LOOP_N=300 SHIM_BULK=256M HF_RUNS=100
+else
+	REPS=${BENCH_REPS:-5} BULK=1G SEQ_N=2000 CONC_N=6400 IDLE_N=2000 MAX_N=10000
+	HS_N=300 LOOP_N=1000 SHIM_BULK=1G HF_RUNS=300
+fi
+CONC=64
+BENCH_START=$SECONDS
+# bounded wall time for the whole run: a hung peer must not hang `make bench`
+DEADLINE=$((SECONDS + ${BENCH_MAX_SECONDS:-1200}))
+
+WORK=$(mktemp -d /tmp/sxbench.XXXXXX)
+RAW=$WORK/raw
+mkdir -p "$OUT" "$RAW"
+PIDS=()
+NETNS=()
+TCK=$(getconf CLK_TCK)
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+cleanup() {
+	local p ns
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do
+		# bounded wait for each of our own PIDs, then the hard way
+		for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null
+	done
+	for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- building the load generator ----
+
+SXB=$OUT/sxbench
+if ! cc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+	-Wstrict-prototypes -Wmissing-prototypes -pthread -o "$SXB" "$HERE/sxbench.c"; then
+	log "cannot build sxbench"
+	exit 1
+fi
+
+# Servers get the same (hard) fd limit: the idle-session test is about that limit.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+
+NCPU=$(nproc)
+if [[ ${BENCH_PIN:-1} == 1 && $NCPU -ge 2 ]]; then
+	PIN_GEN="taskset -c 0" PIN_SRV="taskset -c 1" PINNED="load generator and target on CPU 0, server on CPU 1"
+else
+	PIN_GEN="" PIN_SRV="" PINNED="not pinned"
+fi
+
+# ---- small helpers ----
+
+# wait_line FILE REGEX SECONDS: bounded wait for a line in a log
+wait_line() {
+	local end=$((SECONDS + $3))
+	while ((SECONDS < end)); do
+		grep -qE "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# port_of NSPREFIX PID: the TCP port a process of ours listens on (bounded wait)
+port_of() {
+	local nsx=$1 pid=$2 p
+	for _ in $(seq 100); do
+		p=$($nsx ss -ltnpH 2>/dev/null | grep "pid=$pid," | awk '{print $4}' | sed 's/.*://' | head -1)
+		[[ -n $p ]] && { echo "$p"; return 0; }
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+free_port() { # free_port NSPREFIX ADDR
+	$1 python3 -c 'import socket,sys;s=socket.socket();s.bind((sys.argv[1],0));print(s.getsockname()[1])' "$2"
+}
+
+# tree PID: the PID and all its descendants (Dante is a tree of processes)
+tree() {
+	ps -e -o pid=,ppid= | awk -v root="$1" '
+		{ kids[$2] = kids[$2] " " $1 }
+		END { q[0] = root; n = 1
+		      for (i = 0; i < n; i++) { print q[i]; m = split(kids[q[i]], k, " ")
+		                                for (j = 1; j <= m; j++) q[n++] = k[j] } }'
+}
+
+# cpu_ticks PID: user+system ticks of the tree, reaped children included
+cpu_ticks() {
+	local t=0 p s
+	for p in $(tree "$1"); do
+		s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+		s=${s##*) }
+		# shellcheck disable=SC2086
+		set -- $s
+		t=$((t + ${12} + ${13} + ${14} + ${15}))
+	done
+	echo "$t"
+}
+
+# pss_kb PID: summed PSS of the tree, in kB
+pss_kb() {
+	local t=0 p v
+	for p in $(tree "$1"); do
+		v=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null) || continue
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+
+# threads PID: "threads/processes" of the tree
+threads() {
+	local t=0 n=0 p v
+	for p in $(tree "$1"); do
+		v=$(awk '/^Threads:/ {print $2}' "/proc/$p/status" 2>/dev/null) || continue
+		t=$((t + v)) n=$((n + 1))
+	done
+	echo "$t/$n"
+}
+
+record() { echo "$3" >>"$RAW/$1.$2"; } # record SUBJECT METRIC VALUE
+
+# median SUBJECT METRIC [FORMAT]: median of the recorded values, or "n/a"
+median() {
+	local f=$RAW/$1.$2
+	[[ -s $f ]] || { echo "n/a"; return; }
+	sort -g "$f" | awk -v fmt="${3:-%.0f}" '{ v[NR] = $1 }
+		END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf fmt, m }'
+}
+
+# ratio A B [FORMAT]: A/B, or n/a
+ratio() {
+	awk -v a="$1" -v b="$2" -v fmt="${3:-%.2fx}" 'BEGIN {
+		if (a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"; else printf fmt, a / b }'
+}
+
+field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }'; } # value after a key
+
+over_time() { ((SECONDS > DEADLINE)) && { log "time budget exhausted, skipping the rest"; return 0; }; return 1; }
+
+bytes_of() { # 1G -> bytes
+	local n=${1%[kMG]}
+	case $1 in *k) echo $((n << 10)) ;; *M) echo $((n << 20)) ;; *G) echo $((n << 30)) ;; *) echo "$n" ;; esac
+}
+
+ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "?"; }
+
+# =====================================================================================
+# Part 1: servers on loopback
+# =====================================================================================
+
+declare -A SPID SADDR SNOTE
+SERVERS=(direct)
+SADDR[direct]=-
+
+start_socksifyd() { # NAME [ARGS...]
+	local name=$1 bin=$BUILD/socksifyd
+	shift
+	if [[ ! -x $bin ]]; then SNOTE[$name]="skipped: $bin not built"; return 1; fi
+	$PIN_SRV "$bin" -l 127.0.0.1:0 "$@" 2>"$WORK/$name.log" &
+	SPID[$name]=$!
+	PIDS+=($!)
+	if ! wait_line "$WORK/$name.log" 'listening on 127\.0\.0\.1:[0-9]+' 10; then
+		SNOTE[$name]="skipped: did not start ($(head -c 120 "$WORK/$name.log" | tr '\n' ' '))"
+		return 1
+	fi
+	SADDR[$name]=127.0.0.1:$(grep -oE 'listening on 127\.0\.0\.1:[0-9]+' "$WORK/$name.log" | head -1 | sed 's/.*://')
+}
+
+start_microsocks() { # NAME [ARGS...]
+	local name=$1 port
+	shift
+	if ! command -v microsocks >/dev/null; then SNOTE[$name]="skipped: microsocks not installed"; return 1; fi
+	$PIN_SRV microsocks -i 127.0.0.1 -p 0 "$@" >"$WORK/$name.log" 2>&1 &
+	SPID[$name]=$!
+	PIDS+=($!)
+	if ! port=$(port_of "" "${SPID[$name]}"); then SNOTE[$name]="skipped: did not start"; return 1; fi
+	SADDR[$name]=127.0.0.1:$port
+}
+
+start_danted() { # NAME
+	local name=$1 port
+	if ! command -v danted >/dev/null; then SNOTE[$name]="skipped: dante-server not installed"; return 1; fi
+	port=$(free_port "" 127.0.0.1)
+	cat >"$WORK/$name.conf" <<-EOF
+		logoutput: $WORK/$name.log
+		internal: 127.0.0.1 port = $port
+		external: 127.0.0.1
+		clientmethod: none
+		socksmethod: none
+		user.privileged: root
+		user.unprivileged: nobody
+		client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
+		socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
+	EOF
+	# foreground (no -D), never through systemd
+	$PIN_SRV danted -f "$WORK/$name.conf" -p "$WORK/$name.pid" >>"$WORK/$name.out" 2>&1 &
+	SPID[$name]=$!
+	PIDS+=($!)
+	for _ in $(seq 100); do
+		ss -ltnH | grep -q "127.0.0.1:$port " && break
+		sleep 0.05
+	done
+	if ! ss -ltnH | grep -q "127.0.0.1:$port "; then SNOTE[$name]="skipped: did not start"; return 1; fi
+	SADDR[$name]=127.0.0.1:$port
+}
+
+server_part() {
+	local t_port
+	log "part 1: servers on loopback ($PINNED)"
+	$PIN_GEN "$SXB" target 127.0.0.1:0 >"$WORK/target.out" 2>&1 &
+	PIDS+=($!)
+	wait_line "$WORK/target.out" '^port [0-9]+' 5 || { log "target did not start"; return 1; }
+	t_port=$(awk '/^port/ {print $2}' "$WORK/target.out")
+	TARGET=127.0.0.1:$t_port
+
+	start_socksifyd socksifyd && SERVERS+=(socksifyd)
+	start_microsocks microsocks && SERVERS+=(microsocks)
+	start_danted danted && SERVERS+=(danted)
+	printf 'bench:bench\n' >"$WORK/users"
+	start_socksifyd socksifyd-auth -u "$WORK/users" || true
+	start_microsocks microsocks-auth -u bench -P bench || true
+
+	local rep s
+	for rep in $(seq "$REPS"); do
+		over_time && break
+		log "bulk + connections, repetition $rep/$REPS"
+		# interleaved, so that the machine's noise spreads over every server alike
+		for s in "${SERVERS[@]}"; do
+			bench_bulk "$s" up
+			bench_bulk "$s" down
+			bench_conns "$s" seq 1 "$SEQ_N"
+			bench_conns "$s" conc "$CONC" "$CONC_N"
+		done
+	done
+	log "handshakes"
+	for s in socksifyd microsocks danted; do
+		[[ -n ${SADDR[$s]:-} ]] && bench_handshake "$s" "$s" ""
+	done
+	[[ -n ${SADDR[socksifyd-auth]:-} ]] && bench_handshake socksifyd-auth socksifyd-auth bench:bench
+	[[ -n ${SADDR[microsocks-auth]:-} ]] && bench_handshake microsocks-auth microsocks-auth bench:bench
+	log "idle sessions"
+	for s in "${SERVERS[@]}"; do
+		[[ $s == direct ]] && continue
+		over_time && break
+		bench_idle "$s" "$IDLE_N" idle
+	done
+	if ((MAX_N > 0)); then
+		for s in socksifyd microsocks; do
+			[[ -n ${SADDR[$s]:-} ]] || continue
+			over_time && break
+			log "idle sessions up to $MAX_N ($s)"
+			bench_idle "$s" "$MAX_N" max
+		done
+	fi
+}
+
+# bench_bulk SERVER up|down: one stream of $BULK bytes; MB/s and MB per server CPU-s
+bench_bulk() {
+	local s=$1 dir=$2 c0=0 c1=0 out secs bytes
+	[[ $s != direct ]] && c0=$(cpu_ticks "${SPID[$s]}")
+	if ! out=$(timeout 120 $PIN_GEN "$SXB" bulk -t "$TARGET" -s "${SADDR[$s]}" -n "$BULK" -d "$dir" 2>>"$WORK/errors"); then
+		record "$s" "bulk_$dir.fail" 1
+		return
+	fi
+	[[ $s != direct ]] && c1=$(cpu_ticks "${SPID[$s]}")
+	secs=$(field secs <<<"$out")
+	bytes=$(field bytes <<<"$out")
+	record "$s" "bulk_$dir" "$(awk -v b="$bytes" -v t="$secs" 'BEGIN { printf "%.1f", b / t / 1e6 }')"
+	if [[ $s != direct ]]; then
+		# below one tick the CPU is unmeasurable: record it as one tick (a lower bound)
+		record "$s" "bulkcpu_$dir" "$(awk -v b="$bytes" -v d=$((c1 - c0)) -v hz="$TCK" \
+			'BEGIN { if (d < 1) d = 1; printf "%.0f", b / 1e6 / (d / hz) }')"
+	fi
+}
+
+# bench_conns SERVER LABEL CONCURRENCY TOTAL: CONNECT + 64-byte echo + close
+bench_conns() {
+	local s=$1 label=$2 conc=$3 n=$4 c0=0 c1=0 out secs fails
+	[[ $s != direct ]] && c0=$(cpu_ticks "${SPID[$s]}")
+	if ! out=$(timeout 120 $PIN_GEN "$SXB" conns -t "$TARGET" -s "${SADDR[$s]}" -n "$n" -c "$conc" -q 64 2>>"$WORK/errors"); then
+		record "$s" "conn_$label.fail" 1
+		return
+	fi
+	[[ $s != direct ]] && c1=$(cpu_ticks "${SPID[$s]}")
+	secs=$(field secs <<<"$out")
+	fails=$(field fails <<<"$out")
+	((fails > 0)) && record "$s" "conn_$label.fails" "$fails"
+	record "$s" "conn_$label" "$(awk -v n="$n" -v t="$secs" 'BEGIN { printf "%.0f", n / t }')"
+	[[ $s != direct ]] && record "$s" "conncpu_$label" \
+		"$(awk -v n="$n" -v d=$((c1 - c0)) -v hz="$TCK" 'BEGIN { printf "%.1f", d / hz / n * 1e6 }')"
+}
+
+# bench_handshake SERVER SUBJECT AUTH: sequential vs pipelined handshake, median us
+bench_handshake() {
+	local s=$1 subj=$2 auth=$3 out a=()
+	[[ -n $auth ]] && a=(-a "$auth")
+	out=$(timeout 60 $PIN_GEN "$SXB" handshake -t "$TARGET" -s "${SADDR[$s]}" -n "$HS_N" "${a[@]}" 2>>"$WORK/errors")
+	record "$subj" hs_seq "$(field median_us <<<"$out")"
+	record "$subj" hs_seq_ok "$(field ok <<<"$out")"
+	out=$(timeout 60 $PIN_GEN "$SXB" handshake -t "$TARGET" -s "${SADDR[$s]}" -n "$HS_N" -P "${a[@]}" 2>>"$WORK/errors")
+	record "$subj" hs_pipe "$(field median_us <<<"$out")"
+	record "$subj" hs_pipe_ok "$(field ok <<<"$out")"
+}
+
+# bench_idle SERVER N LABEL: hold up to N idle sessions; PSS per session over baseline
+bench_idle() {
+	local s=$1 n=$2 label=$3 base pss cpid opened failed thr
+	base=$(pss_kb "${SPID[$s]}")
+	$PIN_GEN "$SXB" idle -t "$TARGET" -s "${SADDR[$s]}" -n "$n" >"$WORK/idle.out" 2>>"$WORK/errors" &
+	cpid=$!
+	PIDS+=($cpid)
+	if ! wait_line "$WORK/idle.out" '^ready' 240; then
+		kill "$cpid" 2>/dev/null
+		record "$s" "${label}_opened" 0
+		return
+	fi
+	pss=$(pss_kb "${SPID[$s]}")
+	thr=$(threads "${SPID[$s]}")
+	opened=$(awk '/^ready/ {print $2}' "$WORK/idle.out")
+	failed=$(awk '/^ready/ {print $3}' "$WORK/idle.out")
+	kill "$cpid" 2>/dev/null
+	wait "$cpid" 2>/dev/null
+	record "$s" "${label}_opened" "$opened"
+	record "$s" "${label}_failed" "$failed"
+	record "$s" "${label}_threads" "$thr"
+	((opened > 0)) && record "$s" "${label}_pss" \
+		"$(awk -v a="$pss" -v b="$base" -v n="$opened" 'BEGIN { printf "%.1f", (a - b) / n }')"
+	# let the server release the sessions before the next one is measured
+	sleep 1
+}
+
+server_tables() {
+	local s note up down upd downd
+	echo "### Servers on loopback"
+	echo
+	echo "Bulk: one stream of $BULK each way through the server to a local sink/source."
+	echo "MB = 10^6 bytes. Server CPU = utime+stime of the server's process tree (/proc/PID/stat)."
+	echo
+	echo "| server | up MB/s | down MB/s | up vs direct | down vs direct | MB per server CPU-s (up / down) |"
+	echo "|---|---|---|---|---|---|"
+	upd=$(median direct bulk_up) downd=$(median direct bulk_down)
+	for s in direct socksifyd microsocks danted; do
+		note=${SNOTE[$s]:-}
+		if [[ -n $note ]]; then echo "| $s | $note | | | | |"; continue; fi
+		up=$(median "$s" bulk_up) down=$(median "$s" bulk_down)
+		if [[ $s == direct ]]; then
+			echo "| direct | $up | $down | 1.00x | 1.00x | — |"
+		else
+			echo "| $s | $up | $down | $(ratio "$up" "$upd") | $(ratio "$down" "$downd") |" \
+				"$(median "$s" bulkcpu_up) / $(median "$s" bulkcpu_down) |"
+		fi
+	done
+	echo
+	echo "Connections: CONNECT + 64-byte request + its echo + close; sequential ($SEQ_N) and"
+	echo "$CONC concurrent ($CONC_N in all). Server CPU per connection in microseconds."
+	echo
+	echo "| server | seq conn/s | seq CPU us/conn | $CONC-conc conn/s | $CONC-conc CPU us/conn | failures |"
+	echo "|---|---|---|---|---|---|"
+	for s in direct socksifyd microsocks danted; do
+		note=${SNOTE[$s]:-}
+		if [[ -n $note ]]; then echo "| $s | $note | | | | |"; continue; fi
+		local f=0
+		[[ -s $RAW/$s.conn_seq.fails || -s $RAW/$s.conn_conc.fails || -s $RAW/$s.conn_seq.fail ||
+			-s $RAW/$s.conn_conc.fail ]] && f=$(cat "$RAW/$s".conn_*fail* 2>/dev/null | awk '{t += $1} END {print t}')
+		if [[ $s == direct ]]; then
+			echo "| direct | $(median direct conn_seq) | — | $(median direct conn_conc) | — | $f |"
+		else
+			echo "| $s | $(median "$s" conn_seq) | $(median "$s" conncpu_seq %.1f) |" \
+				"$(median "$s" conn_conc) | $(median "$s" conncpu_conc %.1f) | $f |"
+		fi
+	done
+	echo
+	echo "Idle sessions: $IDLE_N established SOCKS5 sessions held open; server PSS"
+	echo "(/proc/PID/smaps_rollup, whole process tree) over the baseline, per session."
+	echo
+	echo "| server | sessions open | PSS per session (KiB) | threads/processes |"
+	echo "|---|---|---|---|"
+	for s in socksifyd microsocks danted; do
+		note=${SNOTE[$s]:-}
+		if [[ -n $note ]]; then echo "| $s | $note | | |"; continue; fi
+		echo "| $s | $(median "$s" idle_opened) of $IDLE_N | $(median "$s" idle_pss %.1f) |" \
+			"$(cat "$RAW/$s.idle_threads" 2>/dev/null || echo n/a) |"
+	done
+	if ((MAX_N > 0)); then
+		echo
+		echo "Session limit: up to $MAX_N idle sessions asked for (fd limit per process:"
+		echo "$(ulimit -Hn)); the client stops after 20 refusals in a row."
+		echo
+		echo "| server | sessions open | refused | PSS per session (KiB) | threads/processes |"
+		echo "|---|---|---|---|---|"
+		for s in socksifyd microsocks; do
+			note=${SNOTE[$s]:-}
+			if [[ -n $note ]]; then echo "| $s | $note | | | |"; continue; fi
+			echo "| $s | $(median "$s" max_opened) | $(median "$s" max_failed) |" \
+				"$(median "$s" max_pss %.1f) | $(cat "$RAW/$s.max_threads" 2>/dev/null || echo n/a) |"
+		done
+	fi
+	echo
+	echo "Handshake: time from the first byte sent to the CONNECT reply (median of $HS_N)."
+	echo "Sequential = one round trip per step; pipelined = greeting [+ auth] + request in one"
+	echo "write, every reply read after it (one round trip). \"failed\" = the server did not"
+	echo "answer a pipelined handshake within 1 s."
+	echo
+	echo "| server | auth | sequential us | pipelined us | pipelined / sequential |"
+	echo "|---|---|---|---|---|"
+	for s in socksifyd microsocks danted socksifyd-auth microsocks-auth; do
+		local base=${s%-auth} auth=none seq pipe
+		[[ $s == *-auth ]] && auth=user/pass
+		note=${SNOTE[$s]:-}
+		if [[ -n $note ]]; then echo "| $base | $auth | $note | | |"; continue; fi
+		[[ -s $RAW/$s.hs_seq ]] || continue
+		seq=$(median "$s" hs_seq %.1f)
+		if [[ $(median "$s" hs_pipe_ok) == 0 ]]; then
+			pipe=failed
+		else
+			pipe=$(median "$s" hs_pipe %.1f)
+		fi
+		[[ $(median "$s" hs_seq_ok) == 0 ]] && seq=failed
+		echo "| $base | $auth | $seq | $pipe | $(ratio "$pipe" "$seq") |"
+	done
+	echo
+}
+
+# =====================================================================================
+# Part 2: the client libraries, in namespaces client -> proxy -> target
+# =====================================================================================
+
+NS_C=sxb$$c NS_P=sxb$$p NS_T=sxb$$t
+C_IP=198.18.201.1 P_IP=198.18.201.2 P2_IP=198.18.202.1 T_IP=198.18.202.2
+LIB_PC=/usr/lib/x86_64-linux-gnu/libproxychains.so.4
+LIB_DANTE=/usr/lib/x86_64-linux-gnu/libdsocksd.so.0
+LIB_TOR=/usr/lib/x86_64-linux-gnu/torsocks/libtorsocks.so
+declare -A LNOTE LENV
+
+netns_make() {
+	local ns
+	for ns in "$NS_C" "$NS_P" "$NS_T"; do
+		ip netns add "$ns" || return 1
+		NETNS+=("$ns")
+		ip -n "$ns" link set lo up
+	done
+	# two veth pairs, both ends inside our namespaces; nothing touches the root namespace
+	ip link add sxb$$a netns "$NS_C" type veth peer name sxb$$b netns "$NS_P" || return 1
+	ip link add sxb$$x netns "$NS_P" type veth peer name sxb$$y netns "$NS_T" || return 1
+	ip -n "$NS_C" addr add $C_IP/24 dev sxb$$a && ip -n "$NS_C" link set sxb$$a up &&
+		ip -n "$NS_P" addr add $P_IP/24 dev sxb$$b && ip -n "$NS_P" link set sxb$$b up &&
+		ip -n "$NS_P" addr add $P2_IP/24 dev sxb$$x && ip -n "$NS_P" link set sxb$$x up &&
+		ip -n "$NS_T" addr add $T_IP/24 dev sxb$$y && ip -n "$NS_T" link set sxb$$y up
+}
+
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+shim_setup() {
+	local want=${SHIM_SERVER:-auto} pid port
+	netns_make || { SHIM_NOTE="skipped: cannot create network namespaces (needs root)"; return 1; }
+	in_ns "$NS_T" $PIN_SRV "$SXB" target $T_IP:0 >"$WORK/shim-target.out" 2>&1 &
+	PIDS+=($!)
+	wait_line "$WORK/shim-target.out" '^port [0-9]+' 5 || { SHIM_NOTE="skipped: target did not start"; return 1; }
+	SHIM_TARGET=$T_IP:$(awk '/^port/ {print $2}' "$WORK/shim-target.out")
+	SHIM_SRV=""
+	if [[ $want != microsocks && -x $BUILD/socksifyd ]]; then
+		in_ns "$NS_P" $PIN_SRV "$BUILD/socksifyd" -l $P_IP:0 --open 2>"$WORK/shim-socksifyd.log" &
+		pid=$!
+		PIDS+=($pid)
+		if wait_line "$WORK/shim-socksifyd.log" "listening on $P_IP:[0-9]+" 10; then
+			port=$(grep -oE "listening on $P_IP:[0-9]+" "$WORK/shim-socksifyd.log" | head -1 | sed 's/.*://')
+			# a server that listens but cannot relay is no server for this part
+			if in_ns "$NS_C" timeout 20 "$SXB" connloop -t "$SHIM_TARGET" -s $P_IP:$port -n 3 >/dev/null 2>&1; then
+				SHIM_SRV=socksifyd SHIM_PROXY=$P_IP:$port
+			fi
+		fi
+	fi
+	if [[ -z $SHIM_SRV ]] && command -v microsocks >/dev/null; then
+		in_ns "$NS_P" $PIN_SRV microsocks -i $P_IP -p 0 >"$WORK/shim-microsocks.log" 2>&1 &
+		pid=$!
+		PIDS+=($pid)
+		if port=$(port_of "ip netns exec $NS_P" "$pid"); then
+			SHIM_SRV=microsocks SHIM_PROXY=$P_IP:$port
+		fi
+	fi
+	[[ -n $SHIM_SRV ]] || { SHIM_NOTE="skipped: no working server"; return 1; }
+	port=${SHIM_PROXY##*:}
+
+	# each library's configuration, pointing at the same server
+	[[ -f $BUILD/libsocksify.so ]] || LNOTE[libsocksify]="skipped: $BUILD/libsocksify.so not built"
+	LENV[libsocksify]="LD_PRELOAD=$BUILD/libsocksify.so SOCKSIFY_PROXY=socks5://$SHIM_PROXY"
+	printf 'strict_chain\nquiet_mode\ntcp_read_time_out 15000\ntcp_connect_time_out 8000\n[ProxyList]\nsocks5 %s %s\n' \
+		$P_IP "$port" >"$WORK/proxychains.conf"
+	[[ -f $LIB_PC ]] || LNOTE[proxychains4]="skipped: proxychains4 not installed"
+	LENV[proxychains4]="LD_PRELOAD=$LIB_PC PROXYCHAINS_CONF_FILE=$WORK/proxychains.conf PROXYCHAINS_QUIET_MODE=1"
+	printf 'route {\n\tfrom: 0.0.0.0/0 to: 0.0.0.0/0 via: %s port = %s\n\tproxyprotocol: socks_v5\n\tmethod: none\n}\n' \
+		$P_IP "$port" >"$WORK/dante.conf"
+	[[ -f $LIB_DANTE ]] || LNOTE[dante]="skipped: dante-client (libdsocksd) not installed"
+	LENV[dante]="LD_PRELOAD=$LIB_DANTE SOCKS_CONF=$WORK/dante.conf"
+	printf 'TorAddress %s\nTorPort %s\n' $P_IP "$port" >"$WORK/torsocks.conf"
+	[[ -f $LIB_TOR ]] || LNOTE[torsocks]="skipped: torsocks not installed"
+	LENV[torsocks]="LD_PRELOAD=$LIB_TOR TORSOCKS_CONF_FILE=$WORK/torsocks.conf"
+	return 0
+}
+
+LIBS=(libsocksify proxychains4 dante torsocks)
+
+# shim_loop SUBJECT: N sequential connect+close through the proxy
+shim_loop() {
+	local l=$1 out
+	if [[ $l == bare ]]; then
+		out=$(in_ns "$NS_C" timeout 60 $PIN_GEN "$SXB" connloop -t "$SHIM_TARGET" -s "$SHIM_PROXY" -n "$LOOP_N" 2>>"$WORK/errors")
+	else
+		# shellcheck disable=SC2086
+		out=$(in_ns "$NS_C" timeout 60 env ${LENV[$l]} $PIN_GEN "$SXB" connloop -t "$SHIM_TARGET" -n "$LOOP_N" 2>>"$WORK/errors")
+	fi
+	if [[ $(field fails <<<"$out") == 0 ]]; then
+		record "shim-$l" loop_us "$(field us_per_conn <<<"$out")"
+	else
+		record "shim-$l" loop_fail 1
+	fi
+}
+
+# shim_bulk SUBJECT DIR: one tunnelled stream; the client process's own CPU per GB
+shim_bulk() {
+	local l=$1 dir=$2 out bytes
+	if [[ $l == bare ]]; then
+		out=$(in_ns "$NS_C" timeout 120 $PIN_GEN "$SXB" bulk -t "$SHIM_TARGET" -s "$SHIM_PROXY" -n "$SHIM_BULK" -d "$dir" 2>>"$WORK/errors")
+	else
+		# shellcheck disable=SC2086
+		out=$(in_ns "$NS_C" timeout 120 env ${LENV[$l]} $PIN_GEN "$SXB" bulk -t "$SHIM_TARGET" -n "$SHIM_BULK" -d "$dir" 2>>"$WORK/errors")
+	fi
+	bytes=$(field bytes <<<"$out")
+	if [[ -z $bytes ]]; then record "shim-$l" "bulk_$dir.fail" 1; return; fi
+	record "shim-$l" "bulk_$dir" "$(awk -v b="$bytes" -v t="$(field secs <<<"$out")" 'BEGIN { printf "%.0f", b / t / 1e6 }')"
+	record "shim-$l" "bulkcpu_$dir" "$(awk -v b="$bytes" -v c="$(field cpu <<<"$out")" 'BEGIN { printf "%.3f", c / (b / 1e9) }')"
+}
+
+# shim_mem SUBJECT: RSS/PSS and threads of a process that never connects
+shim_mem() {
+	local l=$1 pid f=$WORK/hold.out
+	if [[ $l == bare ]]; then
+		"$SXB" hold >"$f" 2>/dev/null &
+	else
+		# shellcheck disable=SC2086
+		env ${LENV[$l]} "$SXB" hold >"$f" 2>/dev/null &
+	fi
+	pid=$!
+	PIDS+=($pid)
+	if wait_line "$f" '^ready' 5; then
+		record "shim-$l" rss "$(awk '/^Rss:/ {print $2}' /proc/$pid/smaps_rollup)"
+		record "shim-$l" pss "$(awk '/^Pss:/ {print $2}' /proc/$pid/smaps_rollup)"
+		record "shim-$l" threads "$(awk '/^Threads:/ {print $2}' /proc/$pid/status)"
+	fi
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+}
+
+# start-up: hyperfine medians. Preloads are set in hyperfine's own environment, so the
+# command line is the same bare `true` and no wrapper's exec is counted.
+shim_startup() {
+	local l json=$WORK/hf.json
+	hf() { # hf SUBJECT ENV... -- COMMAND...
+		local subj=$1 e=()
+		shift
+		while [[ $1 != -- ]]; do e+=("$1"); shift; done
+		shift
+		if env "${e[@]}" hyperfine -N --warmup 20 --runs "$HF_RUNS" --export-json "$json" "$*" >/dev/null 2>>"$WORK/errors"; then
+			record "$subj" start_ms "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["median"] * 1000)' "$json")"
+		fi
+	}
+	for _ in 1 2 3; do
+		hf start-bare -- true
+		for l in "${LIBS[@]}"; do
+			[[ -z ${LNOTE[$l]:-} ]] || continue
+			# shellcheck disable=SC2086
+			hf "start-$l" ${LENV[$l]} -- true
+		done
+		[[ -x $BUILD/socksify ]] && hf start-socksify -- "$BUILD/socksify" -p "socks5://$SHIM_PROXY" true
+		command -v proxychains4 >/dev/null && hf start-proxychains4-cmd -- proxychains4 -q -f "$WORK/proxychains.conf" true
+		command -v torsocks >/dev/null && hf start-torsocks-cmd TORSOCKS_CONF_FILE="$WORK/torsocks.conf" -- torsocks true
+		[[ -x /usr/bin/socksify && -f $LIB_DANTE ]] && hf start-dante-cmd SOCKS_CONF="$WORK/dante.conf" -- /usr/bin/socksify true
+	done
+}
+
+shim_part() {
+	SHIM_NOTE=""
+	if [[ ${BENCH_SHIM:-1} != 1 ]]; then SHIM_NOTE="skipped: BENCH_SHIM=0"; return; fi
+	if ((EUID != 0)); then SHIM_NOTE="skipped: needs root for network namespaces"; return; fi
+	log "part 2: client libraries (namespaces $NS_C -> $NS_P -> $NS_T)"
+	shim_setup || return
+	log "shim server: $SHIM_SRV at $SHIM_PROXY, target $SHIM_TARGET"
+	local rep l subjects=(bare)
+	for l in "${LIBS[@]}"; do [[ -z ${LNOTE[$l]:-} ]] && subjects+=("$l"); done
+	for rep in $(seq "$REPS"); do
+		over_time && break
+		log "shim connect loop + bulk, repetition $rep/$REPS"
+		for l in "${subjects[@]}"; do
+			shim_loop "$l"
+			shim_bulk "$l" down
+			shim_bulk "$l" up
+		done
+	done
+	log "shim memory and start-up"
+	for _ in 1 2 3; do
+		for l in "${subjects[@]}"; do shim_mem "$l"; done
+	done
+	command -v hyperfine >/dev/null && shim_startup
+}
+
+shim_tables() {
+	local l name bare note
+	echo "### Client libraries (LD_PRELOAD shims)"
+	echo
+	if [[ -n $SHIM_NOTE ]]; then echo "$SHIM_NOTE"; echo; return; fi
+	echo "All against one $SHIM_SRV at $SHIM_PROXY (proxy namespace), reaching a target in a"
+	echo "third namespace that the client namespace has no route to, so only a tunnelled"
+	echo "connection succeeds. \"bare\" = sxbench speaking SOCKS5 itself (sequential steps)."
+	echo
+	echo "Per connect: $LOOP_N sequential connect()+close() to the target, microseconds each."
+	echo "Bulk: one $SHIM_BULK stream each way; client CPU = the client process's own"
+	echo "utime+stime (getrusage) per GB moved."
+	echo
+	echo "| client | us per connect | vs bare | down MB/s | up MB/s | client CPU-s per GB (down / up) | CPU vs bare (down / up) |"
+	echo "|---|---|---|---|---|---|---|"
+	bare=$(median shim-bare loop_us %.1f)
+	for l in bare "${LIBS[@]}"; do
+		name=$l
+		[[ $l == bare ]] && name="bare SOCKS5 client"
+		note=${LNOTE[$l]:-}
+		if [[ -n $note ]]; then echo "| $name | $note | | | | | |"; continue; fi
+		local us=$(median "shim-$l" loop_us %.1f)
+		[[ -s $RAW/shim-$l.loop_fail && $us == n/a ]] && us=failed
+		local cd=$(median "shim-$l" bulkcpu_down %.3f) cu=$(median "shim-$l" bulkcpu_up %.3f)
+		echo "| $name | $us | $(ratio "$us" "$bare") | $(median "shim-$l" bulk_down) | $(median "shim-$l" bulk_up) |" \
+			"$cd / $cu | $(ratio "$cd" "$(median shim-bare bulkcpu_down %.3f)") / $(ratio "$cu" "$(median shim-bare bulkcpu_up %.3f)") |"
+	done
+	echo
+	echo "Memory: a process that never connects (sxbench hold), with the library preloaded;"
+	echo "medians of 3; added = over the same program without a preload."
+	echo
+	echo "| library | RSS KiB | PSS KiB | added RSS KiB | added PSS KiB | threads |"
+	echo "|---|---|---|---|---|---|"
+	local rb=$(median shim-bare rss) pb=$(median shim-bare pss)
+	for l in bare "${LIBS[@]}"; do
+		note=${LNOTE[$l]:-}
+		if [[ -n $note ]]; then echo "| $l | $note | | | | |"; continue; fi
+		local r=$(median "shim-$l" rss) p=$(median "shim-$l" pss)
+		echo "| $l | $r | $p | $(awk -v a="$r" -v b="$rb" 'BEGIN { print (a == "n/a") ? "n/a" : a - b }') |" \
+			"$(awk -v a="$p" -v b="$pb" 'BEGIN { print (a == "n/a") ? "n/a" : a - b }') | $(median "shim-$l" threads) |"
+	done
+	echo
+	if ! command -v hyperfine >/dev/null; then echo "Start-up: skipped (hyperfine not installed)"; echo; return; fi
+	echo "Start-up: \`true\` under each, hyperfine -N median (ms), median of 3 hyperfine runs"
+	echo "of $HF_RUNS. Preloads are set in hyperfine's environment, so no wrapper is timed."
+	echo
+	echo "| command | median ms | vs bare true |"
+	echo "|---|---|---|"
+	bare=$(median start-bare start_ms %.3f)
+	echo "| true | $bare | 1.00x |"
+	for l in "${LIBS[@]}"; do
+		[[ -n ${LNOTE[$l]:-} ]] && { echo "| LD_PRELOAD=$l true | ${LNOTE[$l]} | |"; continue; }
+		local m=$(median "start-$l" start_ms %.3f)
+		echo "| LD_PRELOAD=$l true | $m | $(ratio "$m" "$bare") |"
+	done
+	for l in socksify:"socksify true (ours)" proxychains4-cmd:"proxychains4 -q true" \
+		torsocks-cmd:"torsocks true" dante-cmd:"socksify true (Dante's script)"; do
+		local subj=${l%%:*} label=${l#*:}
+		local m=$(median "start-$subj" start_ms %.3f)
+		echo "| $label | $m | $(ratio "$m" "$bare") |"
+	done
+	echo
+}
+
+# =====================================================================================
+
+header() {
+	local rev
+	rev=$(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo "?")
+	echo "## socksify benchmarks"
+	echo
+	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); kernel $(uname -r); $NCPU CPU ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo))"
+	echo "- tree: $rev; build: $BUILD; mode: $([[ $QUICK == 1 ]] && echo quick || echo full), medians of $REPS repetitions"
+	echo "- pinning: $PINNED; fd limit $(ulimit -Hn)"
+	echo "- peers: microsocks $(ver microsocks), dante-server $(ver dante-server), dante-client $(ver dante-client)," \
+		"proxychains4 $(ver proxychains4), torsocks $(ver torsocks), hyperfine $(ver hyperfine)"
+	echo "- the machine is shared: absolute numbers are noisy, the ratios measured side by side are the point"
+	echo
+}
+
+server_part
+shim_part
+{
+	header
+	server_tables
+	shim_tables
+	echo "_total run time: $((SECONDS - BENCH_START)) s_"
+	if [[ -s $WORK/errors ]]; then
+		echo
+		echo "<details><summary>load generator messages (first 20)</summary>"
+		echo
+		echo '```'
+		sort "$WORK/errors" | uniq -c | sort -rn | head -20
+		echo '```'
+		echo "</details>"
+	fi
+} >"$RESULTS"
+rm -rf "$OUT/raw.last" && cp -r "$RAW" "$OUT/raw.last"
+cat "$RESULTS"
