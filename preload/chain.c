@@ -1,0 +1,375 @@
+/* Dialling through the configured chain on the program's own socket. Picks the hops
+ * for strict / dynamic / random / round_robin chains, resolves proxies given by name
+ * (once, with the real getaddrinfo: a proxy is never the program's destination, so
+ * this leaks none of the program's names), runs common/dial.c with one deadline for
+ * everything, and on a failing hop fails over where the chain type allows it. */
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "dial.h"
+#include "log.h"
+#include "shim.h"
+#include "util.h"
+
+#define CHAIN_ADDRS_MAX 8
+
+/* The addresses a proxy's host resolved to; literals never get here. */
+struct chain_resolved {
+	bool done;
+	size_t n;
+	struct socks_addr addrs[CHAIN_ADDRS_MAX];
+};
+
+static struct chain_resolved chain_cache[CONF_MAX_PROXIES];
+static pthread_mutex_t chain_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic unsigned chain_rr;
+
+/* A fork while another thread holds the cache lock must not leave the child's
+ * copy locked forever. */
+static void chain_atfork_prepare(void)
+{
+	pthread_mutex_lock(&chain_lock);
+}
+
+static void chain_atfork_parent(void)
+{
+	pthread_mutex_unlock(&chain_lock);
+}
+
+static void chain_atfork_child(void)
+{
+	pthread_mutex_init(&chain_lock, NULL);
+}
+
+__attribute__((constructor)) static void chain_init(void)
+{
+	pthread_atfork(chain_atfork_prepare, chain_atfork_parent, chain_atfork_child);
+}
+
+/* ---- the I/O seam, past our own hooks ---- */
+
+static ssize_t chain_send(void *ctx, int fd, const void *buf, size_t len, int flags)
+{
+	return real()->send(fd, buf, len, flags);
+}
+
+static ssize_t chain_recv(void *ctx, int fd, void *buf, size_t len, int flags)
+{
+	return real()->recv(fd, buf, len, flags);
+}
+
+static int chain_wait(void *ctx, int fd, short events, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	return real()->poll(&p, 1, timeout_ms);
+}
+
+static int chain_connect_fn(void *ctx, int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return real()->connect(fd, sa, len);
+}
+
+static const struct dial_io chain_io = {
+	.send = chain_send,
+	.recv = chain_recv,
+	.wait = chain_wait,
+	.connect = chain_connect_fn,
+};
+
+/* ---- proxy addresses ---- */
+
+/* Fills out[] with the addresses of proxy i (a literal: itself). Returns the count,
+ * 0 with *gai set when the name does not resolve. */
+static size_t chain_resolve(const struct proxy *p, size_t i, struct socks_addr *out, int *gai)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
+	struct chain_resolved r = { .done = true };
+
+	*gai = 0;
+	if (addr_parse_ip(p->host, &out[0])) {
+		out[0].port = p->port;
+		return 1;
+	}
+	pthread_mutex_lock(&chain_lock);
+	r = chain_cache[i];
+	pthread_mutex_unlock(&chain_lock);
+	if (!r.done) {
+		/* Not under the lock: a slow resolver must not stall other threads. */
+		*gai = real()->getaddrinfo(p->host, NULL, &hints, &res);
+		if (*gai != 0)
+			return 0;
+		r.done = true;
+		r.n = 0;
+		for (ai = res; ai != NULL && r.n < CHAIN_ADDRS_MAX; ai = ai->ai_next)
+			if (addr_from_sockaddr(&r.addrs[r.n], ai->ai_addr, ai->ai_addrlen))
+				r.n++;
+		real()->freeaddrinfo(res);
+		pthread_mutex_lock(&chain_lock);
+		chain_cache[i] = r;
+		pthread_mutex_unlock(&chain_lock);
+	}
+	for (size_t k = 0; k < r.n; k++) {
+		out[k] = r.addrs[k];
+		out[k].port = p->port;
+	}
+	if (r.n == 0)
+		*gai = EAI_NONAME;
+	return r.n;
+}
+
+static bool chain_same_addr(const struct socks_addr *a, const struct socks_addr *b)
+{
+	if (a->atyp != b->atyp || a->port != b->port)
+		return false;
+	if (a->atyp == SOCKS5_ATYP_IPV4)
+		return memcmp(a->u.v4, b->u.v4, 4) == 0;
+	if (a->atyp == SOCKS5_ATYP_IPV6)
+		return memcmp(a->u.v6, b->u.v6, 16) == 0;
+	return false;
+}
+
+bool chain_is_proxy_addr(const struct socks_addr *dst)
+{
+	const struct socksify_conf *c = shim_conf();
+	struct socks_addr lit;
+
+	if (c == NULL)
+		return false;
+	for (size_t i = 0; i < c->nproxies; i++) {
+		const struct proxy *p = &c->proxies[i];
+		if (addr_parse_ip(p->host, &lit)) {
+			lit.port = p->port;
+			if (chain_same_addr(&lit, dst))
+				return true;
+			continue;
+		}
+		/* Names: only what we resolved ourselves can be a connection we make. */
+		pthread_mutex_lock(&chain_lock);
+		bool hit = false;
+		for (size_t k = 0; k < chain_cache[i].n && !hit; k++) {
+			lit = chain_cache[i].addrs[k];
+			lit.port = p->port;
+			hit = chain_same_addr(&lit, dst);
+		}
+		pthread_mutex_unlock(&chain_lock);
+		if (hit)
+			return true;
+	}
+	return false;
+}
+
+/* The first hop's sockaddr in the socket's own family: an IPv4 proxy is reached from
+ * an AF_INET6 socket as ::ffff:a.b.c.d (IPV6_V6ONLY permitting). */
+static bool chain_hop0_sockaddr(struct dial_hop *h, const struct socks_addr *addrs, size_t n,
+				int fd, int family)
+{
+	int v6only = 0;
+	socklen_t ol = sizeof(v6only);
+
+	if (family == AF_INET6)
+		getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol);
+	for (size_t k = 0; k < n; k++) {
+		const struct socks_addr *a = &addrs[k];
+		memset(&h->sa, 0, sizeof(h->sa));
+		if (family == AF_INET && a->atyp == SOCKS5_ATYP_IPV4) {
+			h->salen = addr_to_sockaddr(a, &h->sa);
+		} else if (family == AF_INET6 && a->atyp == SOCKS5_ATYP_IPV6) {
+			h->salen = addr_to_sockaddr(a, &h->sa);
+		} else if (family == AF_INET6 && a->atyp == SOCKS5_ATYP_IPV4 && !v6only) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&h->sa;
+			s6->sin6_family = AF_INET6;
+			s6->sin6_port = htons(a->port);
+			s6->sin6_addr.s6_addr[10] = 0xff;
+			s6->sin6_addr.s6_addr[11] = 0xff;
+			memcpy(&s6->sin6_addr.s6_addr[12], a->u.v4, 4);
+			h->salen = sizeof(*s6);
+		} else {
+			continue;
+		}
+		h->addr = *a;
+		return h->salen != 0;
+	}
+	return false;
+}
+
+/* ---- which proxies, in which order ---- */
+
+static unsigned chain_rand(void)
+{
+	static __thread unsigned state;
+
+	if (state == 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		state = (unsigned)ts.tv_nsec ^ (unsigned)getpid() * 2654435761u ^
+			(unsigned)syscall(SYS_gettid) << 16;
+		if (state == 0)
+			state = 1;
+	}
+	/* xorshift32: enough to spread load, no lock, no libc state. */
+	state ^= state << 13;
+	state ^= state >> 17;
+	state ^= state << 5;
+	return state;
+}
+
+/* order[]: the proxies in the order to try; returns how many hops a chain uses. */
+static size_t chain_order(const struct socksify_conf *c, size_t *order)
+{
+	size_t n = c->nproxies, len = c->chain_len ? c->chain_len : 1;
+
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	switch (c->chain) {
+	case CHAIN_STRICT:
+	case CHAIN_DYNAMIC:
+		return n;
+	case CHAIN_RANDOM:
+		for (size_t i = n; i > 1; i--) {
+			size_t j = chain_rand() % i, t = order[i - 1];
+			order[i - 1] = order[j];
+			order[j] = t;
+		}
+		break;
+	case CHAIN_ROUND_ROBIN: {
+		/* Shared across threads: each connect starts one proxy further. */
+		size_t start = atomic_fetch_add(&chain_rr, 1) % n;
+		for (size_t i = 0; i < n; i++)
+			order[i] = (start + i) % n;
+		break;
+	}
+	}
+	return len < n ? len : n;
+}
+
+/* Undoes a half-built tunnel so the same socket can connect again (Linux: a TCP
+ * connect() to AF_UNSPEC disconnects; options set by the program stay). */
+static void chain_disconnect(int fd)
+{
+	struct sockaddr sa = { .sa_family = AF_UNSPEC };
+	real()->connect(fd, &sa, sizeof(sa));
+}
+
+struct chain_try {
+	struct dial_hop hops[DIAL_MAX_HOPS];
+	size_t idx[DIAL_MAX_HOPS]; /* which proxy each hop is */
+	size_t n;
+};
+
+/* Fills t with the first `want` live proxies of order[]; a hop 0 that cannot be
+ * reached from this socket's family is marked dead. Returns the errno if the chain
+ * cannot be built, with msg set. */
+static int chain_build(const struct socksify_conf *c, const size_t *order, size_t want,
+		       bool *dead, int fd, int family, struct chain_try *t, char *msg,
+		       size_t msglen)
+{
+	struct socks_addr addrs[CHAIN_ADDRS_MAX];
+	int gai, err = 0;
+
+	t->n = 0;
+	for (size_t k = 0; k < c->nproxies && t->n < want; k++) {
+		size_t i = order[k];
+		const struct proxy *p = &c->proxies[i];
+		struct dial_hop *h = &t->hops[t->n];
+
+		if (dead[i])
+			continue;
+		h->proxy = p;
+		if (t->n == 0) {
+			size_t na = chain_resolve(p, i, addrs, &gai);
+			if (na == 0 || !chain_hop0_sockaddr(h, addrs, na, fd, family)) {
+				snprintf(msg, msglen, "hop 1 (%s %s:%u): %s",
+					 proxy_type_name(p->type), p->host, (unsigned)p->port,
+					 na == 0 ? gai_strerror(gai)
+						 : "no address in the socket's family");
+				err = na == 0 ? EHOSTUNREACH : ENETUNREACH;
+				dead[i] = true;
+				if (c->chain == CHAIN_STRICT)
+					return err;
+				continue;
+			}
+		} else if (addr_parse_ip(p->host, &h->addr)) {
+			h->addr.port = p->port;
+		} else if (t->hops[t->n - 1].proxy->type == PROXY_SOCKS4) {
+			/* SOCKS4 carries no names: resolve this hop here. */
+			size_t na = chain_resolve(p, i, addrs, &gai);
+			size_t v4 = 0;
+			while (v4 < na && addrs[v4].atyp != SOCKS5_ATYP_IPV4)
+				v4++;
+			if (v4 == na) {
+				snprintf(msg, msglen, "hop %zu (%s): no IPv4 address for a socks4 hop",
+					 t->n + 1, p->host);
+				err = EHOSTUNREACH;
+				dead[i] = true;
+				if (c->chain == CHAIN_STRICT)
+					return EHOSTUNREACH;
+				continue;
+			}
+			h->addr = addrs[v4];
+		} else {
+			/* The hop before resolves it: the name may only mean something there. */
+			memset(&h->addr, 0, sizeof(h->addr));
+			h->addr.atyp = SOCKS5_ATYP_DOMAINNAME;
+			str_copy(h->addr.u.name, p->host, sizeof(h->addr.u.name));
+			h->addr.port = p->port;
+		}
+		t->idx[t->n++] = i;
+	}
+	if (t->n == 0 || (c->chain != CHAIN_DYNAMIC && t->n < want))
+		return err ? err : -1; /* -1: keep the failure that killed the last hop */
+	return 0;
+}
+
+int chain_connect(int fd, int family, const struct socks_addr *dst)
+{
+	const struct socksify_conf *c = shim_conf();
+	size_t order[CONF_MAX_PROXIES];
+	bool dead[CONF_MAX_PROXIES] = { false };
+	char dstr[ADDR_STR_MAX];
+	char msg[DIAL_MSG_MAX] = "";
+	struct chain_try t;
+	struct dial d;
+	int err = ECONNREFUSED;
+
+	if (c == NULL) {
+		LOG_WARN("connect to %s refused: the socksify configuration is invalid",
+			 addr_str(dst, dstr, sizeof(dstr)));
+		return ECONNREFUSED;
+	}
+	size_t want = chain_order(c, order);
+	uint64_t deadline = dial_now_ms(&chain_io) + c->connect_timeout_ms;
+
+	for (size_t attempt = 0; attempt < c->nproxies; attempt++) {
+		int berr = chain_build(c, order, want, dead, fd, family, &t, msg, sizeof(msg));
+		if (berr != 0) {
+			if (berr > 0)
+				err = berr;
+			if (msg[0] == '\0')
+				str_copy(msg, "no live proxy left in the chain", sizeof(msg));
+			break;
+		}
+		dial_init(&d, fd, t.hops, t.n, dst, SOCKS_CMD_CONNECT, &chain_io, 0);
+		if (dial_run(&d, deadline) == 0)
+			return 0;
+		err = d.err;
+		str_copy(msg, d.msg, sizeof(msg));
+		chain_disconnect(fd);
+		/* Strict never fails over; a failing destination is not the chain's fault;
+		 * past the deadline there is nothing left to try with. */
+		if (c->chain == CHAIN_STRICT || d.fail_hop >= t.n || err == ETIMEDOUT)
+			break;
+		LOG_INFO("skipping a dead hop: %s", d.msg);
+		dead[t.idx[d.fail_hop]] = true;
+	}
+	LOG_WARN("connect to %s failed: %s", addr_str(dst, dstr, sizeof(dstr)), msg);
+	return err;
+}

@@ -1,0 +1,129 @@
+/* The connect() hook: a real_connect pointer (real.c), a policy that classifies each
+ * call as pass-through, tunnel or refuse, and a thin exported wrapper. Only TCP over
+ * IPv4/IPv6 is tunnelled; everything else reaches libc after one look at the
+ * address family (and, for inet addresses, the socket type). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "log.h"
+#include "shim.h"
+
+enum connect_policy {
+	CONNECT_PASS,    /* libc's connect, untouched */
+	CONNECT_TUNNEL,  /* through the chain, on this very fd */
+	CONNECT_REFUSE,  /* fail with *err, nothing sent anywhere */
+};
+
+bool shim_fake_name(const struct socks_addr *addr, struct socks_addr *name_out)
+{
+	/* The remote-DNS issue hands out fake addresses for names; until then every
+	 * address the program connects to is real. */
+	return false;
+}
+
+static bool connect_is_unspecified(const struct socks_addr *a)
+{
+	static const uint8_t zero[16];
+
+	if (a->atyp == SOCKS5_ATYP_IPV4)
+		return memcmp(a->u.v4, zero, 4) == 0;
+	return a->atyp == SOCKS5_ATYP_IPV6 && memcmp(a->u.v6, zero, 16) == 0;
+}
+
+static enum connect_policy connect_classify(int fd, const struct sockaddr *sa, socklen_t len,
+					    struct socks_addr *dst, int *family, int *err)
+{
+	const struct socksify_conf *c;
+	struct socks_addr name;
+	int type = 0;
+	socklen_t ol = sizeof(int);
+
+	if (shim_inside || sa == NULL || len < sizeof(sa_family_t))
+		return CONNECT_PASS;
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+		return CONNECT_PASS;
+	/* A second connect() on a tunnelled fd gets the kernel's own answer (EISCONN). */
+	if (fdreg_kind(fd) != FD_NONE)
+		return CONNECT_PASS;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ol) != 0 || type != SOCK_STREAM)
+		return CONNECT_PASS;
+	ol = sizeof(int);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, family, &ol) != 0 ||
+	    (*family != AF_INET && *family != AF_INET6) || *family != sa->sa_family)
+		return CONNECT_PASS; /* a family mismatch: let the kernel say EAFNOSUPPORT */
+	if (!addr_from_sockaddr(dst, sa, len))
+		return CONNECT_PASS;
+	/* 0.0.0.0 and :: mean this host to Linux, like loopback. */
+	if (addr_is_loopback(dst) || connect_is_unspecified(dst))
+		return CONNECT_PASS;
+	if (sa->sa_family == AF_INET6 && dst->atyp == SOCKS5_ATYP_IPV4) {
+		/* A mapped address on an IPV6_V6ONLY socket: the kernel refuses it
+		 * (ENETUNREACH) without sending anything, so let it. */
+		int v6only = 0;
+		ol = sizeof(v6only);
+		if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol) == 0 && v6only)
+			return CONNECT_PASS;
+	}
+	c = shim_conf();
+	if (c == NULL) {
+		*err = ECONNREFUSED; /* chain_connect says why */
+		return CONNECT_TUNNEL;
+	}
+	bool named = shim_fake_name(dst, &name);
+	if (rules_match(c->block, c->nblock, dst) || (named && rules_match(c->block, c->nblock, &name))) {
+		*err = EACCES;
+		return CONNECT_REFUSE;
+	}
+	if (rules_match(c->direct, c->ndirect, dst) ||
+	    (named && rules_match(c->direct, c->ndirect, &name)))
+		return CONNECT_PASS;
+	if (chain_is_proxy_addr(dst))
+		return CONNECT_PASS;
+	if (named)
+		*dst = name;
+	return CONNECT_TUNNEL;
+}
+
+static int connect_tunnel(int fd, const struct sockaddr *sa, socklen_t len, int family,
+			  const struct socks_addr *dst)
+{
+	int err;
+
+	shim_inside++;
+	err = chain_connect(fd, family, dst);
+	shim_inside--;
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	fdreg_set_tunnel(fd, sa, len);
+	return 0;
+}
+
+static int connect_refuse(const struct socks_addr *dst, int err)
+{
+	char a[ADDR_STR_MAX];
+
+	LOG_WARN("connect to %s refused: a block rule matches", addr_str(dst, a, sizeof(a)));
+	errno = err;
+	return -1;
+}
+
+SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct socks_addr dst;
+	int family = 0, err = 0;
+
+	switch (connect_classify(fd, sa, len, &dst, &family, &err)) {
+	case CONNECT_TUNNEL:
+		return connect_tunnel(fd, sa, len, family, &dst);
+	case CONNECT_REFUSE:
+		return connect_refuse(&dst, err);
+	case CONNECT_PASS:
+		break;
+	}
+	return real()->connect(fd, sa, len);
+}

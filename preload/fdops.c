@@ -1,0 +1,122 @@
+/* fd bookkeeping hooks: close, close_range, dup, dup2, dup3 keep the registry in step
+ * with the program's fds (and keep the program's sweeps off the shim's own fds);
+ * getpeername shows a tunnelled socket's destination rather than the proxy. Each is
+ * one registry load and straight to libc for fds the shim knows nothing about. */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+static int fdops_enosys(void)
+{
+	errno = ENOSYS;
+	return -1;
+}
+
+SHIM_EXPORT int close(int fd)
+{
+	switch (fdreg_kind(fd)) {
+	case FD_INTERNAL:
+		/* To the program this fd is not open: as close() would say. */
+		errno = EBADF;
+		return -1;
+	case FD_TUNNEL:
+		/* Forget before closing: once closed the number may be reused at once. */
+		fdreg_clear(fd);
+		break;
+	case FD_NONE:
+		break;
+	}
+	return real()->close(fd);
+}
+
+/* Closes [first, last] except the shim's own fds, splitting the range around them. */
+static int fdops_close_range(unsigned int first, unsigned int last, int flags)
+{
+	int rc = 0;
+
+	if (!(flags & CLOSE_RANGE_CLOEXEC))
+		fdreg_clear_range(first, last);
+	for (;;) {
+		int in = fdreg_internal_in(first, last);
+		if (in < 0)
+			break;
+		if ((unsigned)in > first && real()->close_range(first, (unsigned)in - 1, flags) < 0)
+			rc = -1;
+		if ((unsigned)in == last)
+			return rc;
+		first = (unsigned)in + 1;
+	}
+	if (real()->close_range(first, last, flags) < 0)
+		rc = -1;
+	return rc;
+}
+
+SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+	if (real()->close_range == NULL)
+		return fdops_enosys();
+	return fdops_close_range(first, last, flags);
+}
+
+SHIM_EXPORT int dup(int fd)
+{
+	int nfd;
+
+	if (fdreg_kind(fd) == FD_INTERNAL) {
+		errno = EBADF;
+		return -1;
+	}
+	nfd = real()->dup(fd);
+	if (nfd >= 0 && fdreg_kind(fd) == FD_TUNNEL)
+		fdreg_copy(fd, nfd);
+	return nfd;
+}
+
+/* dup2/dup3 onto the shim's own fd: move ours away first, then the program gets the
+ * number it asked for. */
+static int fdops_dup_onto(int oldfd, int newfd, int flags, bool three)
+{
+	int rc;
+
+	if (fdreg_kind(oldfd) == FD_INTERNAL) {
+		errno = EBADF;
+		return -1;
+	}
+	if (oldfd != newfd && fdreg_kind(newfd) == FD_INTERNAL)
+		shim_relocate_log(newfd);
+	rc = three ? real()->dup3(oldfd, newfd, flags) : real()->dup2(oldfd, newfd);
+	if (rc >= 0 && oldfd != newfd)
+		fdreg_copy(oldfd, newfd);
+	return rc;
+}
+
+SHIM_EXPORT int dup2(int oldfd, int newfd)
+{
+	return fdops_dup_onto(oldfd, newfd, 0, false);
+}
+
+SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	return fdops_dup_onto(oldfd, newfd, flags, true);
+}
+
+SHIM_EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
+{
+	struct sockaddr_storage ss;
+	socklen_t plen, cap = len != NULL ? *len : 0;
+	/* The kernel's answer first: a reset tunnel is ENOTCONN as it would be direct. */
+	int rc = real()->getpeername(fd, sa, len);
+
+	if (rc == 0 && fdreg_peer(fd, &ss, &plen)) {
+		memcpy(sa, &ss, plen < cap ? plen : cap);
+		*len = plen;
+	}
+	return rc;
+}

@@ -1,0 +1,184 @@
+/* The fd registry: what the shim knows about each fd. A flat array indexed by fd,
+ * one atomic byte per fd, so every hook classifies an fd with a single load; the
+ * destinations of tunnelled fds (for getpeername) sit in a parallel array. Both are
+ * one anonymous mapping made on the first registration, so a process that never
+ * tunnels pays nothing, and untouched pages cost no memory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+/* The destination as the program gave it: sockaddr_in or sockaddr_in6 (maybe mapped). */
+struct fdreg_peer {
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+	} u;
+	socklen_t len;
+};
+
+/* A cap for an "unlimited" RLIMIT_NOFILE: fds beyond it are simply not tracked
+ * (getpeername then shows the proxy), never a crash. */
+#define FDREG_CAP (1u << 20)
+
+static _Atomic(_Atomic uint8_t *) fdreg_kinds;
+static struct fdreg_peer *fdreg_peers;
+static size_t fdreg_size;
+static _Atomic unsigned fdreg_high; /* one above the highest fd ever registered */
+static pthread_once_t fdreg_once = PTHREAD_ONCE_INIT;
+
+static void fdreg_alloc(void)
+{
+	struct rlimit rl;
+	size_t n = 1024, bytes;
+	void *m;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		n = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > FDREG_CAP ? FDREG_CAP
+									: (size_t)rl.rlim_max;
+	if (n < 1024)
+		n = 1024;
+	bytes = n * (sizeof(uint8_t) + sizeof(struct fdreg_peer));
+	m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		 -1, 0);
+	if (m == MAP_FAILED)
+		return;
+	/* Peers first (aligned), then the kind bytes. */
+	fdreg_peers = m;
+	fdreg_size = n;
+	atomic_store_explicit(&fdreg_kinds, (_Atomic uint8_t *)(fdreg_peers + n),
+			      memory_order_release);
+}
+
+static _Atomic uint8_t *fdreg_table(void)
+{
+	pthread_once(&fdreg_once, fdreg_alloc);
+	return atomic_load_explicit(&fdreg_kinds, memory_order_acquire);
+}
+
+enum fd_kind fdreg_kind(int fd)
+{
+	_Atomic uint8_t *k = atomic_load_explicit(&fdreg_kinds, memory_order_acquire);
+
+	if (k == NULL || fd < 0 || (size_t)fd >= fdreg_size)
+		return FD_NONE;
+	return (enum fd_kind)atomic_load_explicit(&k[fd], memory_order_acquire);
+}
+
+static void fdreg_mark(_Atomic uint8_t *k, int fd, enum fd_kind kind)
+{
+	unsigned hi = atomic_load_explicit(&fdreg_high, memory_order_relaxed);
+
+	while (hi <= (unsigned)fd &&
+	       !atomic_compare_exchange_weak(&fdreg_high, &hi, (unsigned)fd + 1))
+		;
+	atomic_store_explicit(&k[fd], (uint8_t)kind, memory_order_release);
+}
+
+void fdreg_set_tunnel(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	_Atomic uint8_t *k = fdreg_table();
+
+	if (k == NULL || fd < 0 || (size_t)fd >= fdreg_size)
+		return;
+	if (len > sizeof(fdreg_peers[fd].u))
+		len = sizeof(fdreg_peers[fd].u);
+	memset(&fdreg_peers[fd], 0, sizeof(fdreg_peers[fd]));
+	memcpy(&fdreg_peers[fd].u, sa, len);
+	fdreg_peers[fd].len = len;
+	/* The release store publishes the peer written above. */
+	fdreg_mark(k, fd, FD_TUNNEL);
+}
+
+bool fdreg_peer(int fd, struct sockaddr_storage *ss, socklen_t *len)
+{
+	if (fdreg_kind(fd) != FD_TUNNEL)
+		return false;
+	memcpy(ss, &fdreg_peers[fd].u, fdreg_peers[fd].len);
+	*len = fdreg_peers[fd].len;
+	return true;
+}
+
+void fdreg_clear(int fd)
+{
+	_Atomic uint8_t *k = atomic_load_explicit(&fdreg_kinds, memory_order_acquire);
+
+	if (k != NULL && fd >= 0 && (size_t)fd < fdreg_size)
+		atomic_store_explicit(&k[fd], FD_NONE, memory_order_release);
+}
+
+void fdreg_copy(int oldfd, int newfd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (fdreg_peer(oldfd, &ss, &len))
+		fdreg_set_tunnel(newfd, (struct sockaddr *)&ss, len);
+	else
+		fdreg_clear(newfd);
+}
+
+void fdreg_set_internal(int fd)
+{
+	_Atomic uint8_t *k = fdreg_table();
+
+	if (k != NULL && fd >= 0 && (size_t)fd < fdreg_size)
+		fdreg_mark(k, fd, FD_INTERNAL);
+}
+
+void fdreg_clear_range(unsigned int first, unsigned int last)
+{
+	_Atomic uint8_t *k = atomic_load_explicit(&fdreg_kinds, memory_order_acquire);
+	unsigned hi = atomic_load_explicit(&fdreg_high, memory_order_relaxed);
+
+	if (k == NULL)
+		return;
+	/* Only up to the high-water mark: a closefrom(3) costs what was used. */
+	for (unsigned fd = first; fd <= last && fd < hi; fd++)
+		if (atomic_load_explicit(&k[fd], memory_order_relaxed) == FD_TUNNEL)
+			atomic_store_explicit(&k[fd], FD_NONE, memory_order_release);
+}
+
+int fdreg_internal_in(unsigned int first, unsigned int last)
+{
+	_Atomic uint8_t *k = atomic_load_explicit(&fdreg_kinds, memory_order_acquire);
+	unsigned hi = atomic_load_explicit(&fdreg_high, memory_order_relaxed);
+
+	if (k == NULL)
+		return -1;
+	for (unsigned fd = first; fd <= last && fd < hi; fd++)
+		if (atomic_load_explicit(&k[fd], memory_order_relaxed) == FD_INTERNAL)
+			return (int)fd;
+	return -1;
+}
+
+int fdreg_relocate_internal(int fd)
+{
+	/* High numbers: out of the way of programs that dup2 onto low fds. */
+	struct rlimit rl;
+	int start = 3, nfd;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur > 64 && rl.rlim_cur <= fdreg_size)
+		start = (int)(rl.rlim_cur / 2);
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, start);
+
+	if (nfd < 0)
+		nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (nfd < 0)
+		return -1;
+	fdreg_clear(fd);
+	fdreg_set_internal(nfd);
+	shim_inside++;
+	real()->close(fd);
+	shim_inside--;
+	return nfd;
+}

@@ -1,0 +1,86 @@
+/* Internal interface of libsocksify.so: the real libc symbols, the fd registry, the
+ * configuration, the re-entrancy guard and the chain dialler. Nothing here is
+ * exported (the library is built with -fvisibility=hidden and a version script). */
+#ifndef SOCKSIFY_SHIM_H
+#define SOCKSIFY_SHIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "conf.h"
+#include "socks.h"
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+
+struct addrinfo;
+struct pollfd;
+
+/* ---- real.c: every libc symbol we interpose or must call past our own hooks ---- */
+struct real_syms {
+	int (*connect)(int, const struct sockaddr *, socklen_t);
+	int (*close)(int);
+	int (*close_range)(unsigned int, unsigned int, int);
+	int (*dup)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*getpeername)(int, struct sockaddr *, socklen_t *);
+	int (*getaddrinfo)(const char *, const char *, const struct addrinfo *,
+			   struct addrinfo **);
+	void (*freeaddrinfo)(struct addrinfo *);
+	ssize_t (*send)(int, const void *, size_t, int);
+	ssize_t (*recv)(int, void *, size_t, int);
+	int (*poll)(struct pollfd *, unsigned long, int);
+};
+/* Resolved once (pthread_once); safe to call from any hook at any time. */
+const struct real_syms *real(void);
+void real_init(void);
+
+/* ---- init.c: the configuration, loaded once on first need, immutable after ---- */
+/* The guard: set while the shim itself calls libc, so our own calls (and those libc
+ * makes for us, e.g. getaddrinfo's sockets) go straight through. */
+extern __thread int shim_inside;
+
+/* NULL when the configuration is bad (the error was logged once); connections that
+ * would be proxied must then fail. */
+const struct socksify_conf *shim_conf(void);
+/* The program wants the log file's fd number (dup2 onto it): move the log away. */
+void shim_relocate_log(int fd);
+
+/* ---- fdreg.c: what the shim knows about each fd, classified by one atomic load ---- */
+enum fd_kind {
+	FD_NONE = 0,      /* the program's, untouched */
+	FD_TUNNEL = 1,    /* connected through the chain: getpeername shows the destination */
+	FD_INTERNAL = 2,  /* the shim's own (log file): protected from the program */
+};
+enum fd_kind fdreg_kind(int fd);
+/* Records a tunnelled fd and the address the program asked for (its own form). */
+void fdreg_set_tunnel(int fd, const struct sockaddr *sa, socklen_t len);
+/* Copies the recorded destination; false if fd is not tunnelled. */
+bool fdreg_peer(int fd, struct sockaddr_storage *ss, socklen_t *len);
+void fdreg_clear(int fd);
+/* dup2/dup3: new now refers to the same connection as old. */
+void fdreg_copy(int oldfd, int newfd);
+void fdreg_set_internal(int fd);
+/* Forgets every tunnelled fd in [first, last] (close_range). */
+void fdreg_clear_range(unsigned int first, unsigned int last);
+/* The lowest internal fd in [first, last], or -1. */
+int fdreg_internal_in(unsigned int first, unsigned int last);
+/* Moves an internal fd out of the way of a program that wants its number; returns the
+ * new fd or -1. */
+int fdreg_relocate_internal(int fd);
+
+/* ---- chain.c: dialling through the configured chain ---- */
+/* Runs the chain on fd (a TCP socket of family `family`) to dst. Returns 0, or an
+ * errno, having logged one warn line naming the hop and the reason. */
+int chain_connect(int fd, int family, const struct socks_addr *dst);
+/* True when sa is one of the proxies' own addresses (never tunnelled: no loops). */
+bool chain_is_proxy_addr(const struct socks_addr *dst);
+
+/* ---- connect.c: the remote-DNS hook point (a later issue fills it) ---- */
+/* Maps a fake address handed out by the resolver back to the name it stands for;
+ * false for a real address. */
+bool shim_fake_name(const struct socks_addr *addr, struct socks_addr *name_out);
+
+#endif
