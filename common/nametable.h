@@ -1,0 +1,120 @@
+/* The name <-> fake address table that makes dns=remote work across a whole process
+ * tree: one file in /dev/shm, mapped MAP_SHARED by every process of a socksify run, so
+ * a name resolved in a parent connects from any child, forked or exec'd, even after the
+ * parent has exited, and two processes never see different names for one address.
+ *
+ * Layout and rules (nametable.c has the details):
+ * - Entries live in two fixed-size classes (short names <= 47 bytes, long names <= 255),
+ *   numbered by one index; the index IS the fake address: IPv4 base + idx + 1, and the
+ *   IPv6 /96 prefix followed by that same IPv4 value. addr -> name is O(1).
+ * - name -> index is an open-addressing hash (linear probing, backward-shift deletion)
+ *   read without locks; a reader that races a writer simply retries under the lock.
+ * - Writers hold one process-shared robust mutex; a writer that dies mid-update is
+ *   repaired by the next one (the index is rebuilt from the entries).
+ * - Every hit refreshes the entry's last-use time; an entry is only evicted (its address
+ *   reused) when it has not been used for `grace_s` seconds. When nothing can be
+ *   evicted the lookup fails (-ENOSPC): an address still in use is never handed out. */
+#ifndef SOCKSIFY_NAMETABLE_H
+#define SOCKSIFY_NAMETABLE_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Defaults. 240.0.0.0/4 is "reserved for future use" (RFC 1112, RFC 6890): no real
+ * host has such an address, and unlike 100.64.0.0/10 (carrier NAT, Tailscale) or
+ * 224.0.0.0/4 (multicast, which proxychains uses and some programs refuse) programs
+ * treat it as an ordinary unicast address. The IPv6 default is a fixed ULA /96
+ * (fd73:6f63:6b73::/96, "socks" in hex) so that tests and logs are reproducible; it
+ * does not collide with anything we route (the test topology uses fd00:1::/64 and
+ * fd00:2::/64). */
+#define NT_DEFAULT_NET4 "240.0.0.0/4"
+#define NT_DEFAULT_NET6 "fd73:6f63:6b73::/96"
+#define NT_DEFAULT_NSMALL (1u << 20)  /* names of at most 47 bytes */
+#define NT_DEFAULT_NLONG (1u << 16)   /* names of 48..255 bytes */
+#define NT_DEFAULT_GRACE_S 3600u      /* an address unused this long may be reused */
+#define NT_NAME_MAX 255
+#define NT_SMALL_NAME_MAX 47
+
+#define NT_PATH_PREFIX "/dev/shm/socksify-"
+#define NT_PATH_MAX 96
+
+struct nt_params {
+	uint32_t net4;      /* host byte order, network address */
+	uint8_t prefix4;    /* at most 32 - log2(capacity + 2) */
+	uint8_t net6[16];   /* only the first 12 bytes are used (a /96) */
+	uint32_t nsmall;    /* entries for short names */
+	uint32_t nlong;     /* entries for long names */
+	uint32_t grace_s;   /* minimum idle time before an address may be reused */
+};
+
+/* One process's view of a table. Plain data: copying it after fork is fine. */
+struct nametable {
+	void *base; /* the mapping, NULL when not attached */
+	size_t size;
+	char path[NT_PATH_MAX];
+};
+
+void nt_params_default(struct nt_params *p);
+/* Parses "A.B.C.D/N" and "X::/N" (prefix exactly 96 for IPv6, or /96 implied) into p. */
+bool nt_params_set_net4(struct nt_params *p, const char *cidr);
+bool nt_params_set_net6(struct nt_params *p, const char *cidr);
+
+/* Creates the file at path (O_EXCL, mode 0600) and maps it. -EEXIST if it exists,
+ * -EINVAL for bad params, -ENOSPC if /dev/shm lacks room, other -errno from the
+ * system. */
+int nt_create(struct nametable *t, const char *path, const struct nt_params *p);
+/* Maps an existing table after checking it: a regular file owned by us, mode 0600,
+ * not a symlink, right magic, version and size. -ENOENT if it does not exist,
+ * -EPROTO if it is not a valid table. */
+int nt_attach(struct nametable *t, const char *path);
+/* Attaches, creating it first if it does not exist (two racing creators converge). */
+int nt_open(struct nametable *t, const char *path, const struct nt_params *p);
+void nt_detach(struct nametable *t);
+/* Records pid as a user of the table (call in every process that maps it, including a
+ * forked child). Used by nt_release to decide when the file can go. */
+void nt_register_pid(struct nametable *t, int pid);
+/* Called at exit: forgets pid and unlinks the file if no registered process is still
+ * alive. Returns true if it unlinked. */
+bool nt_release(struct nametable *t, int pid);
+/* Unlinks tables in dir (NT_PATH_PREFIX's directory) owned by uid whose registered
+ * processes are all dead: leftovers of trees killed before they could clean up. */
+int nt_gc_stale(const char *dir, unsigned uid);
+
+/* Canonical form of a name: lower case, no trailing dot. Returns its length, or -1 if
+ * it is empty, too long or holds a NUL or a byte < 0x21 (space, control). */
+int nt_canon(const char *name, char *out, size_t cap);
+
+/* name (canonical or not) -> index, inserting it if needed. 0 on success; -EINVAL bad
+ * name; -ENOSPC every entry is still within its grace period. */
+int nt_lookup(struct nametable *t, const char *name, uint32_t *idx);
+/* Like nt_lookup but never inserts: -ENOENT if the name is unknown. */
+int nt_find(struct nametable *t, const char *name, uint32_t *idx);
+/* index -> name (NUL-terminated, canonical). Returns the length, -ENOENT if the index
+ * holds no name, -ERANGE if cap is too small. Refreshes the entry's last use. */
+int nt_name(struct nametable *t, uint32_t idx, char *buf, size_t cap);
+
+/* Index <-> fake addresses, with the ranges the table was created with. */
+uint32_t nt_capacity(const struct nametable *t);
+void nt_addr4(const struct nametable *t, uint32_t idx, struct in_addr *out);
+void nt_addr6(const struct nametable *t, uint32_t idx, struct in6_addr *out);
+/* Is sa (AF_INET, AF_INET6 or IPv4-mapped IPv6) inside a fake range? If so and idx is
+ * not NULL, *idx is its index (which may be past the capacity, or hold no name). */
+bool nt_params_is_fake(const struct nt_params *p, const struct sockaddr *sa, socklen_t len,
+		       uint32_t *idx);
+const struct nt_params *nt_get_params(const struct nametable *t);
+
+struct nt_stats {
+	uint32_t live;      /* names in the table */
+	uint32_t capacity;
+	uint32_t evictions;
+	uint32_t npids;     /* registered process slots in use */
+};
+void nt_get_stats(const struct nametable *t, struct nt_stats *st);
+
+/* Tests only: replaces the seconds clock (CLOCK_MONOTONIC_COARSE) in this process. */
+void nt_set_clock(uint32_t (*now)(void));
+
+#endif

@@ -1,0 +1,399 @@
+/* Unit tests for common/nametable.c: parameters, round trips name <-> index <-> fake
+ * address, hash collisions in a tiny table, eviction only after the grace period, one
+ * million names, writers racing from forked processes, and file clean-up. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nametable.h"
+#include "tap.h"
+
+static char test_path[NT_PATH_MAX];
+static uint32_t fake_now = 1000;
+static uint32_t fake_clock(void)
+{
+	return fake_now;
+}
+
+static const char *tpath(const char *tag)
+{
+	snprintf(test_path, sizeof(test_path), "/dev/shm/socksify-test-%d-%s", (int)getpid(), tag);
+	unlink(test_path);
+	return test_path;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_params(void)
+{
+	struct nt_params p;
+	nt_params_default(&p);
+	is_int(p.net4, 0xf0000000u, "default IPv4 range is 240.0.0.0");
+	is_int(p.prefix4, 4, "default IPv4 prefix /4");
+	ok(p.net6[0] == 0xfd && p.net6[1] == 0x73 && p.net6[5] == 0x73 && p.net6[6] == 0, "default IPv6 /96");
+	ok(nt_params_set_net4(&p, "10.64.0.0/10") && p.net4 == 0x0a400000u && p.prefix4 == 10,
+	   "net4 parses");
+	ok(!nt_params_set_net4(&p, "10.0.0.0/33"), "net4 /33 refused");
+	ok(!nt_params_set_net4(&p, "nonsense/8"), "net4 garbage refused");
+	ok(!nt_params_set_net6(&p, "fd00::/64"), "net6 must be a /96");
+	ok(nt_params_set_net6(&p, "fd00:aaaa::/96") && p.net6[2] == 0xaa, "net6 parses");
+
+	char buf[300];
+	is_int(nt_canon("WWW.Example.COM.", buf, sizeof(buf)), 15, "canon strips the dot");
+	ok(strcmp(buf, "www.example.com") == 0, "canon lowers case");
+	is_int(nt_canon("", buf, sizeof(buf)), -1, "empty name refused");
+	is_int(nt_canon(".", buf, sizeof(buf)), -1, "root alone refused");
+	is_int(nt_canon("a b", buf, sizeof(buf)), -1, "space refused");
+	char longname[300];
+	memset(longname, 'a', 256);
+	longname[256] = '\0';
+	is_int(nt_canon(longname, buf, sizeof(buf)), -1, "256 bytes refused");
+	longname[255] = '\0';
+	is_int(nt_canon(longname, buf, sizeof(buf)), 255, "255 bytes accepted");
+}
+
+static void test_roundtrip(void)
+{
+	struct nt_params p;
+	nt_params_default(&p);
+	p.nsmall = 1024;
+	p.nlong = 64;
+	struct nametable t, t2;
+	const char *path = tpath("rt");
+	is_int(nt_create(&t, path, &p), 0, "create");
+	is_int(nt_create(&t2, path, &p), -EEXIST, "second create is EEXIST");
+	is_int(nt_attach(&t2, path), 0, "attach a second mapping");
+	struct stat st;
+	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "file mode 0600");
+
+	uint32_t a, b, c;
+	is_int(nt_lookup(&t, "Target.Test", &a), 0, "lookup inserts");
+	is_int(nt_lookup(&t2, "target.test.", &b), 0, "other mapping finds it");
+	is_int(a, b, "same index through both mappings and spellings");
+	is_int(nt_find(&t2, "other.test", &c), -ENOENT, "find does not insert");
+	is_int(nt_lookup(&t2, "other.test", &c), 0, "insert second");
+	ok(c != a, "different names, different indexes");
+	char name[300];
+	is_int(nt_name(&t, a, name, sizeof(name)), 11, "index -> name length");
+	ok(strcmp(name, "target.test") == 0, "index -> name");
+	is_int(nt_name(&t, a, name, 5), -ERANGE, "small buffer ERANGE");
+	is_int(nt_name(&t, 1000, name, sizeof(name)), -ENOENT, "unused index ENOENT");
+	is_int(nt_name(&t, 5000, name, sizeof(name)), -ENOENT, "index past capacity ENOENT");
+
+	struct sockaddr_in s4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6 };
+	nt_addr4(&t, a, &s4.sin_addr);
+	nt_addr6(&t, a, &s6.sin6_addr);
+	char txt[64];
+	inet_ntop(AF_INET, &s4.sin_addr, txt, sizeof(txt));
+	ok(strncmp(txt, "240.0.0.", 8) == 0, "fake IPv4 %s in 240/4", txt);
+	inet_ntop(AF_INET6, &s6.sin6_addr, txt, sizeof(txt));
+	ok(strncmp(txt, "fd73:6f63:6b73::f000:", 21) == 0, "fake IPv6 %s", txt);
+	uint32_t x = 99;
+	ok(nt_params_is_fake(nt_get_params(&t), (struct sockaddr *)&s4, sizeof(s4), &x) && x == a,
+	   "IPv4 fake -> index");
+	x = 99;
+	ok(nt_params_is_fake(nt_get_params(&t), (struct sockaddr *)&s6, sizeof(s6), &x) && x == a,
+	   "IPv6 fake -> index");
+	struct sockaddr_in6 m6 = { .sin6_family = AF_INET6 };
+	m6.sin6_addr.s6_addr[10] = m6.sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&m6.sin6_addr.s6_addr[12], &s4.sin_addr, 4);
+	x = 99;
+	ok(nt_params_is_fake(nt_get_params(&t), (struct sockaddr *)&m6, sizeof(m6), &x) && x == a,
+	   "IPv4-mapped IPv6 fake -> index");
+	struct sockaddr_in real = { .sin_family = AF_INET };
+	inet_pton(AF_INET, "198.18.2.2", &real.sin_addr);
+	ok(!nt_params_is_fake(nt_get_params(&t), (struct sockaddr *)&real, sizeof(real), NULL),
+	   "real address is not fake");
+	ok(!nt_params_is_fake(nt_get_params(&t), (struct sockaddr *)&s4, 4, NULL),
+	   "short sockaddr is not fake");
+
+	/* Long names live in the other class. */
+	char longname[256];
+	memset(longname, 'x', 250);
+	memcpy(longname + 250, ".test", 6);
+	is_int(nt_lookup(&t, longname, &c), 0, "255-byte name inserts");
+	ok(c >= 1024, "long name in the long class (%u)", c);
+	is_int(nt_name(&t2, c, name, sizeof(name)), 255, "long name round trip length");
+	ok(strcmp(name, longname) == 0, "long name round trip");
+	is_int(nt_lookup(&t, "bad name", &c), -EINVAL, "bad name EINVAL");
+	nt_detach(&t2);
+	nt_detach(&t);
+	unlink(path);
+}
+
+/* A table much smaller than its hash would normally be: every probe collides. */
+static void test_collisions(void)
+{
+	struct nt_params p;
+	nt_params_default(&p);
+	p.nsmall = 500;
+	p.nlong = 1;
+	struct nametable t;
+	const char *path = tpath("coll");
+	is_int(nt_create(&t, path, &p), 0, "create small table");
+	int bad = 0;
+	uint32_t idx[500];
+	char name[64], got[300];
+	for (int i = 0; i < 500; i++) {
+		snprintf(name, sizeof(name), "n%d.coll", i);
+		if (nt_lookup(&t, name, &idx[i]) != 0)
+			bad++;
+	}
+	is_int(bad, 0, "500 names fill a 500-entry class");
+	for (int i = 0; i < 500; i++) {
+		snprintf(name, sizeof(name), "n%d.coll", i);
+		uint32_t again;
+		if (nt_find(&t, name, &again) != 0 || again != idx[i] ||
+		    nt_name(&t, idx[i], got, sizeof(got)) < 0 || strcmp(got, name) != 0)
+			bad++;
+	}
+	is_int(bad, 0, "all 500 found again and round trip");
+	uint32_t x;
+	is_int(nt_lookup(&t, "one.more", &x), -ENOSPC, "full table of fresh names: ENOSPC");
+	struct nt_stats st;
+	nt_get_stats(&t, &st);
+	is_int(st.live, 500, "live count");
+	nt_detach(&t);
+	unlink(path);
+}
+
+static void test_eviction(void)
+{
+	struct nt_params p;
+	nt_params_default(&p);
+	p.nsmall = 8;
+	p.nlong = 1;
+	p.grace_s = 10;
+	nt_set_clock(fake_clock);
+	fake_now = 1000;
+	struct nametable t;
+	const char *path = tpath("evict");
+	is_int(nt_create(&t, path, &p), 0, "create 8-entry table");
+	uint32_t idx[8], x;
+	char name[32], got[300];
+	for (int i = 0; i < 8; i++) {
+		snprintf(name, sizeof(name), "e%d.test", i);
+		nt_lookup(&t, name, &idx[i]);
+	}
+	fake_now = 1005;
+	is_int(nt_lookup(&t, "new0.test", &x), -ENOSPC, "all within grace: nothing evicted");
+	fake_now = 1009;
+	nt_lookup(&t, "e0.test", &x); /* used again: e0 must survive */
+	nt_name(&t, idx[1], got, sizeof(got)); /* a connect to e1's address: same */
+	fake_now = 1011;
+	is_int(nt_lookup(&t, "new1.test", &x), 0, "after grace: insert succeeds");
+	ok(x != idx[0] && x != idx[1], "recently used entries were spared");
+	is_int(nt_find(&t, "e2.test", &x), -ENOENT, "oldest idle name evicted first");
+	is_int(nt_find(&t, "e0.test", &x), 0, "refreshed name still there");
+	is_int(x, idx[0], "at its old address");
+	int n = 0;
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "more%d.test", i);
+		n += nt_lookup(&t, name, &x) == 0;
+	}
+	is_int(n, 5, "five more evict the remaining idle ones");
+	is_int(nt_lookup(&t, "toomany.test", &x), -ENOSPC, "the used ones are never taken");
+	struct nt_stats st;
+	nt_get_stats(&t, &st);
+	is_int(st.evictions, 6, "six evictions");
+	nt_detach(&t);
+	unlink(path);
+	nt_set_clock(NULL);
+}
+
+static void test_million(void)
+{
+	struct nt_params p;
+	nt_params_default(&p);
+	struct nametable t;
+	const char *path = tpath("1m");
+	is_int(nt_create(&t, path, &p), 0, "create default-size table");
+	enum { N = 1000000 };
+	char name[64], got[300];
+	int bad = 0;
+	double t0 = now_s();
+	for (unsigned i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "host%u.bench.example", i);
+		uint32_t x;
+		if (nt_lookup(&t, name, &x) != 0)
+			bad++;
+	}
+	double t1 = now_s();
+	is_int(bad, 0, "1,000,000 names inserted");
+	for (unsigned i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "host%u.bench.example", i);
+		uint32_t x;
+		if (nt_lookup(&t, name, &x) != 0)
+			bad++;
+	}
+	double t2 = now_s();
+	is_int(bad, 0, "1,000,000 names found again");
+	for (unsigned i = 0; i < N; i += 997) {
+		snprintf(name, sizeof(name), "host%u.bench.example", i);
+		uint32_t x;
+		if (nt_find(&t, name, &x) != 0 || nt_name(&t, x, got, sizeof(got)) < 0 ||
+		    strcmp(got, name) != 0)
+			bad++;
+	}
+	is_int(bad, 0, "sampled round trips at 1M");
+	struct nt_stats st;
+	nt_get_stats(&t, &st);
+	is_int(st.live, N, "live = 1,000,000");
+	printf("# insert %.3f us/name, known lookup %.3f us/name, table %zu MiB virtual\n",
+	       (t1 - t0) * 1e6 / N, (t2 - t1) * 1e6 / N, t.size >> 20);
+	nt_detach(&t);
+	unlink(path);
+}
+
+/* Four processes insert the same names in different orders plus their own: every
+ * name must end up with one index, the same in every process. */
+static void test_forked_writers(void)
+{
+	struct nt_params p;
+	nt_params_default(&p);
+	p.nsmall = 1 << 16;
+	p.nlong = 16;
+	struct nametable t;
+	const char *path = tpath("fork");
+	is_int(nt_create(&t, path, &p), 0, "create shared table");
+	enum { NPROC = 4, NSHARED = 5000, NOWN = 2000 };
+	int fds[NPROC][2];
+	pid_t pids[NPROC];
+	for (int k = 0; k < NPROC; k++) {
+		if (pipe(fds[k]) < 0)
+			return;
+		pids[k] = fork();
+		if (pids[k] == 0) {
+			struct nametable c;
+			if (nt_attach(&c, path) != 0)
+				_exit(2);
+			uint32_t got[NSHARED];
+			char name[64];
+			for (int j = 0; j < NSHARED; j++) {
+				int i = (k & 1) ? NSHARED - 1 - j : (j * 7919 + k) % NSHARED;
+				snprintf(name, sizeof(name), "shared%d.test", i);
+				if (nt_lookup(&c, name, &got[i]) != 0)
+					_exit(3);
+				snprintf(name, sizeof(name), "own%d-%d.test", k, j % NOWN);
+				uint32_t x;
+				if (nt_lookup(&c, name, &x) != 0)
+					_exit(4);
+			}
+			ssize_t w = write(fds[k][1], got, sizeof(got));
+			_exit(w == (ssize_t)sizeof(got) ? 0 : 5);
+		}
+		close(fds[k][1]);
+	}
+	static uint32_t res[NPROC][NSHARED];
+	int okays = 0;
+	for (int k = 0; k < NPROC; k++) {
+		size_t have = 0;
+		while (have < sizeof(res[k])) {
+			ssize_t r = read(fds[k][0], (char *)res[k] + have, sizeof(res[k]) - have);
+			if (r <= 0)
+				break;
+			have += (size_t)r;
+		}
+		close(fds[k][0]);
+		int status;
+		waitpid(pids[k], &status, 0);
+		okays += WIFEXITED(status) && WEXITSTATUS(status) == 0 && have == sizeof(res[k]);
+	}
+	is_int(okays, NPROC, "every writer finished");
+	int differ = 0, wrong = 0;
+	char name[64], got[300];
+	for (int i = 0; i < NSHARED; i++) {
+		for (int k = 1; k < NPROC; k++)
+			differ += res[k][i] != res[0][i];
+		snprintf(name, sizeof(name), "shared%d.test", i);
+		wrong += nt_name(&t, res[0][i], got, sizeof(got)) < 0 || strcmp(got, name) != 0;
+	}
+	is_int(differ, 0, "one index per name across processes");
+	is_int(wrong, 0, "each index names its name");
+	struct nt_stats st;
+	nt_get_stats(&t, &st);
+	is_int(st.live, NSHARED + NPROC * NOWN, "no duplicates: live = distinct names");
+	nt_detach(&t);
+	unlink(path);
+}
+
+static void test_cleanup(void)
+{
+	struct nt_params p;
+	nt_params_default(&p);
+	p.nsmall = 64;
+	p.nlong = 4;
+	struct nametable t;
+	const char *path = tpath("clean");
+	is_int(nt_create(&t, path, &p), 0, "create");
+	pid_t child = fork();
+	if (child == 0) {
+		nt_register_pid(&t, getpid());
+		pause();
+		_exit(0);
+	}
+	/* Wait (bounded) until the child has registered. */
+	struct nt_stats st;
+	for (int i = 0; i < 2000; i++) {
+		nt_get_stats(&t, &st);
+		if (st.npids == 2)
+			break;
+		usleep(1000);
+	}
+	is_int(st.npids, 2, "child registered");
+	ok(!nt_release(&t, getpid()), "a live child keeps the file");
+	ok(access(path, F_OK) == 0, "file still there");
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	nt_register_pid(&t, getpid());
+	ok(nt_release(&t, getpid()), "last one out unlinks");
+	ok(access(path, F_OK) != 0, "file gone");
+	uint32_t x;
+	is_int(nt_lookup(&t, "still.mapped", &x), 0, "the mapping outlives the name");
+	nt_detach(&t);
+
+	/* A leftover whose processes are all dead, old enough, is collected. */
+	path = tpath("stale");
+	child = fork();
+	if (child == 0) {
+		struct nametable c;
+		_exit(nt_create(&c, path, &p) == 0 ? 0 : 1);
+	}
+	int status;
+	waitpid(child, &status, 0);
+	struct timespec old[2] = { { time(NULL) - 3600, 0 }, { time(NULL) - 3600, 0 } };
+	utimensat(AT_FDCWD, path, old, 0);
+	ok(access(path, F_OK) == 0, "stale table exists");
+	/* Our test tables are named socksify-test-*, so aim the collector at that. */
+	char stale[NT_PATH_MAX];
+	snprintf(stale, sizeof(stale), "/dev/shm/socksify-%u-gctest%d", (unsigned)geteuid(),
+		 (int)getpid());
+	ok(rename(path, stale) == 0, "renamed to the production pattern");
+	ok(nt_gc_stale("/dev/shm", geteuid()) >= 1, "gc removed it");
+	ok(access(stale, F_OK) != 0, "stale table gone");
+}
+
+int main(void)
+{
+	test_params();
+	test_roundtrip();
+	test_collisions();
+	test_eviction();
+	test_forked_writers();
+	test_cleanup();
+	test_million();
+	return tap_done();
+}
