@@ -379,7 +379,7 @@ bool rule_parse(const char *s, struct rule *out, char *err, size_t errlen)
 		snprintf(err, errlen, "empty rule");
 		return false;
 	}
-	if (s[0] == ':') {
+	if (s[0] == ':' && s[1] != ':') { /* "::1" is an address, not a port */
 		out->kind = RULE_PORT;
 		return rule_port(s + 1, &out->port, err, errlen);
 	}
@@ -415,7 +415,7 @@ bool rule_parse(const char *s, struct rule *out, char *err, size_t errlen)
 		out->kind = RULE_SUFFIX;
 		return rule_name(host, out, err, errlen);
 	}
-	if (cidr_parse(host, &out->cidr)) {
+	if (cidr_parse(host, &out->cidr) && (!bracketed || strchr(host, ':') != NULL)) {
 		out->kind = RULE_CIDR;
 		return true;
 	}
