@@ -438,6 +438,11 @@ static bool dial_fill_http(struct dial *d, enum dial_state *st, int *status)
 			ssize_t m = IO(d, recv)(IOCTX(d), d->fd, d->in + d->inlen, take, MSG_DONTWAIT);
 			if (m < 0 && errno == EINTR)
 				continue;
+			if (m < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+				/* Only head bytes were taken: the next peek starts after them. */
+				*st = d->state;
+				return false;
+			}
 			if (m <= 0) {
 				int e = m < 0 ? errno : 0;
 				*st = dial_fail(d, d->hop, dial_io_errno(e), "recv: %s",
