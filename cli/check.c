@@ -443,7 +443,7 @@ static const char *chain_name(enum chain_type t)
 	return (size_t)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
 
-bool check_run(const struct socksify_conf *c, const char *dest)
+int check_run(const struct socksify_conf *c, const char *dest)
 {
 	static struct check ck; /* big: off the stack */
 	size_t path[CONF_MAX_PROXIES];
@@ -453,10 +453,10 @@ bool check_run(const struct socksify_conf *c, const char *dest)
 	ck.ok = true;
 	if (c->nproxies == 0) {
 		cli_err("--check: no proxy configured");
-		return false;
+		return CLI_EXIT_FAIL;
 	}
 	if (!parse_dest(&ck, dest ? dest : CHECK_DEFAULT_DEST))
-		return false;
+		return CLI_EXIT_FAIL;
 	ck.npx = c->nproxies;
 	for (size_t i = 0; i < ck.npx; i++) {
 		prepare_proxy(&ck.px[i], &c->proxies[i]);
@@ -491,5 +491,5 @@ bool check_run(const struct socksify_conf *c, const char *dest)
 	}
 	printf("result: %s\n", ck.ok ? "OK, everything the settings need works" : "FAILED");
 	fflush(stdout);
-	return ck.ok;
+	return ck.ok ? 0 : 1;
 }

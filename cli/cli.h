@@ -49,6 +49,8 @@ bool env_find_library(char *out, size_t cap, char *err, size_t errlen);
 /* New LD_PRELOAD value: lib first, then every entry of old (may be NULL) that is not
  * lib already. Returns a malloc'd string. */
 char *env_preload_value(const char *lib, const char *old, char *err, size_t errlen);
+/* Removes every libsocksify.so from LD_PRELOAD; true when there was one. */
+bool env_strip_library(void);
 /* Absolute form of path (relative to the cwd); the file need not exist. */
 bool env_abs_path(const char *path, char *out, size_t cap, char *err, size_t errlen);
 
@@ -66,8 +68,8 @@ void probe_warn(const char *path, const char *lib);
 
 #define CHECK_DEFAULT_DEST "example.com:80"
 /* Tests every hop of c's chain and prints a report on stdout. dest: "HOST:PORT" for
- * the CONNECT test (NULL: CHECK_DEFAULT_DEST). Returns true when everything the
- * settings need works. */
-bool check_run(const struct socksify_conf *c, const char *dest);
+ * the CONNECT test (NULL: CHECK_DEFAULT_DEST). Returns the exit status: 0 when
+ * everything the settings need works, 1 when not, CLI_EXIT_FAIL for a bad dest. */
+int check_run(const struct socksify_conf *c, const char *dest);
 
 #endif

@@ -215,3 +215,38 @@ nomem:
 	snprintf(err, errlen, "out of memory");
 	return NULL;
 }
+
+/* True for an LD_PRELOAD entry that is some copy of our library. */
+static bool is_our_library(const char *entry)
+{
+	const char *base = strrchr(entry, '/');
+	return strcmp(base ? base + 1 : entry, LIB_NAME) == 0;
+}
+
+bool env_strip_library(void)
+{
+	const char *old = getenv("LD_PRELOAD");
+	if (!old || !*old)
+		return false;
+	char *copy = strdup(old), *val = malloc(strlen(old) + 1);
+	bool changed = false;
+	if (!copy || !val)
+		goto out;
+	size_t len = 0;
+	char *save = NULL;
+	val[0] = '\0';
+	for (char *tok = strtok_r(copy, ": \t", &save); tok; tok = strtok_r(NULL, ": \t", &save)) {
+		if (is_our_library(tok)) {
+			changed = true;
+			continue;
+		}
+		/* val has room for all of old, and we only ever copy less. */
+		len += (size_t)snprintf(val + len, strlen(old) + 1 - len, "%s%s", len ? ":" : "", tok);
+	}
+	if (changed && (*val ? setenv("LD_PRELOAD", val, 1) : unsetenv("LD_PRELOAD")) != 0)
+		changed = false;
+out:
+	free(copy);
+	free(val);
+	return changed;
+}

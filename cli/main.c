@@ -434,7 +434,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (opts.check) {
-		rc = check_run(&conf, opts.check_dest) ? 0 : 1;
+		/* After eval "$(socksify --env)" the library is in our own process, and
+		 * it would tunnel or fake the probes' own lookups and connections: run
+		 * again without it (once: the second time there is nothing to strip). */
+		if (env_strip_library()) {
+			fflush(NULL);
+			execv("/proc/self/exe", argv);
+		}
+		rc = check_run(&conf, opts.check_dest);
 		goto out;
 	}
 	if (!env_find_library(lib, sizeof(lib), err, sizeof(err)) ||
