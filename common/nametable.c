@@ -52,7 +52,7 @@ struct nt_header {
 	uint32_t live;
 	uint32_t evictions;
 	uint32_t wip; /* index + 1 of the entry a writer is changing, for crash repair */
-	uint32_t pad;
+	uint32_t last_activity; /* nt_now() of the last insertion or attach */
 	pthread_mutex_t lock; /* process-shared, robust */
 };
 
@@ -512,6 +512,7 @@ static int nt_insert_locked(struct nametable *t, const char *name, size_t n, uin
 	nt_slot_insert(t, hv, x);
 	h->live++;
 	h->wip = 0;
+	__atomic_store_n(&h->last_activity, now, __ATOMIC_RELAXED);
 	*idx = x;
 	return 0;
 }
@@ -668,6 +669,7 @@ int nt_create(struct nametable *t, const char *path, const struct nt_params *p)
 	h->params = *p;
 	h->uid = (uint32_t)geteuid();
 	h->version = NT_VERSION;
+	h->last_activity = nt_now();
 	pthread_mutexattr_t ma;
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
@@ -724,6 +726,8 @@ int nt_attach(struct nametable *t, const char *path)
 	    memcmp(&chk.cls[1], &h.cls[1], offsetof(struct nt_class, bump)) != 0)
 		goto out;
 	rc = nt_map(t, fd, h.size, path);
+	if (rc == 0)
+		__atomic_store_n(&nt_hdr(t)->last_activity, nt_now(), __ATOMIC_RELAXED);
 out:
 	close(fd);
 	return rc;
@@ -778,6 +782,16 @@ void nt_register_pid(struct nametable *t, int pid)
 	__atomic_store_n(&nt_hdr(t)->pid_overflow, 1, __ATOMIC_RELAXED);
 }
 
+/* The table may go when no registered process is alive AND nothing happened for a
+ * grace period: a process that resolved a name and exited may have handed the address
+ * to one that has not attached yet (`ip=$(getent hosts x); curl $ip`), and after the
+ * grace period every address could have been reused anyway. */
+static bool nt_idle(const struct nt_header *h)
+{
+	uint32_t last = __atomic_load_n(&h->last_activity, __ATOMIC_RELAXED);
+	return nt_now() - last >= h->params.grace_s;
+}
+
 static bool nt_anyone_alive(const int32_t *pids, int self)
 {
 	for (uint32_t i = 0; i < NT_NPIDS; i++) {
@@ -799,7 +813,7 @@ bool nt_release(struct nametable *t, int pid)
 					    __ATOMIC_RELAXED);
 	}
 	if (__atomic_load_n(&nt_hdr(t)->pid_overflow, __ATOMIC_RELAXED) ||
-	    nt_anyone_alive(pids, pid))
+	    !nt_idle(nt_hdr(t)) || nt_anyone_alive(pids, pid))
 		return false;
 	/* Nobody left who could hold one of our addresses: remove the name; mappings that
 	 * still exist stay valid until unmapped. */
@@ -821,15 +835,21 @@ int nt_gc_stale(const char *dir, unsigned uid)
 		char path[NT_PATH_MAX];
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= sizeof(path))
 			continue;
-		struct stat st;
-		/* A table this young may belong to a process that is attaching right now. */
-		if (stat(path, &st) < 0 || st.st_mtime > time(NULL) - 60)
-			continue;
 		struct nametable t;
+		/* Attaching would count as activity: read the header through the map but
+		 * judge by what it said before. */
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		struct nt_header h;
+		bool ok = fd >= 0 && pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+			  h.magic == NT_MAGIC && h.params.grace_s != 0;
+		if (fd >= 0)
+			close(fd);
+		if (!ok || nt_now() - h.last_activity < h.params.grace_s)
+			continue;
 		if (nt_attach(&t, path) < 0)
 			continue;
-		struct nt_header *h = nt_hdr(&t);
-		if (!h->pid_overflow && !nt_anyone_alive(nt_pids(&t), 0) && unlink(path) == 0)
+		struct nt_header *hd = nt_hdr(&t);
+		if (!hd->pid_overflow && !nt_anyone_alive(nt_pids(&t), 0) && unlink(path) == 0)
 			removed++;
 		nt_detach(&t);
 	}

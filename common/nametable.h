@@ -77,10 +77,14 @@ void nt_detach(struct nametable *t);
  * forked child). Used by nt_release to decide when the file can go. */
 void nt_register_pid(struct nametable *t, int pid);
 /* Called at exit: forgets pid and unlinks the file if no registered process is still
- * alive. Returns true if it unlinked. */
+ * alive and the table saw no insertion or attach for its grace period (an exited
+ * process may have passed an address to one that has not attached yet). Returns true
+ * if it unlinked. So a finished tree's table usually stays behind (a few touched pages
+ * of tmpfs) until nt_gc_stale, run by the next tree that creates a table, removes it
+ * once idle for the grace period. */
 bool nt_release(struct nametable *t, int pid);
-/* Unlinks tables in dir (NT_PATH_PREFIX's directory) owned by uid whose registered
- * processes are all dead: leftovers of trees killed before they could clean up. */
+/* Unlinks tables in dir (NT_PATH_PREFIX's directory) owned by uid that were idle for
+ * their grace period and whose registered processes are all dead. */
 int nt_gc_stale(const char *dir, unsigned uid);
 
 /* Canonical form of a name: lower case, no trailing dot. Returns its length, or -1 if

@@ -336,6 +336,9 @@ static void test_cleanup(void)
 	nt_params_default(&p);
 	p.nsmall = 64;
 	p.nlong = 4;
+	p.grace_s = 100;
+	nt_set_clock(fake_clock);
+	fake_now = 5000;
 	struct nametable t;
 	const char *path = tpath("clean");
 	is_int(nt_create(&t, path, &p), 0, "create");
@@ -354,36 +357,40 @@ static void test_cleanup(void)
 		usleep(1000);
 	}
 	is_int(st.npids, 2, "child registered");
+	fake_now = 6000;
 	ok(!nt_release(&t, getpid()), "a live child keeps the file");
 	ok(access(path, F_OK) == 0, "file still there");
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
-	nt_register_pid(&t, getpid());
-	ok(nt_release(&t, getpid()), "last one out unlinks");
-	ok(access(path, F_OK) != 0, "file gone");
 	uint32_t x;
+	is_int(nt_lookup(&t, "handed.out", &x), 0, "a name handed out just now");
+	nt_register_pid(&t, getpid());
+	ok(!nt_release(&t, getpid()), "recent activity keeps the file (getent; then curl)");
+	fake_now = 6100;
+	nt_register_pid(&t, getpid());
+	ok(nt_release(&t, getpid()), "idle and nobody alive: unlinked");
+	ok(access(path, F_OK) != 0, "file gone");
 	is_int(nt_lookup(&t, "still.mapped", &x), 0, "the mapping outlives the name");
 	nt_detach(&t);
 
-	/* A leftover whose processes are all dead, old enough, is collected. */
-	path = tpath("stale");
-	child = fork();
-	if (child == 0) {
-		struct nametable c;
-		_exit(nt_create(&c, path, &p) == 0 ? 0 : 1);
-	}
-	int status;
-	waitpid(child, &status, 0);
-	struct timespec old[2] = { { time(NULL) - 3600, 0 }, { time(NULL) - 3600, 0 } };
-	utimensat(AT_FDCWD, path, old, 0);
-	ok(access(path, F_OK) == 0, "stale table exists");
-	/* Our test tables are named socksify-test-*, so aim the collector at that. */
+	/* A leftover whose processes are all dead and that is idle is collected. */
 	char stale[NT_PATH_MAX];
 	snprintf(stale, sizeof(stale), "/dev/shm/socksify-%u-gctest%d", (unsigned)geteuid(),
 		 (int)getpid());
-	ok(rename(path, stale) == 0, "renamed to the production pattern");
-	ok(nt_gc_stale("/dev/shm", geteuid()) >= 1, "gc removed it");
-	ok(access(stale, F_OK) != 0, "stale table gone");
+	child = fork();
+	if (child == 0) {
+		struct nametable c;
+		_exit(nt_create(&c, stale, &p) == 0 ? 0 : 1);
+	}
+	int status;
+	waitpid(child, &status, 0);
+	ok(access(stale, F_OK) == 0, "leftover table exists");
+	is_int(nt_gc_stale("/dev/shm", geteuid()), 0, "gc spares a table idle for less than grace");
+	fake_now = 6300;
+	ok(nt_gc_stale("/dev/shm", geteuid()) >= 1, "gc removes it once idle");
+	ok(access(stale, F_OK) != 0, "leftover gone");
+	unlink(stale);
+	nt_set_clock(NULL);
 }
 
 int main(void)
