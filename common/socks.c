@@ -506,72 +506,6 @@ int s4_parse_reply(const uint8_t *buf, size_t len, size_t *used, struct s4_reply
 
 /* ---- HTTP CONNECT ---- */
 
-/* Local base64 (RFC 4648, with padding) so the codecs do not wait on util.c; the
- * alphabet is tiny and the codecs must be usable on their own by the fuzzers. */
-static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static long socks_b64_encode(const uint8_t *src, size_t len, char *dst, size_t cap)
-{
-	size_t i, o = 0, need = (len + 2) / 3 * 4;
-
-	if (cap < need + 1)
-		return -1;
-	for (i = 0; i + 2 < len; i += 3) {
-		uint32_t v = (uint32_t)src[i] << 16 | (uint32_t)src[i + 1] << 8 | src[i + 2];
-		dst[o++] = b64_alphabet[v >> 18 & 63];
-		dst[o++] = b64_alphabet[v >> 12 & 63];
-		dst[o++] = b64_alphabet[v >> 6 & 63];
-		dst[o++] = b64_alphabet[v & 63];
-	}
-	if (i < len) {
-		uint32_t v = (uint32_t)src[i] << 16 | (i + 1 < len ? (uint32_t)src[i + 1] << 8 : 0);
-		dst[o++] = b64_alphabet[v >> 18 & 63];
-		dst[o++] = b64_alphabet[v >> 12 & 63];
-		dst[o++] = i + 1 < len ? b64_alphabet[v >> 6 & 63] : '=';
-		dst[o++] = '=';
-	}
-	dst[o] = 0;
-	return (long)o;
-}
-
-static int b64_value(char c)
-{
-	const char *p = c ? strchr(b64_alphabet, c) : NULL;
-	return p ? (int)(p - b64_alphabet) : -1;
-}
-
-/* Strict decode: length a multiple of 4, padding only at the end. */
-static long socks_b64_decode(const char *src, size_t len, uint8_t *dst, size_t cap)
-{
-	size_t i, o = 0;
-
-	if (len % 4)
-		return -1;
-	for (i = 0; i < len; i += 4) {
-		int a = b64_value(src[i]), b = b64_value(src[i + 1]);
-		int c = src[i + 2] == '=' ? -2 : b64_value(src[i + 2]);
-		int d = src[i + 3] == '=' ? -2 : b64_value(src[i + 3]);
-		size_t k = c == -2 ? 1 : d == -2 ? 2 : 3;
-		uint32_t v;
-
-		if (a < 0 || b < 0 || c == -1 || d == -1 || (c == -2 && d != -2))
-			return -1;
-		if (k < 3 && i + 4 != len)
-			return -1;
-		if (o + k > cap)
-			return -1;
-		v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)(c < 0 ? 0 : c) << 6 |
-		    (uint32_t)(d < 0 ? 0 : d);
-		dst[o++] = (uint8_t)(v >> 16);
-		if (k > 1)
-			dst[o++] = (uint8_t)(v >> 8);
-		if (k > 2)
-			dst[o++] = (uint8_t)v;
-	}
-	return (long)o;
-}
-
 /* "user:pass" before base64: both fields at their RFC 1929 maximum. */
 #define HTTP_AUTH_MAX (2 * SOCKS_USER_MAX + 1)
 
@@ -649,7 +583,7 @@ ssize_t http_build_connect(uint8_t *buf, size_t cap, const struct socks_addr *ds
 		memcpy(auth, user, ulen);
 		auth[ulen] = ':';
 		memcpy(auth + ulen + 1, pass, plen);
-		if (socks_b64_encode((const uint8_t *)auth, ulen + 1 + plen, auth64,
+		if (b64_encode((const unsigned char *)auth, ulen + 1 + plen, auth64,
 				     sizeof(auth64)) < 0)
 			return CODEC_EFIELD;
 	}
@@ -836,7 +770,7 @@ static int http_basic_auth(const uint8_t *p, size_t n, struct http_connect_req *
 		p++, n--;
 	while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
 		n--;
-	dlen = socks_b64_decode((const char *)p, n, dec, sizeof(dec));
+	dlen = b64_decode((const char *)p, n, dec, sizeof(dec));
 	if (dlen < 0)
 		return CODEC_EFIELD;
 	colon = memchr(dec, ':', (size_t)dlen);
