@@ -41,9 +41,17 @@ struct check {
 	bool ok;               /* everything the settings need works, so far */
 };
 
-static double ms_since(uint64_t start)
+/* Milliseconds with a fraction: loopback and LAN proxies answer in well under one. */
+static double now_ms(void)
 {
-	return (double)(dial_now_ms(NULL) - start);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static double ms_since(double start)
+{
+	return now_ms() - start;
 }
 
 static void line(const char *what, const char *status, const char *fmt, ...)
@@ -248,7 +256,7 @@ static bool check_reach(struct check *ck, const size_t *path, size_t k)
 	struct dial_hop hops[DIAL_MAX_HOPS];
 	const struct proxy *p = ck->px[path[k]].proxy;
 	char err[DIAL_MSG_MAX + 64];
-	uint64_t t0 = dial_now_ms(NULL);
+	double t0 = now_ms();
 	int fd;
 
 	if (k == 0) {
@@ -263,7 +271,7 @@ static bool check_reach(struct check *ck, const size_t *path, size_t k)
 			line("reachable", "FAIL", "%s", err);
 			return false;
 		}
-		line("reachable", "ok", "TCP connect in %.0f ms", ms_since(t0));
+		line("reachable", "ok", "TCP connect in %.1f ms", ms_since(t0));
 	} else {
 		struct dial d;
 		if (!build_hops(ck, path, k + 1, hops, err, sizeof(err))) {
@@ -275,8 +283,10 @@ static bool check_reach(struct check *ck, const size_t *path, size_t k)
 			line("reachable", "FAIL", "%s", d.msg);
 			return false;
 		}
-		line("reachable", "ok", "through hop%s 1..%zu in %.0f ms", k > 1 ? "s" : "", k,
-		     ms_since(t0));
+		if (k == 1)
+			line("reachable", "ok", "through hop 1 in %.1f ms", ms_since(t0));
+		else
+			line("reachable", "ok", "through hops 1..%zu in %.1f ms", k, ms_since(t0));
 	}
 
 	if (p->type == PROXY_SOCKS5) {
@@ -303,9 +313,34 @@ static bool check_reach(struct check *ck, const size_t *path, size_t k)
 	return true;
 }
 
+/* The auth line, from how the hop's handshake went. past: the dial got beyond
+ * this hop (done, or failed further on); own: this hop's handshake failed. */
+static void report_auth(const struct proxy *p, const struct dial *d, bool past, bool own)
+{
+	if (!p->has_auth)
+		line("auth", "-", "no credentials given");
+	else if (own && d->err == EACCES)
+		line("auth", "FAIL", "%s", d->msg);
+	else if (!past)
+		line("auth", "?", "not reached");
+	else if (p->type == PROXY_SOCKS5 && d->method == SOCKS5_METHOD_NOAUTH)
+		line("auth", "ok", "not asked for (the proxy chose no-auth)");
+	else if (p->type == PROXY_SOCKS4)
+		line("auth", "ok", "user id \"%s\" sent", p->user);
+	else
+		line("auth", "ok", "user \"%s\" accepted", p->user);
+}
+
+enum hs_result {
+	HS_OK,
+	HS_FAIL,      /* this hop (or one before it) failed */
+	HS_NEXT_DEAD, /* this hop works but cannot reach the next hop */
+};
+
 /* The hop's own handshake and its CONNECT onwards (next hop, or the destination).
- * Returns false when the chain cannot go past this hop. */
-static bool check_handshake(struct check *ck, const size_t *path, size_t k, size_t n)
+ * show_auth: print the auth line (not again when retrying past a dead hop). */
+static enum hs_result check_handshake(struct check *ck, const size_t *path, size_t k, size_t n,
+				      bool show_auth)
 {
 	struct dial_hop hops[DIAL_MAX_HOPS];
 	const struct proxy *p = ck->px[path[k]].proxy;
@@ -314,10 +349,10 @@ static bool check_handshake(struct check *ck, const size_t *path, size_t k, size
 
 	if (!build_hops(ck, path, k + 2 <= n ? k + 2 : n, hops, err, sizeof(err))) {
 		line("CONNECT", "FAIL", "%s", err);
-		return false;
+		return HS_FAIL;
 	}
 	const struct socks_addr *target = k + 1 < n ? &hops[k + 1].addr : &ck->dst;
-	uint64_t t0 = dial_now_ms(NULL);
+	double t0 = now_ms();
 	int fd = run_dial(ck, &d, hops, k + 1, target, SOCKS_CMD_CONNECT);
 	double took = ms_since(t0);
 	if (fd >= 0)
@@ -325,27 +360,31 @@ static bool check_handshake(struct check *ck, const size_t *path, size_t k, size
 
 	/* Who failed: this hop's handshake (auth) or what it was asked to reach. */
 	bool own = fd < 0 && d.fail_hop == k;
-	if (!p->has_auth)
-		line("auth", "-", "no credentials given");
-	else if (own && d.err == EACCES)
-		line("auth", "FAIL", "%s", d.msg);
-	else if (own || (fd < 0 && d.fail_hop < k))
-		line("auth", "?", "not reached");
-	else if (p->type == PROXY_SOCKS5 && d.method == SOCKS5_METHOD_NOAUTH)
-		line("auth", "ok", "not asked for (the proxy chose no-auth)");
-	else if (p->type == PROXY_SOCKS4)
-		line("auth", "ok", "user id \"%s\" sent", p->user);
-	else
-		line("auth", "ok", "user \"%s\" accepted", p->user);
+	if (show_auth)
+		report_auth(p, &d, fd >= 0 || d.fail_hop > k, own);
 
 	const char *to = k + 1 < n ? "to the next hop" : "to";
 	addr_str(target, a, sizeof(a));
+	if (own && d.err == EACCES) {
+		line("CONNECT", "-", "not tried: the hop did not let us in");
+		return HS_FAIL;
+	}
 	if (fd < 0) {
 		line("CONNECT", "FAIL", "%s %s: %s", to, a, d.msg);
-		return false;
+		return d.fail_hop == k + 1 && k + 1 < n ? HS_NEXT_DEAD : HS_FAIL;
 	}
-	line("CONNECT", "ok", "%s %s in %.0f ms", to, a, took);
-	return true;
+	line("CONNECT", "ok", "%s %s in %.1f ms", to, a, took);
+	return HS_OK;
+}
+
+/* Leaves path[k] out of the chain, as the library's dynamic chain does. */
+static size_t drop_hop(struct check *ck, size_t *path, size_t n, size_t k)
+{
+	char label[URL_MAX];
+	printf("  (dynamic chain: %s is skipped)\n",
+	       proxy_label(ck->px[path[k]].proxy, label, sizeof(label)));
+	memmove(path + k, path + k + 1, (n - k - 1) * sizeof(*path));
+	return n - 1;
 }
 
 static void check_udp(struct check *ck, const size_t *path, size_t n)
@@ -372,7 +411,8 @@ static void check_udp(struct check *ck, const size_t *path, size_t n)
 	}
 	int fd = run_dial(ck, &d, hops, n, &any, SOCKS_CMD_UDP_ASSOCIATE);
 	if (fd < 0) {
-		line("UDP ASSOCIATE", bad, "%s%s", d.msg, needed ? "" : " (not needed: udp is not proxy)");
+		line("UDP ASSOCIATE", bad, "not offered: %s%s", d.msg,
+		     needed ? "" : " (not needed: udp is not proxy)");
 		ck->ok &= !needed;
 		return;
 	}
@@ -385,21 +425,24 @@ static void check_udp(struct check *ck, const size_t *path, size_t n)
 
 /* Checks path[0..n-1] as one chain. dynamic: a hop that cannot be reached is
  * reported and left out, as the library's dynamic chain skips it. */
-static bool check_chain(struct check *ck, size_t *path, size_t n, bool skip_dead)
+static bool check_chain(struct check *ck, size_t *path, size_t n, bool dynamic)
 {
 	char label[URL_MAX];
 	size_t k = 0;
 	while (k < n) {
 		printf("hop %zu: %s\n", k + 1, proxy_label(ck->px[path[k]].proxy, label, sizeof(label)));
 		if (!check_reach(ck, path, k)) {
-			if (!skip_dead)
+			if (!dynamic)
 				return false;
-			printf("  (dynamic chain: this hop is skipped)\n");
-			memmove(path + k, path + k + 1, (n - k - 1) * sizeof(*path));
-			n--;
+			n = drop_hop(ck, path, n, k);
 			continue;
 		}
-		if (!check_handshake(ck, path, k, n))
+		enum hs_result r = check_handshake(ck, path, k, n, true);
+		while (r == HS_NEXT_DEAD && dynamic) {
+			n = drop_hop(ck, path, n, k + 1);
+			r = check_handshake(ck, path, k, n, false);
+		}
+		if (r != HS_OK)
 			return false;
 		k++;
 	}
