@@ -1,0 +1,58 @@
+/* A tiny epoll event loop: file handlers keyed by an embedded struct ev_io,
+ * millisecond timers in a binary heap, and deferred frees so that an object closed
+ * while handling one event is never touched by a later event of the same batch. */
+#ifndef SOCKSIFYD_EV_H
+#define SOCKSIFYD_EV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ev_loop;
+struct ev_io;
+struct ev_timer;
+
+typedef void (*ev_io_cb)(struct ev_loop *loop, struct ev_io *io, uint32_t revents);
+typedef void (*ev_timer_cb)(struct ev_loop *loop, struct ev_timer *t);
+
+struct ev_io {
+	int fd;          /* -1 once removed: later events of the batch are skipped */
+	uint32_t events; /* what epoll currently watches (EPOLLIN/EPOLLOUT) */
+	bool added;
+	ev_io_cb cb;
+};
+
+struct ev_timer {
+	uint64_t when;   /* monotonic ms */
+	size_t idx;      /* heap slot + 1; 0 when not armed */
+	ev_timer_cb cb;
+};
+
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+struct ev_loop *ev_new(void);
+void ev_free(struct ev_loop *loop);
+/* Runs until ev_break(); returns 0, or -1 if epoll_wait failed. */
+int ev_run(struct ev_loop *loop);
+void ev_break(struct ev_loop *loop);
+/* Cached monotonic time in ms, refreshed once per loop iteration. */
+uint64_t ev_now(struct ev_loop *loop);
+void ev_now_update(struct ev_loop *loop);
+
+void ev_io_init(struct ev_io *io, int fd, ev_io_cb cb);
+/* Sets the watched events (0 keeps the fd registered but silent); adds on first
+ * use and only calls epoll_ctl when the set changes. */
+int ev_io_set(struct ev_loop *loop, struct ev_io *io, uint32_t events);
+/* Unregisters; the caller still owns (and closes) the fd. */
+void ev_io_stop(struct ev_loop *loop, struct ev_io *io);
+
+void ev_timer_init(struct ev_timer *t, ev_timer_cb cb);
+void ev_timer_start(struct ev_loop *loop, struct ev_timer *t, uint64_t after_ms);
+void ev_timer_at(struct ev_loop *loop, struct ev_timer *t, uint64_t when_ms);
+void ev_timer_stop(struct ev_loop *loop, struct ev_timer *t);
+static inline bool ev_timer_armed(const struct ev_timer *t) { return t->idx != 0; }
+
+/* free(p) after the current batch of events has been dispatched. */
+void ev_defer_free(struct ev_loop *loop, void *p);
+
+#endif
