@@ -424,7 +424,14 @@ bool rule_parse(const char *s, struct rule *out, char *err, size_t errlen)
 		return false;
 	}
 	out->kind = RULE_HOST;
-	return rule_name(host, out, err, errlen);
+	if (!rule_name(host, out, err, errlen))
+		return false;
+	/* "1.2.3.4." would be a name that no destination ever carries. */
+	if (cidr_parse(out->name, &out->cidr)) {
+		snprintf(err, errlen, "'%s' is an address with a trailing dot", host);
+		return false;
+	}
+	return true;
 }
 
 /* Compares a destination name to a lower-case rule name, ignoring one trailing dot. */
