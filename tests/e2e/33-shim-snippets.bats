@@ -1,0 +1,132 @@
+#!/usr/bin/env bats
+# One snippet program per behaviour of the shim's connect path, run in the client
+# namespace through socksifyd in the proxy namespace, against the target's TCP echo
+# (which the client cannot reach by itself). Each has a failing twin where it makes
+# sense (a refused destination, a V6ONLY socket).
+
+load '../lib/common'
+load 'shim/shim'
+
+setup_file() {
+	shim_setup_file
+	require_file "$SNIPPETS/sockopt"
+	shim_socksifyd s5
+}
+
+teardown_file() {
+	netns_down
+}
+
+@test "socket options set before connect survive (IPv4)" {
+	run shim_run "$SNIPPETS/sockopt" "$NS_TARGET_IP" 7
+	assert_snippet_pass
+}
+
+@test "socket options set before connect survive (IPv6)" {
+	run shim_run "$SNIPPETS/sockopt" "$NS_TARGET_IP6" 7
+	assert_snippet_pass
+}
+
+@test "getpeername shows the destination, also on dup/dup2 copies (IPv4)" {
+	run shim_run "$SNIPPETS/getpeername" "$NS_TARGET_IP" 7
+	assert_snippet_pass
+}
+
+@test "getpeername shows the destination (IPv6 socket, IPv6 destination)" {
+	run shim_run "$SNIPPETS/getpeername" "$NS_TARGET_IP6" 7
+	assert_snippet_pass
+}
+
+@test "IPv6 proxy address for an IPv6 socket" {
+	run shim_run SOCKSIFY_PROXY="socks5://[fd00:1::2]:$SHIM_S5_PORT6" \
+		"$SNIPPETS/getpeername" "$NS_TARGET_IP6" 7
+	assert_snippet_pass
+}
+
+@test "non-blocking connect under poll" {
+	run shim_run "$SNIPPETS/nb_poll" "$NS_TARGET_IP" 7
+	assert_snippet_pass
+}
+
+@test "non-blocking connect under poll: a refused destination reports ECONNREFUSED" {
+	run shim_run "$SNIPPETS/nb_poll" "$NS_TARGET_IP" 9 ECONNREFUSED
+	assert_snippet_pass
+}
+
+@test "non-blocking connect under select" {
+	run shim_run "$SNIPPETS/nb_select" "$NS_TARGET_IP" 7
+	assert_snippet_pass
+}
+
+@test "non-blocking connect under select: refused" {
+	run shim_run "$SNIPPETS/nb_select" "$NS_TARGET_IP" 9 ECONNREFUSED
+	assert_snippet_pass
+}
+
+@test "non-blocking connect under epoll, level-triggered" {
+	run shim_run "$SNIPPETS/nb_epoll" "$NS_TARGET_IP" 7 lt
+	assert_snippet_pass
+}
+
+@test "non-blocking connect under epoll, edge-triggered" {
+	run shim_run "$SNIPPETS/nb_epoll" "$NS_TARGET_IP" 7 et
+	assert_snippet_pass
+}
+
+@test "non-blocking connect under epoll, edge-triggered, registered before connect" {
+	run shim_run "$SNIPPETS/nb_epoll" "$NS_TARGET_IP" 7 et-early
+	assert_snippet_pass
+}
+
+@test "non-blocking connect under epoll ET: refused" {
+	run shim_run "$SNIPPETS/nb_epoll" "$NS_TARGET_IP" 9 et ECONNREFUSED
+	assert_snippet_pass
+}
+
+@test "IPv6 socket to an IPv4 destination (::ffff:), V6ONLY respected" {
+	run shim_run "$SNIPPETS/v6_to_v4" "$NS_TARGET_IP" 7
+	assert_snippet_pass
+}
+
+@test "32 threads x 100 connects" {
+	run timeout 120 ip netns exec "$NS_CLIENT" env LD_PRELOAD="$SOCKSIFY_LIB" \
+		SOCKSIFY_CONF="$SHIM_CONF" SOCKSIFY_PROXY="$SHIM_PROXY" \
+		"$SNIPPETS/threads" "$NS_TARGET_IP" 7 32 100
+	assert_snippet_pass
+}
+
+@test "fork, then connect in parent and child; an exec'd child stays socksified" {
+	run shim_run "$SNIPPETS/fork" "$NS_TARGET_IP" 7 curl -sS --max-time 5 -o /dev/null \
+		"http://$NS_TARGET_IP/"
+	assert_snippet_pass
+}
+
+@test "a connect from another library's constructor (preloaded after the shim)" {
+	run in_client env LD_PRELOAD="$SOCKSIFY_LIB $SNIPPETS/ctor_lib" SOCKSIFY_CONF="$SHIM_CONF" \
+		SOCKSIFY_PROXY="$SHIM_PROXY" SNIP_DEST="$NS_TARGET_IP 7" /bin/true
+	assert_success
+	assert_output --partial "ctor: ok"
+}
+
+@test "a connect from another library's constructor (preloaded before the shim)" {
+	run in_client env LD_PRELOAD="$SNIPPETS/ctor_lib $SOCKSIFY_LIB" SOCKSIFY_CONF="$SHIM_CONF" \
+		SOCKSIFY_PROXY="$SHIM_PROXY" SNIP_DEST="$NS_TARGET_IP 7" /bin/true
+	assert_success
+	assert_output --partial "ctor: ok"
+}
+
+@test "without the shim the same constructor cannot connect (negative twin)" {
+	run in_client env LD_PRELOAD="$SNIPPETS/ctor_lib" SNIP_DEST="$NS_TARGET_IP 7" \
+		timeout 10 /bin/true
+	assert_output --partial "ctor: FAIL"
+}
+
+@test "close_range() and close()/dup2() sweeps leave the shim's log fd working" {
+	local log=$NETNS_DIR/close_range.log
+	run shim_run SOCKSIFY_LOG=debug SOCKSIFY_LOG_FILE="$log" "$SNIPPETS/close_range" \
+		"$NS_TARGET_IP" 7
+	assert_snippet_pass
+	# One DIAL_DONE per tunnelled connect: 3, the last two after the sweeps.
+	run grep -c 'DIAL_DONE' "$log"
+	assert_output 3
+}

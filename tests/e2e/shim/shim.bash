@@ -1,0 +1,81 @@
+# Helpers for the shim suites (30-34): run a program in the client namespace with
+# libsocksify.so preloaded, and start the proxies it goes through in the proxy
+# namespace. Loaded after ../lib/common.
+#
+#   shim_run [VAR=VALUE...] CMD ARGS...   in the client namespace, under the shim, with
+#                                         SOCKSIFY_PROXY=$SHIM_PROXY and an empty config
+#                                         file (hermetic); VAR=VALUE override or add.
+
+SHIM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# Only the program gets LD_PRELOAD: `ip netns exec` itself runs unpreloaded in the
+# root namespace, where a proxied connect would mean something else entirely.
+shim_run() {
+	in_client env LD_PRELOAD="$SOCKSIFY_LIB" SOCKSIFY_CONF="$SHIM_CONF" \
+		SOCKSIFY_PROXY="$SHIM_PROXY" "$@"
+}
+
+# shim_setup_file: the topology, an empty config, and nothing else.
+shim_setup_file() {
+	require_file "$SOCKSIFY_LIB"
+	netns_up || return 1
+	SHIM_CONF=$NETNS_DIR/empty.conf
+	: >"$SHIM_CONF"
+	export SHIM_CONF
+}
+
+# shim_socksifyd NAME ARGS...: socksifyd in the proxy namespace on 198.18.1.2 and
+# fd00:1::2 (port 0); sets SHIM_PROXY to socks5://198.18.1.2:PORT and exports
+# SHIM_S5_PORT / SHIM_S5_PORT6 / SHIM_S5_PID.
+shim_socksifyd() {
+	local name=$1
+	shift
+	require_file "$SOCKSIFYD"
+	start_socksifyd "$NS_PROXY" "$NETNS_DIR/$name.log" --open -l 198.18.1.2:0 \
+		-l '[fd00:1::2]:0' "$@" || return 1
+	SHIM_S5_PORT=$(socksifyd_port 198.18.1.2)
+	SHIM_S5_PORT6=$(socksifyd_port '[fd00:1::2]')
+	SHIM_S5_PID=$SOCKSIFYD_PID
+	SHIM_PROXY=socks5://198.18.1.2:$SHIM_S5_PORT
+	export SHIM_PROXY SHIM_S5_PORT SHIM_S5_PORT6 SHIM_S5_PID
+}
+
+# shim_microsocks PORT [ARGS...]: microsocks on 198.18.1.2:PORT in the proxy namespace.
+shim_microsocks() {
+	local port=$1
+	shift
+	require_cmd microsocks
+	netns_bg "$NS_PROXY" "$NETNS_DIR/microsocks-$port.log" microsocks -i 198.18.1.2 \
+		-p "$port" "$@"
+	wait_for_port "$NS_PROXY" 198.18.1.2 "$port" 10
+}
+
+# shim_http_proxy PORT [USER:PASS]: the tiny HTTP CONNECT proxy of these suites.
+shim_http_proxy() {
+	local port=$1 auth=${2:-}
+	netns_bg "$NS_PROXY" "$NETNS_DIR/httpproxy-$port.log" "$NETNS_PY" \
+		"$SHIM_DIR/http_connect_proxy.py" 198.18.1.2 "$port" $auth
+	wait_for_line "$NETNS_DIR/httpproxy-$port.log" '^http-connect ready' 10
+}
+
+# shim_silent_server PORT: accepts connections and never answers (for timeouts).
+shim_silent_server() {
+	local port=$1
+	netns_bg "$NS_PROXY" "$NETNS_DIR/silent-$port.log" "$NETNS_PY" -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.18.1.2", int(sys.argv[1]))); s.listen(64)
+print("silent ready", flush=True)
+held = []
+while True:
+    c, _ = s.accept(); held.append(c)
+' "$port"
+	wait_for_line "$NETNS_DIR/silent-$port.log" '^silent ready' 10
+}
+
+# assert_snippet_pass: the snippet printed RESULT: PASS and exited 0.
+assert_snippet_pass() {
+	assert_success
+	assert_output --partial "RESULT: PASS"
+	refute_output --partial "FAIL:"
+}
