@@ -14,7 +14,11 @@ setup_file() {
 	# A valid shared object that does nothing: LD_PRELOAD loads it without a word.
 	cc -shared -fPIC -o "$T/libsocksify.so" -x c /dev/null
 	cc -shared -fPIC -o "$T/other.so" -x c /dev/null
-	mkdir -p "$T/home"
+	mkdir -p "$T/home" "$T/spy"
+	# One that says when it is loaded, to see which processes get it.
+	printf '#include <unistd.h>\n__attribute__((constructor)) static void spy(void)
+{ write(2, "SPY-LOADED\\n", 11); }\n' >"$T/spy.c"
+	cc -shared -fPIC -o "$T/spy/libsocksify.so" "$T/spy.c"
 	# A statically linked program, if this machine has libc.a.
 	printf 'int main(void) { return 3; }\n' >"$T/st.c"
 	cc -static -o "$T/static" "$T/st.c" 2>/dev/null || rm -f "$T/static"
@@ -462,9 +466,17 @@ while True:
 	LISTEN_PORT=$(awk '/^ready/ {print $2; exit}' "$log")
 }
 
+# check_server ARGS...: socksifyd on 127.0.0.1:0; sets SOCKSIFYD_PID and SOCKSIFYD_PORT.
+# (Its own wait rather than start_socksifyd's: there `n=$(grep -c ...)` fails the
+# test under errexit when the first look comes before the readiness line.)
 check_server() {
 	[ -x "$SOCKSIFYD" ] || skip "$SOCKSIFYD not built"
-	start_socksifyd - "$T/socksifyd-$BATS_TEST_NUMBER.log" -l 127.0.0.1:0 --allow-local-dest "$@"
+	local log=$T/socksifyd-$BATS_TEST_NUMBER-$RANDOM.log
+	SERVER_LOG=$log
+	netns_bg - "$log" "$SOCKSIFYD" -l 127.0.0.1:0 --allow-local-dest "$@"
+	SOCKSIFYD_PID=$NETNS_BG_PID
+	wait_for_line "$log" 'socksifyd\[[0-9]+\]: listening on 127\.0\.0\.1:[0-9]+' 10
+	SOCKSIFYD_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n 1)
 }
 
 @test "--check against a live socksifyd: every step ok, exit 0" {
@@ -478,7 +490,7 @@ check_server() {
 	assert_line --regexp "^  CONNECT +ok +to 127.0.0.1:$LISTEN_PORT"
 	assert_line --regexp '^  UDP ASSOCIATE +ok'
 	assert_line --partial 'result: OK'
-	assert_no_sanitizer "$T/socksifyd-$BATS_TEST_NUMBER.log"
+	assert_no_sanitizer "$SERVER_LOG"
 }
 
 @test "--check with username/password: right accepted (0), wrong refused (1)" {
@@ -501,7 +513,7 @@ check_server() {
 	stop_socksifyd
 	assert_failure 1
 	assert_line --regexp '^  methods +FAIL .*username/password'
-	assert_no_sanitizer "$T/socksifyd-$BATS_TEST_NUMBER.log"
+	assert_no_sanitizer "$SERVER_LOG"
 }
 
 @test "--check against a dead port: unreachable, exit 1, within the timeout" {
@@ -539,6 +551,37 @@ check_server() {
 	assert_line --regexp "^  CONNECT +ok +to the next hop 127.0.0.1:$SOCKSIFYD_PORT"
 	assert_line --regexp '^hop 2: socks5h?://127.0.0.1:'
 	assert_line --regexp '^  reachable +ok +through hop 1'
+}
+
+@test "--check with a dynamic chain skips a dead hop and passes" {
+	check_server
+	start_listener
+	local dead
+	dead=$("$NETNS_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	printf 'chain = dynamic\nproxy = socks5://127.0.0.1:%s\nproxy = socks5://127.0.0.1:%s\nproxy = socks5://127.0.0.1:%s\n' \
+		"$dead" "$SOCKSIFYD_PORT" "$dead" >"$T/dyn.conf"
+	run "$SOCKSIFY" -f "$T/dyn.conf" --check="127.0.0.1:$LISTEN_PORT"
+	assert_success
+	assert_equal "$(grep -c 'dynamic chain: .* is skipped' <<<"$output")" 2
+	assert_line --regexp "^  CONNECT +ok +to 127.0.0.1:$LISTEN_PORT"
+	# The same chain, strict: the first dead hop fails it.
+	run "$SOCKSIFY" -u block -p "socks5://127.0.0.1:$dead" \
+		-p "socks5://127.0.0.1:$SOCKSIFYD_PORT" --check="127.0.0.1:$LISTEN_PORT"
+	stop_socksifyd
+	assert_failure 1
+	assert_line --regexp '^  reachable +FAIL'
+}
+
+@test "--check does not probe with the library loaded into itself" {
+	# After eval "$(socksify --env)" LD_PRELOAD holds the library: --check runs
+	# again without it, so it is loaded once (the first process) and not twice.
+	local port
+	port=$("$NETNS_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	LD_PRELOAD="$T/spy/libsocksify.so:$T/other.so" run "$SOCKSIFY" \
+		-p "socks5://127.0.0.1:$port" --check=127.0.0.1:9
+	assert_failure 1
+	assert_equal "$(grep -c SPY-LOADED <<<"$output")" 1
+	assert_line --regexp '^  reachable +FAIL'
 }
 
 @test "--check with a bad destination argument: 125" {
