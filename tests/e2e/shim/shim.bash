@@ -79,3 +79,20 @@ assert_snippet_pass() {
 	assert_output --partial "RESULT: PASS"
 	refute_output --partial "FAIL:"
 }
+
+# shim_connect [VAR=VALUE...] HOST PORT [SEND]: one blocking connect under the shim;
+# output "result=OK|ECONNREFUSED|... elapsed_ms=N" (and "reply=..." with SEND).
+shim_connect() {
+	local -a vars=()
+	while [[ "${1:-}" == *=* ]]; do
+		vars+=("$1")
+		shift
+	done
+	shim_run "${vars[@]}" "$NETNS_PY" "$SHIM_DIR/connect_errno.py" "$@"
+}
+
+# shim_hosts NAME ADDR: a hosts entry in the client namespace, so proxies can be given
+# by name without any DNS query (nsswitch reads files first).
+shim_hosts() {
+	printf '%s\t%s\n' "$2" "$1" >>"/etc/netns/$NS_CLIENT/hosts"
+}
