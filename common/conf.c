@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -122,46 +123,51 @@ static bool url_scheme(const char *s, size_t len, struct proxy *out)
 	return true;
 }
 
+/* True when every '%' in [s, s+len) starts a valid escape, so a failing pct_decode
+ * can be reported as "too long" rather than "bad escape" without a scratch copy. */
+static bool url_escapes_ok(const char *s, size_t len)
+{
+	char one[2];
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] == '%') {
+			if (len - i < 3 || !pct_decode(s + i, 3, one, sizeof(one)))
+				return false;
+			i += 2;
+		}
+	return true;
+}
+
 /* USER[:PASSWORD] from [s, s+len): percent-decoded into out. */
 static bool url_userinfo(const char *url, const char *s, size_t len, struct proxy *out,
 			 char *err, size_t errlen)
 {
 	const char *colon = memchr(s, ':', len);
 	size_t ulen = colon != NULL ? (size_t)(colon - s) : len;
+	size_t plen = colon != NULL ? len - ulen - 1 : 0;
 
 	if (ulen == 0)
 		return url_fail(url, err, errlen, "empty user name before '@'");
-	if (ulen > 3 * SOCKS_USER_MAX)
+	if (!url_escapes_ok(s, ulen))
+		return url_fail(url, err, errlen, "bad percent escape in user name");
+	if (!pct_decode(s, ulen, out->user, sizeof(out->user)))
 		return url_fail(url, err, errlen, "user name too long (max %d bytes)",
 				SOCKS_USER_MAX);
-	if (!pct_decode(s, ulen, out->user, sizeof(out->user))) {
-		/* Tell the two causes apart: a full buffer or a bad escape. */
-		char tmp[3 * SOCKS_USER_MAX + 1];
-		if (pct_decode(s, ulen, tmp, sizeof(tmp)))
-			return url_fail(url, err, errlen, "user name too long (max %d bytes)",
-					SOCKS_USER_MAX);
-		return url_fail(url, err, errlen, "bad percent escape in user name");
+	if (colon == NULL) {
+		out->has_auth = true;
+		return true;
 	}
-	if (colon != NULL) {
-		size_t plen = len - ulen - 1;
-		if (out->type == PROXY_SOCKS4 || out->type == PROXY_SOCKS4A)
-			return url_fail(url, err, errlen,
-					"%s carries a user id but no password",
-					proxy_type_name(out->type));
-		if (plen > 3 * SOCKS_USER_MAX)
-			return url_fail(url, err, errlen, "password too long (max %d bytes)",
-					SOCKS_USER_MAX);
-		if (!pct_decode(colon + 1, plen, out->pass, sizeof(out->pass))) {
-			char tmp[3 * SOCKS_USER_MAX + 1];
-			if (pct_decode(colon + 1, plen, tmp, sizeof(tmp))) {
-				explicit_bzero(tmp, sizeof(tmp));
-				return url_fail(url, err, errlen,
-						"password too long (max %d bytes)", SOCKS_USER_MAX);
-			}
-			explicit_bzero(tmp, sizeof(tmp));
-			return url_fail(url, err, errlen, "bad percent escape in password");
-		}
-	}
+	/* SOCKS4 has a USERID field and nowhere to put a password: refuse rather than
+	 * silently drop it. */
+	if (out->type == PROXY_SOCKS4 || out->type == PROXY_SOCKS4A)
+		return url_fail(url, err, errlen, "%s carries a user id but no password",
+				proxy_type_name(out->type));
+	if (!url_escapes_ok(colon + 1, plen))
+		return url_fail(url, err, errlen, "bad percent escape in password");
+	if (!pct_decode(colon + 1, plen, out->pass, sizeof(out->pass)))
+		return url_fail(url, err, errlen, "password too long (max %d bytes)",
+				SOCKS_USER_MAX);
 	out->has_auth = true;
 	return true;
 }
@@ -411,7 +417,7 @@ static const char *conf_where_sep(const char *where)
 static bool conf_add_proxy(struct socksify_conf *c, const char *url, const char *where,
 			   char *err, size_t errlen)
 {
-	char why[URL_MAX];
+	char why[512]; /* url_fail's message: a cut URL and a short reason */
 
 	if (c->nproxies >= CONF_MAX_PROXIES) {
 		snprintf(err, errlen, "%s%stoo many proxies (at most %d)", WHERE(where),
@@ -651,17 +657,30 @@ static const char *conf_strerror(int e)
 bool conf_load_file(struct socksify_conf *c, const char *path, char *err, size_t errlen)
 {
 	struct conf_reader r;
-	char chunk[4096];
+	char chunk[1024]; /* small: this may run on a host program's thread stack */
+	struct stat st;
 	size_t total = 0;
 	bool ok = false;
 	int fd, e = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK so that opening a FIFO nobody writes to cannot hang the program. */
+	memset(&st, 0, sizeof(st));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		e = errno;
 		snprintf(err, errlen, "cannot open config file %s: %s", path, conf_strerror(e));
 		goto out;
 	}
+	if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+		e = S_ISDIR(st.st_mode) ? EISDIR : errno;
+		snprintf(err, errlen, "cannot read config file %s: %s", path, conf_strerror(e));
+		goto out;
+	}
+	/* A pipe (socksify -f <(...)) with a writer: wait for its data. With no writer
+	 * a blocking read returns EOF at once, so this cannot hang either. Devices stay
+	 * non-blocking: /dev/null reads empty, a terminal fails with EAGAIN. */
+	if (S_ISFIFO(st.st_mode))
+		fcntl(fd, F_SETFL, 0);
 	conf_reader_init(&r, c, path);
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -435,6 +436,36 @@ static void test_file(void)
 	   "missing file: ENOENT and %s", err);
 	errno = 0;
 	ok(!conf_load_file(&c, dir, err, sizeof(err)) && errno == EISDIR, "directory: %s", err);
+	conf_defaults(&c);
+	ok(conf_load_file(&c, "/dev/null", err, sizeof(err)) && c.nproxies == 0,
+	   "/dev/null is an empty config: %s", err);
+	ok(!conf_load_file(&c, "/dev/zero", err, sizeof(err)) && strstr(err, "too large") != NULL,
+	   "/dev/zero refused: %s", err);
+
+	/* A FIFO nobody writes to must not hang: it reads as an empty file. */
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	if (mkfifo(path, 0600) == 0) {
+		conf_defaults(&c);
+		err[0] = '\0';
+		ok(conf_load_file(&c, path, err, sizeof(err)), "FIFO without writer: %s", err);
+		unlink(path);
+	} else {
+		ok(0, "mkfifo");
+	}
+	/* A pipe with data, as with socksify -f <(...). */
+	{
+		int p[2];
+		if (pipe(p) == 0) {
+			ok(write(p[1], "dns = local\n", 12) == 12, "fill pipe");
+			close(p[1]);
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", p[0]);
+			conf_defaults(&c);
+			err[0] = '\0';
+			ok(conf_load_file(&c, path, err, sizeof(err)) && c.dns == DNS_LOCAL,
+			   "config from a pipe: %s", err);
+			close(p[0]);
+		}
+	}
 	rmdir(dir);
 }
 
