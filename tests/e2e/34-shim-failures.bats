@@ -1,0 +1,173 @@
+#!/usr/bin/env bats
+# How the shim fails, and that it fails fast and precisely: proxy down, a proxy that
+# never answers, unreachable hops and destinations, block and direct rules, a bad
+# configuration (the program keeps running); and the bulk cases: 200 MB intact and
+# 50 parallel transfers.
+
+load '../lib/common'
+load 'shim/shim'
+
+setup_file() {
+	shim_setup_file
+	shim_socksifyd s5
+	S5=$SHIM_S5_PORT
+	shim_silent_server 1099
+	export S5
+}
+
+teardown_file() {
+	netns_down
+}
+
+# conf NAME LINES...: a config file; prints its path.
+conf() {
+	local f=$NETNS_DIR/$1.conf
+	shift
+	printf '%s\n' "$@" >"$f"
+	echo "$f"
+}
+
+elapsed() {
+	sed -n 's/.*elapsed_ms=\([0-9]*\).*/\1/p' <<<"$output" | head -n 1
+}
+
+@test "proxy down: ECONNREFUSED at once, one warn line naming the hop" {
+	run shim_connect SOCKSIFY_PROXY="socks5://198.18.1.2:1" "$NS_TARGET_IP" 80
+	assert_line --partial "result=ECONNREFUSED"
+	[ "$(elapsed)" -lt 1000 ]
+	assert_line --regexp '^socksify\[[0-9]+\]: warn: connect to 198\.18\.2\.2:80 failed: hop 1 \(socks5 198\.18\.1\.2:1\): connect: Connection refused$'
+	[ "$(grep -c '^socksify\[' <<<"$output")" -eq 1 ]
+}
+
+@test "a proxy that accepts and never answers: ETIMEDOUT within connect_timeout" {
+	local f
+	f=$(conf silent "proxy = socks5://198.18.1.2:1099" "connect_timeout = 1000")
+	run shim_connect SOCKSIFY_CONF="$f" SOCKSIFY_PROXY= "$NS_TARGET_IP" 80
+	assert_line --partial "result=ETIMEDOUT"
+	[ "$(elapsed)" -ge 900 ]
+	[ "$(elapsed)" -lt 2500 ]
+	assert_line --partial "timed out in S5_RECV_METHOD"
+}
+
+@test "a non-blocking connect to a silent proxy also ends within connect_timeout" {
+	local f
+	f=$(conf silent-nb "proxy = socks5://198.18.1.2:1099" "connect_timeout = 1000")
+	run timeout 10 ip netns exec "$NS_CLIENT" env LD_PRELOAD="$SOCKSIFY_LIB" \
+		SOCKSIFY_CONF="$f" "$SNIPPETS/nb_poll" "$NS_TARGET_IP" 80 ETIMEDOUT
+	assert_snippet_pass
+}
+
+@test "a first hop that never answers the SYN: ETIMEDOUT within connect_timeout" {
+	local f
+	# 198.18.1.77 is on the client's link but nobody has it: no ARP answer.
+	f=$(conf nosyn "proxy = socks5://198.18.1.77:1080" "connect_timeout = 800")
+	run shim_connect SOCKSIFY_CONF="$f" SOCKSIFY_PROXY= "$NS_TARGET_IP" 80
+	assert_line --partial "result=ETIMEDOUT"
+	[ "$(elapsed)" -lt 2000 ]
+}
+
+@test "a first hop on no route: ENETUNREACH" {
+	run shim_connect SOCKSIFY_PROXY="socks5://10.99.0.1:1080" "$NS_TARGET_IP" 80
+	assert_line --partial "result=ENETUNREACH"
+}
+
+@test "the proxy cannot reach the destination's network: ENETUNREACH" {
+	run shim_connect 10.77.0.1 80
+	assert_line --partial "result=ENETUNREACH"
+	assert_line --partial "network unreachable"
+}
+
+@test "the proxy cannot reach the destination host: EHOSTUNREACH" {
+	# 198.18.2.99 is on the proxy's target link, but no one answers ARP (~3 s).
+	run shim_connect 198.18.2.99 80
+	assert_line --partial "result=EHOSTUNREACH"
+}
+
+@test "the destination refuses: ECONNREFUSED" {
+	run shim_connect "$NS_TARGET_IP" 9
+	assert_line --partial "result=ECONNREFUSED"
+}
+
+@test "block rule: EACCES, nothing sent; other destinations still work" {
+	local f n0
+	f=$(conf block "proxy = $SHIM_PROXY" "block = $NS_TARGET_IP:7")
+	n0=$(grep -c 'asked=198.18.2.2:7 ' "$NETNS_DIR/s5.log" || true)
+	run shim_connect SOCKSIFY_CONF="$f" SOCKSIFY_PROXY= "$NS_TARGET_IP" 7
+	assert_line --partial "result=EACCES"
+	assert_line --partial "block rule"
+	run shim_connect SOCKSIFY_CONF="$f" SOCKSIFY_PROXY= "$NS_TARGET_IP" 80
+	assert_line --partial "result=OK"
+	[ "$(grep -c 'asked=198.18.2.2:7 ' "$NETNS_DIR/s5.log" || true)" = "$n0" ]
+}
+
+@test "direct rule (SOCKSIFY_DIRECT): the connect goes direct, so the target is unreachable" {
+	run shim_connect SOCKSIFY_DIRECT="198.18.2.0/24" "$NS_TARGET_IP" 80
+	assert_line --partial "result=ENETUNREACH"
+	refute_output --partial "socksify["
+}
+
+@test "loopback is always direct, even with the proxy down" {
+	run shim_run SOCKSIFY_PROXY="socks5://198.18.1.2:1" "$NETNS_PY" -c '
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+c = socket.create_connection(s.getsockname(), timeout=3)
+print("loopback-ok")'
+	assert_success
+	assert_output "loopback-ok"
+}
+
+@test "bad config: the program runs on, its proxied connects fail with a clear message" {
+	run shim_run SOCKSIFY_PROXY="bogus://nowhere" "$NETNS_PY" -c '
+import errno, socket
+s = socket.socket()
+rc = s.connect_ex(("198.18.2.2", 80))
+print("connect:", errno.errorcode.get(rc, rc))
+u = socket.socket(socket.AF_UNIX); u2 = socket.socketpair()
+print("still-running")'
+	assert_success
+	assert_line "connect: ECONNREFUSED"
+	assert_line "still-running"
+	assert_line --regexp '^socksify\[[0-9]+\]: error: bad configuration.*bogus'
+}
+
+@test "an AF_INET socket cannot reach an IPv6-only first hop: ENETUNREACH, says why" {
+	run shim_connect SOCKSIFY_PROXY="socks5://[fd00:1::2]:$SHIM_S5_PORT6" "$NS_TARGET_IP" 80
+	assert_line --partial "result=ENETUNREACH"
+	assert_line --partial "no address in the socket's family"
+}
+
+@test "quiet and cheap when never connecting: no output, one thread" {
+	run shim_run "$NETNS_PY" -c '
+for l in open("/proc/self/status"):
+    if l.startswith("Threads:"): print(l.split()[1])'
+	assert_success
+	assert_output "1"
+}
+
+@test "the library exports only the interposed calls (the data path never enters it)" {
+	run sh -c "nm -D --defined-only '$SOCKSIFY_LIB' | awk '{print \$3}' | sort | tr '\n' ' '"
+	assert_output "close close_range connect dup dup2 dup3 getpeername "
+}
+
+@test "200 MB through the shim arrives intact" {
+	make_file big.bin 200
+	run shim_run sh -c 'curl -sS --max-time 120 "http://$1/big.bin" | sha256sum' sh "$NS_TARGET_IP"
+	assert_success
+	assert_output "$(cat "$NETNS_DIR/www/big.bin.sha256")  -"
+}
+
+@test "50 parallel transfers all succeed, bytes intact" {
+	make_file par.bin 1
+	local out=$NETNS_DIR/par
+	mkdir -p "$out"
+	run shim_run sh -c '
+		for i in $(seq 1 50); do
+			curl -sS --max-time 60 -o "$2/$i" "http://$1/par.bin" &
+		done
+		wait' sh "$NS_TARGET_IP" "$out"
+	assert_success
+	local want n
+	want=$(cat "$NETNS_DIR/www/par.bin.sha256")
+	n=$(sha256sum "$out"/* | awk -v w="$want" '$1 == w' | wc -l)
+	[ "$n" -eq 50 ]
+}
