@@ -1,0 +1,1302 @@
+/* The resolver family: getaddrinfo/freeaddrinfo, gethostbyname{,2}{,_r},
+ * gethostbyaddr{,_r}, getnameinfo and the res_* query calls. With dns=remote no name
+ * leaves this host: numeric addresses, localhost and /etc/hosts are answered here
+ * (libc would fall through to DNS for a family the hosts file lacks), `direct` names
+ * go to libc, `block` names fail, and every other name gets a fake address from the
+ * process tree's shared table (common/nametable.h) that connect() turns back into the
+ * name. The res_* calls answer A/AAAA with fake addresses and refuse every other
+ * query: nothing we do not emulate is ever sent. dns=local passes everything to libc. */
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <resolv.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "fakedns.h"
+#include "log.h"
+#include "nametable.h"
+#include "shim.h"
+#include "util.h"
+
+#define RS_ENV_TABLE "SOCKSIFY_NAMETABLE"
+#define RS_MAX_ADDRS 16
+#define RS_HOSTS_MAX (4u << 20) /* a bigger hosts file is read up to this size */
+
+/* ---- the real functions (those real.c does not carry), resolved once ---- */
+
+struct rs_real_syms {
+	int (*getnameinfo)(const struct sockaddr *, socklen_t, char *, socklen_t, char *,
+			   socklen_t, int);
+	int (*gethostbyname2_r)(const char *, int, struct hostent *, char *, size_t,
+				struct hostent **, int *);
+	int (*gethostbyaddr_r)(const void *, socklen_t, int, struct hostent *, char *, size_t,
+			       struct hostent **, int *);
+	struct hostent *(*gethostbyname2)(const char *, int);
+	struct hostent *(*gethostbyaddr)(const void *, socklen_t, int);
+	int (*res_nquery)(res_state, const char *, int, int, unsigned char *, int);
+	int (*res_nsearch)(res_state, const char *, int, int, unsigned char *, int);
+	int (*res_nquerydomain)(res_state, const char *, const char *, int, int,
+				unsigned char *, int);
+	int (*res_nsend)(res_state, const unsigned char *, int, unsigned char *, int);
+	int (*res_query)(const char *, int, int, unsigned char *, int);
+	int (*res_search)(const char *, int, int, unsigned char *, int);
+	int (*res_querydomain)(const char *, const char *, int, int, unsigned char *, int);
+	int (*res_send)(const unsigned char *, int, unsigned char *, int);
+};
+static struct rs_real_syms rs_real;
+static pthread_once_t rs_real_once = PTHREAD_ONCE_INIT;
+
+static void *rs_sym(const char *name, const char *compat)
+{
+	void *p = dlsym(RTLD_NEXT, name);
+	/* Before glibc 2.34 the res_* calls live in libresolv as __res_*; a program that
+	 * uses them has libresolv loaded, where dlsym finds them. */
+	if (p == NULL && compat != NULL)
+		p = dlsym(RTLD_NEXT, compat);
+	return p;
+}
+
+static void rs_real_resolve(void)
+{
+	struct rs_real_syms *r = &rs_real;
+	r->getnameinfo = rs_sym("getnameinfo", NULL);
+	r->gethostbyname2_r = rs_sym("gethostbyname2_r", NULL);
+	r->gethostbyaddr_r = rs_sym("gethostbyaddr_r", NULL);
+	r->gethostbyname2 = rs_sym("gethostbyname2", NULL);
+	r->gethostbyaddr = rs_sym("gethostbyaddr", NULL);
+	r->res_nquery = rs_sym("res_nquery", "__res_nquery");
+	r->res_nsearch = rs_sym("res_nsearch", "__res_nsearch");
+	r->res_nquerydomain = rs_sym("res_nquerydomain", "__res_nquerydomain");
+	r->res_nsend = rs_sym("res_nsend", "__res_nsend");
+	r->res_query = rs_sym("res_query", "__res_query");
+	r->res_search = rs_sym("res_search", "__res_search");
+	r->res_querydomain = rs_sym("res_querydomain", "__res_querydomain");
+	r->res_send = rs_sym("res_send", "__res_send");
+}
+
+static const struct rs_real_syms *rs_libc(void)
+{
+	pthread_once(&rs_real_once, rs_real_resolve);
+	return &rs_real;
+}
+
+/* ---- policy ---- */
+
+/* True when libc should answer: our own calls, dns=local. A bad configuration counts
+ * as remote: its connections fail anyway, and its names must not leak meanwhile. */
+static bool rs_passthrough(void)
+{
+	if (shim_inside)
+		return true;
+	const struct socksify_conf *c = shim_conf();
+	return c != NULL && c->dns == DNS_LOCAL;
+}
+
+enum rs_kind {
+	RS_LIBC,    /* numeric or a `direct` name: libc resolves it */
+	RS_HOSTS,   /* answered from the hosts file or as localhost */
+	RS_FAKE,    /* a fake address from the name table */
+	RS_BLOCKED, /* a `block` rule, or not a name at all */
+};
+
+static bool rs_is_numeric(const char *name)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char buf[INET6_ADDRSTRLEN + 64];
+	if (inet_aton(name, &a4) && strpbrk(name, " \t\n") == NULL)
+		return true;
+	/* An IPv6 literal may carry a scope: fe80::1%eth0. */
+	size_t n = strcspn(name, "%");
+	if (n >= sizeof(buf))
+		return false;
+	memcpy(buf, name, n);
+	buf[n] = '\0';
+	return inet_pton(AF_INET6, buf, &a6) == 1;
+}
+
+/* Name rules ignore the port when we resolve: a `direct` name must get its real
+ * address whatever port it is later used with, and a `block` name with a port fails
+ * only when that port is asked for (connect() checks the rest). */
+static bool rs_name_rule(const struct rule *rules, size_t n, const char *canon, uint16_t port,
+			 bool any_port)
+{
+	struct socks_addr dst = { .atyp = SOCKS5_ATYP_DOMAINNAME, .port = port };
+	str_copy(dst.u.name, canon, sizeof(dst.u.name));
+	for (size_t i = 0; i < n; i++) {
+		if (rules[i].kind != RULE_HOST && rules[i].kind != RULE_SUFFIX)
+			continue;
+		dst.port = any_port || port == 0 ? rules[i].port : port;
+		if (rule_match(&rules[i], &dst))
+			return true;
+	}
+	return false;
+}
+
+/* ---- the hosts file: read once, re-read when it changes (checked once a second) ---- */
+
+struct rs_answer {
+	int n;
+	struct {
+		int family;
+		uint8_t addr[16];
+	} a[RS_MAX_ADDRS];
+	char canon[NT_NAME_MAX + 1];
+};
+
+static pthread_rwlock_t rs_hosts_lock = PTHREAD_RWLOCK_INITIALIZER;
+static char *rs_hosts_buf;
+static size_t rs_hosts_len;
+static struct timespec rs_hosts_mtime;
+static time_t rs_hosts_checked;
+
+static const char *rs_hosts_path(void)
+{
+	const char *p = getauxval(AT_SECURE) ? NULL : getenv("SOCKSIFY_HOSTS_FILE");
+	/* SOCKSIFY_HOSTS_FILE= (empty) turns the hosts file off: every name is remote. */
+	return p != NULL ? p : "/etc/hosts";
+}
+
+static void rs_hosts_reload(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	if (__atomic_load_n(&rs_hosts_checked, __ATOMIC_RELAXED) == now.tv_sec)
+		return;
+	pthread_rwlock_wrlock(&rs_hosts_lock);
+	if (rs_hosts_checked == now.tv_sec)
+		goto out;
+	rs_hosts_checked = now.tv_sec;
+	const char *path = rs_hosts_path();
+	struct stat st;
+	int fd = path[0] ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		free(rs_hosts_buf);
+		rs_hosts_buf = NULL;
+		rs_hosts_len = 0;
+		goto close;
+	}
+	if (rs_hosts_buf && st.st_mtim.tv_sec == rs_hosts_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == rs_hosts_mtime.tv_nsec)
+		goto close;
+	size_t want = (size_t)st.st_size < RS_HOSTS_MAX ? (size_t)st.st_size : RS_HOSTS_MAX;
+	char *buf = malloc(want + 1);
+	if (buf == NULL)
+		goto close;
+	size_t have = 0;
+	while (have < want) {
+		ssize_t r = read(fd, buf + have, want - have);
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+	}
+	buf[have] = '\0';
+	free(rs_hosts_buf);
+	rs_hosts_buf = buf;
+	rs_hosts_len = have;
+	rs_hosts_mtime = st.st_mtim;
+close:
+	if (fd >= 0)
+		close(fd);
+out:
+	pthread_rwlock_unlock(&rs_hosts_lock);
+}
+
+/* Splits one hosts line into whitespace-separated fields (comments cut). */
+static int rs_hosts_fields(const char *line, size_t len, const char **f, size_t *fl, int max)
+{
+	int n = 0;
+	size_t i = 0;
+	while (i < len && n < max) {
+		while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
+			i++;
+		if (i >= len || line[i] == '#')
+			break;
+		size_t s = i;
+		while (i < len && line[i] != ' ' && line[i] != '\t' && line[i] != '\r' &&
+		       line[i] != '#')
+			i++;
+		f[n] = line + s;
+		fl[n++] = i - s;
+	}
+	return n;
+}
+
+static bool rs_parse_addr(const char *s, size_t n, int *family, uint8_t *out)
+{
+	char buf[INET6_ADDRSTRLEN];
+	if (n == 0 || n >= sizeof(buf))
+		return false;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (inet_pton(AF_INET, buf, out) == 1) {
+		*family = AF_INET;
+		return true;
+	}
+	if (inet_pton(AF_INET6, buf, out) == 1) {
+		*family = AF_INET6;
+		return true;
+	}
+	return false;
+}
+
+/* Forward (name != NULL: every address of that name, canon = first name of the first
+ * matching line) or reverse (addr != NULL: the first name of the first line holding
+ * that address). Returns true if found. */
+static bool rs_hosts_lookup(const char *name, int family, const uint8_t *addr,
+			    struct rs_answer *ans)
+{
+	rs_hosts_reload();
+	memset(ans, 0, sizeof(*ans));
+	pthread_rwlock_rdlock(&rs_hosts_lock);
+	const char *p = rs_hosts_buf, *end = rs_hosts_buf ? rs_hosts_buf + rs_hosts_len : NULL;
+	size_t nlen = name ? strlen(name) : 0;
+	while (p && p < end && ans->n < RS_MAX_ADDRS) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		const char *f[34];
+		size_t fl[34];
+		int nf = rs_hosts_fields(p, len, f, fl, 34);
+		p += len + 1;
+		int fam;
+		uint8_t a[16];
+		if (nf < 2 || !rs_parse_addr(f[0], fl[0], &fam, a))
+			continue;
+		if (addr != NULL) {
+			if (fam != family || memcmp(a, addr, fam == AF_INET ? 4 : 16) != 0)
+				continue;
+			if (fl[1] <= NT_NAME_MAX) {
+				memcpy(ans->canon, f[1], fl[1]);
+				ans->canon[fl[1]] = '\0';
+				return pthread_rwlock_unlock(&rs_hosts_lock), true;
+			}
+			continue;
+		}
+		for (int i = 1; i < nf; i++) {
+			if (fl[i] != nlen || strncasecmp(f[i], name, nlen) != 0)
+				continue;
+			if (ans->n == 0 && fl[1] <= NT_NAME_MAX) {
+				memcpy(ans->canon, f[1], fl[1]);
+				ans->canon[fl[1]] = '\0';
+			}
+			ans->a[ans->n].family = fam;
+			memcpy(ans->a[ans->n].addr, a, 16);
+			ans->n++;
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&rs_hosts_lock);
+	return ans->n > 0;
+}
+
+/* Keeps only the addresses of `family` (AF_UNSPEC: all). */
+static void rs_answer_filter(struct rs_answer *ans, int family)
+{
+	int k = 0;
+	for (int i = 0; i < ans->n; i++)
+		if (family == AF_UNSPEC || ans->a[i].family == family)
+			ans->a[k++] = ans->a[i];
+	ans->n = k;
+}
+
+static bool rs_is_localhost(const char *canon)
+{
+	size_t n = strlen(canon);
+	return strcmp(canon, "localhost") == 0 ||
+	       (n > 10 && strcmp(canon + n - 10, ".localhost") == 0);
+}
+
+/* ---- the name table ---- */
+
+static struct nametable rs_table;
+static int rs_table_state; /* 0 not yet, 1 attached, -1 failed (logged once) */
+static pthread_mutex_t rs_table_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct nt_params rs_params;
+static pthread_once_t rs_params_once = PTHREAD_ONCE_INIT;
+enum rs_unspec { RS_UNSPEC_V4, RS_UNSPEC_V6, RS_UNSPEC_BOTH };
+static enum rs_unspec rs_unspec;
+
+static const char *rs_env(const char *name)
+{
+	return getauxval(AT_SECURE) ? NULL : getenv(name);
+}
+
+/* The ranges, size and grace period a table we create gets: defaults, or
+ * SOCKSIFY_FAKE_NET4 / SOCKSIFY_FAKE_NET6 / SOCKSIFY_FAKE_GRACE (seconds). Children
+ * inherit them with the environment, so their quick range checks agree with the
+ * table's header. */
+static void rs_params_load(void)
+{
+	const char *v;
+	unsigned long n;
+	nt_params_default(&rs_params);
+	if ((v = rs_env("SOCKSIFY_FAKE_NET4")) && *v && !nt_params_set_net4(&rs_params, v))
+		LOG_WARN("SOCKSIFY_FAKE_NET4=%s is not an IPv4 CIDR of /30 or wider, using %s", v,
+			 NT_DEFAULT_NET4);
+	if ((v = rs_env("SOCKSIFY_FAKE_NET6")) && *v && !nt_params_set_net6(&rs_params, v))
+		LOG_WARN("SOCKSIFY_FAKE_NET6=%s is not an IPv6 /96, using %s", v, NT_DEFAULT_NET6);
+	if ((v = rs_env("SOCKSIFY_FAKE_GRACE")) && *v) {
+		if (parse_ulong(v, 1, 365ul * 86400, &n))
+			rs_params.grace_s = (uint32_t)n;
+		else
+			LOG_WARN("SOCKSIFY_FAKE_GRACE=%s is not a number of seconds", v);
+	}
+	/* What AF_UNSPEC gets: one IPv4 fake by default. The proxy picks the real family
+	 * on its side, so a second, IPv6 fake for the same name would only add a second,
+	 * equivalent connect attempt. */
+	v = rs_env("SOCKSIFY_DNS_UNSPEC");
+	rs_unspec = !v ? RS_UNSPEC_V4 : strcmp(v, "ipv6") == 0 ? RS_UNSPEC_V6
+				     : strcmp(v, "both") == 0 ? RS_UNSPEC_BOTH : RS_UNSPEC_V4;
+	/* A table whose size we were told to change would not match the 1M default. */
+	uint32_t cap = rs_params.nsmall + rs_params.nlong;
+	if (cap + 2 > (1ull << (32 - rs_params.prefix4))) {
+		LOG_WARN("fake IPv4 range too small for %u names, using %s", cap, NT_DEFAULT_NET4);
+		nt_params_set_net4(&rs_params, NT_DEFAULT_NET4);
+	}
+}
+
+static const struct nt_params *rs_get_params(void)
+{
+	pthread_once(&rs_params_once, rs_params_load);
+	return &rs_params;
+}
+
+static bool rs_path_ok(const char *p)
+{
+	size_t n = strlen(NT_PATH_PREFIX);
+	return p != NULL && strncmp(p, NT_PATH_PREFIX, n) == 0 && strchr(p + n, '/') == NULL &&
+	       strlen(p) < NT_PATH_MAX;
+}
+
+static void rs_random_path(char *buf, size_t cap)
+{
+	uint64_t r = 0;
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		r = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&r;
+	}
+	snprintf(buf, cap, NT_PATH_PREFIX "%u-%016llx", (unsigned)geteuid(), (unsigned long long)r);
+}
+
+/* Attaches (creating if needed) the table named by SOCKSIFY_NAMETABLE. With create
+ * false (connect's reverse lookup) a missing table is not created: nobody here has
+ * handed out an address yet. */
+static struct nametable *rs_table_get(bool create)
+{
+	if (__atomic_load_n(&rs_table_state, __ATOMIC_ACQUIRE) == 1)
+		return &rs_table;
+	struct nametable *t = NULL;
+	pthread_mutex_lock(&rs_table_mu);
+	if (rs_table_state == 1) {
+		t = &rs_table;
+		goto out;
+	}
+	if (rs_table_state < 0)
+		goto out;
+	const char *env = rs_env(RS_ENV_TABLE);
+	char path[NT_PATH_MAX];
+	if (rs_path_ok(env))
+		str_copy(path, env, sizeof(path));
+	else
+		rs_random_path(path, sizeof(path)); /* private to this process (see ctor) */
+	int rc = create ? nt_open(&rs_table, path, rs_get_params()) : nt_attach(&rs_table, path);
+	if (rc == 0) {
+		nt_register_pid(&rs_table, getpid());
+		__atomic_store_n(&rs_table_state, 1, __ATOMIC_RELEASE);
+		t = &rs_table;
+		/* We may have created it: a good moment to drop tables idle trees left. */
+		nt_gc_stale("/dev/shm", (unsigned)geteuid());
+	} else if (create) {
+		rs_table_state = -1;
+		LOG_ERR("remote DNS disabled: name table %s: %s; lookups fail", path, strerror(-rc));
+	}
+out:
+	pthread_mutex_unlock(&rs_table_mu);
+	return t;
+}
+
+/* Maps a canonical name to its fake index. 0 or an EAI_* code. */
+static int rs_fake_index(const char *canon, uint32_t *idx)
+{
+	struct nametable *t = rs_table_get(true);
+	if (t == NULL)
+		return EAI_FAIL;
+	int rc = nt_lookup(t, canon, idx);
+	if (rc == 0)
+		return 0;
+	if (rc == -ENOSPC) {
+		LOG_WARN("name table full: every fake address is still in use; %s fails", canon);
+		return EAI_AGAIN;
+	}
+	return rc == -EINVAL ? EAI_NONAME : EAI_FAIL;
+}
+
+/* Fills ans with the fake address(es) of canon for `family`. */
+static int rs_fake_answer(const char *canon, int family, struct rs_answer *ans)
+{
+	uint32_t idx;
+	int rc = rs_fake_index(canon, &idx);
+	if (rc != 0)
+		return rc;
+	memset(ans, 0, sizeof(*ans));
+	str_copy(ans->canon, canon, sizeof(ans->canon));
+	bool v4 = family == AF_INET || (family == AF_UNSPEC && rs_unspec != RS_UNSPEC_V6);
+	bool v6 = family == AF_INET6 || (family == AF_UNSPEC && rs_unspec != RS_UNSPEC_V4);
+	if (v4) {
+		ans->a[ans->n].family = AF_INET;
+		nt_addr4(&rs_table, idx, (struct in_addr *)ans->a[ans->n].addr);
+		ans->n++;
+	}
+	if (v6) {
+		ans->a[ans->n].family = AF_INET6;
+		nt_addr6(&rs_table, idx, (struct in6_addr *)ans->a[ans->n].addr);
+		ans->n++;
+	}
+	return 0;
+}
+
+/* Classifies a name and, for RS_HOSTS / RS_FAKE, answers it. canon receives the
+ * canonical form. Returns the kind; *eai is set for RS_BLOCKED and failures. */
+static enum rs_kind rs_resolve(const char *name, int family, uint16_t port, struct rs_answer *ans,
+			       int *eai)
+{
+	char canon[NT_NAME_MAX + 1];
+	const struct socksify_conf *c = shim_conf();
+	*eai = 0;
+	if (rs_is_numeric(name))
+		return RS_LIBC;
+	if (nt_canon(name, canon, sizeof(canon)) < 0) {
+		*eai = EAI_NONAME;
+		return RS_BLOCKED;
+	}
+	if (c != NULL && rs_name_rule(c->block, c->nblock, canon, port, false)) {
+		LOG_INFO("lookup of %s refused: a block rule matches", canon);
+		*eai = EAI_NONAME;
+		return RS_BLOCKED;
+	}
+	bool local = rs_is_localhost(canon);
+	if (rs_hosts_lookup(canon, 0, NULL, ans)) {
+		rs_answer_filter(ans, family);
+		if (ans->n > 0 || !local) {
+			if (ans->n == 0)
+				*eai = EAI_NONAME; /* the hosts file knows it, not in this family */
+			return RS_HOSTS;
+		}
+	}
+	if (local) {
+		/* RFC 6761: localhost is loopback, whatever the hosts file forgot. */
+		memset(ans, 0, sizeof(*ans));
+		str_copy(ans->canon, "localhost", sizeof(ans->canon));
+		if (family != AF_INET6) {
+			ans->a[ans->n].family = AF_INET;
+			memcpy(ans->a[ans->n++].addr, "\x7f\0\0\x01", 4);
+		}
+		if (family != AF_INET) {
+			ans->a[ans->n].family = AF_INET6;
+			memcpy(ans->a[ans->n++].addr, &in6addr_loopback, 16);
+		}
+		return RS_HOSTS;
+	}
+	if (c != NULL && rs_name_rule(c->direct, c->ndirect, canon, port, true))
+		return RS_LIBC;
+	*eai = rs_fake_answer(canon, family, ans);
+	if (*eai == 0) {
+		/* The name as the program spelled it (case kept), minus a trailing dot: what
+		 * a DNS answer's canonical name would look like. */
+		size_t n = str_copy(ans->canon, name, sizeof(ans->canon));
+		if (n > 0 && n < sizeof(ans->canon) && ans->canon[n - 1] == '.')
+			ans->canon[n - 1] = '\0';
+	}
+	return RS_FAKE;
+}
+
+/* ---- getaddrinfo: our results are one allocation each, known to freeaddrinfo ---- */
+
+/* A registry of the lists we handed out, so freeaddrinfo can tell ours from libc's
+ * without reading memory around a pointer it does not own. */
+static pthread_mutex_t rs_reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static uintptr_t *rs_reg;
+static size_t rs_reg_cap, rs_reg_n;
+
+static size_t rs_reg_home(uintptr_t p, size_t cap)
+{
+	return (size_t)(((uint64_t)p * 0x9E3779B97F4A7C15ULL) >> 40) & (cap - 1);
+}
+
+static bool rs_reg_put_locked(uintptr_t p)
+{
+	if ((rs_reg_n + 1) * 2 > rs_reg_cap) {
+		size_t ncap = rs_reg_cap ? rs_reg_cap * 2 : 64;
+		uintptr_t *n = calloc(ncap, sizeof(*n));
+		if (n == NULL)
+			return false;
+		for (size_t i = 0; i < rs_reg_cap; i++) {
+			if (rs_reg[i] == 0)
+				continue;
+			size_t j = rs_reg_home(rs_reg[i], ncap);
+			while (n[j] != 0)
+				j = (j + 1) & (ncap - 1);
+			n[j] = rs_reg[i];
+		}
+		free(rs_reg);
+		rs_reg = n;
+		rs_reg_cap = ncap;
+	}
+	size_t j = rs_reg_home(p, rs_reg_cap);
+	while (rs_reg[j] != 0)
+		j = (j + 1) & (rs_reg_cap - 1);
+	rs_reg[j] = p;
+	rs_reg_n++;
+	return true;
+}
+
+/* Removes p if present (linear probing, backward-shift delete). */
+static bool rs_reg_take_locked(uintptr_t p)
+{
+	if (rs_reg_cap == 0)
+		return false;
+	size_t mask = rs_reg_cap - 1, i = rs_reg_home(p, rs_reg_cap);
+	while (rs_reg[i] != p) {
+		if (rs_reg[i] == 0)
+			return false;
+		i = (i + 1) & mask;
+	}
+	for (size_t j = (i + 1) & mask; rs_reg[j] != 0; j = (j + 1) & mask) {
+		size_t k = rs_reg_home(rs_reg[j], rs_reg_cap);
+		if (((j - k) & mask) >= ((j - i) & mask)) {
+			rs_reg[i] = rs_reg[j];
+			i = j;
+		}
+	}
+	rs_reg[i] = 0;
+	rs_reg_n--;
+	return true;
+}
+
+struct rs_ai {
+	struct addrinfo ai;
+	union {
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} sa;
+};
+
+struct rs_svc {
+	int socktype, protocol;
+	uint16_t port; /* host order */
+};
+
+#define RS_AI_FLAGS                                                                       \
+	(AI_PASSIVE | AI_CANONNAME | AI_NUMERICHOST | AI_V4MAPPED | AI_ALL | AI_ADDRCONFIG |  \
+	 AI_NUMERICSERV | AI_IDN | AI_CANONIDN | 0x0100 | 0x0200)
+
+static int rs_port_of(const char *service, int socktype, int flags, uint16_t *port)
+{
+	unsigned long n;
+	*port = 0;
+	if (service == NULL)
+		return 0;
+	if (parse_ulong(service, 0, 65535, &n)) {
+		*port = (uint16_t)n;
+		return 0;
+	}
+	if (flags & AI_NUMERICSERV)
+		return EAI_NONAME;
+	if (socktype != SOCK_STREAM && socktype != SOCK_DGRAM)
+		return EAI_SERVICE;
+	struct servent se, *res = NULL;
+	char buf[1024];
+	/* /etc/services through NSS "files": no network. */
+	if (getservbyname_r(service, socktype == SOCK_STREAM ? "tcp" : "udp", &se, buf,
+			    sizeof(buf), &res) != 0 || res == NULL)
+		return EAI_SERVICE;
+	*port = ntohs((uint16_t)res->s_port);
+	return 0;
+}
+
+/* The socktype/protocol/port triples to answer with, as glibc does: one per socket
+ * type (stream, datagram, raw unless the service is a name), or just the one the
+ * hints ask for. Returns how many, or an EAI_* code (they are negative). */
+static int rs_services(const char *service, const struct addrinfo *h, struct rs_svc *out)
+{
+	static const struct rs_svc all[] = { { SOCK_STREAM, IPPROTO_TCP, 0 },
+					     { SOCK_DGRAM, IPPROTO_UDP, 0 },
+					     { SOCK_RAW, 0, 0 } };
+	int n = 0, last_err = EAI_SERVICE;
+	if (h->ai_socktype != 0 && h->ai_socktype != SOCK_STREAM && h->ai_socktype != SOCK_DGRAM &&
+	    h->ai_socktype != SOCK_RAW) {
+		unsigned long p;
+		if (service != NULL && !parse_ulong(service, 0, 65535, &p))
+			return EAI_SERVICE;
+		out[0] = (struct rs_svc){ h->ai_socktype, h->ai_protocol,
+					  service ? (uint16_t)p : 0 };
+		return 1;
+	}
+	for (size_t i = 0; i < 3; i++) {
+		struct rs_svc s = all[i];
+		if (h->ai_socktype != 0 && h->ai_socktype != s.socktype)
+			continue;
+		if (h->ai_protocol != 0) {
+			if (s.socktype == SOCK_RAW)
+				s.protocol = h->ai_protocol;
+			else if (h->ai_protocol != s.protocol)
+				continue;
+		}
+		/* Raw sockets have no ports: glibc still lists them for a numeric service
+		 * but not for a named one (a name belongs to tcp or udp). */
+		unsigned long num;
+		if (s.socktype == SOCK_RAW && service != NULL &&
+		    !parse_ulong(service, 0, 65535, &num)) {
+			if (h->ai_socktype == SOCK_RAW)
+				return EAI_SERVICE;
+			continue;
+		}
+		int rc = rs_port_of(service, s.socktype, h->ai_flags, &s.port);
+		if (rc != 0) {
+			last_err = rc;
+			continue;
+		}
+		out[n++] = s;
+	}
+	if (n == 0)
+		return h->ai_socktype != 0 && h->ai_protocol != 0 ? EAI_SOCKTYPE : last_err;
+	return n;
+}
+
+static int rs_build_ai(const struct rs_answer *ans, const struct rs_svc *svc, int nsvc,
+		       const struct addrinfo *h, struct addrinfo **res)
+{
+	size_t n = (size_t)ans->n * (size_t)nsvc;
+	bool canon = (h->ai_flags & AI_CANONNAME) != 0;
+	size_t clen = canon ? strlen(ans->canon) + 1 : 0;
+	struct rs_ai *v = calloc(1, n * sizeof(*v) + clen);
+	if (v == NULL)
+		return EAI_MEMORY;
+	size_t k = 0;
+	for (int i = 0; i < ans->n; i++) {
+		for (int j = 0; j < nsvc; j++, k++) {
+			struct addrinfo *ai = &v[k].ai;
+			ai->ai_family = ans->a[i].family;
+			ai->ai_socktype = svc[j].socktype;
+			ai->ai_protocol = svc[j].protocol;
+			ai->ai_addr = (struct sockaddr *)&v[k].sa;
+			if (ans->a[i].family == AF_INET) {
+				v[k].sa.v4.sin_family = AF_INET;
+				v[k].sa.v4.sin_port = htons(svc[j].port);
+				memcpy(&v[k].sa.v4.sin_addr, ans->a[i].addr, 4);
+				ai->ai_addrlen = sizeof(struct sockaddr_in);
+			} else {
+				v[k].sa.v6.sin6_family = AF_INET6;
+				v[k].sa.v6.sin6_port = htons(svc[j].port);
+				memcpy(&v[k].sa.v6.sin6_addr, ans->a[i].addr, 16);
+				ai->ai_addrlen = sizeof(struct sockaddr_in6);
+			}
+			ai->ai_next = k + 1 < n ? &v[k + 1].ai : NULL;
+		}
+	}
+	if (canon) {
+		char *cn = (char *)(v + n);
+		memcpy(cn, ans->canon, clen);
+		v[0].ai.ai_canonname = cn;
+	}
+	pthread_mutex_lock(&rs_reg_mu);
+	bool ok = rs_reg_put_locked((uintptr_t)v);
+	pthread_mutex_unlock(&rs_reg_mu);
+	if (!ok) {
+		free(v);
+		return EAI_MEMORY;
+	}
+	*res = &v[0].ai;
+	return 0;
+}
+
+/* musl's order of checks: flags, family, then what the name and service need. */
+static int rs_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+			  struct addrinfo **res, bool *pass)
+{
+	static const struct addrinfo no_hints = { .ai_flags = AI_V4MAPPED | AI_ADDRCONFIG };
+	const struct addrinfo *h = hints ? hints : &no_hints;
+	struct rs_answer ans;
+	struct rs_svc svc[3] = { { 0, 0, 0 } };
+	int eai;
+
+	*pass = true;
+	if (node == NULL || res == NULL || (h->ai_flags & AI_NUMERICHOST) ||
+	    (h->ai_flags & ~RS_AI_FLAGS) ||
+	    (h->ai_family != AF_UNSPEC && h->ai_family != AF_INET && h->ai_family != AF_INET6))
+		return 0; /* libc answers these without a query (or with the error) */
+	int nsvc = rs_services(service, h, svc);
+	uint16_t port = nsvc > 0 ? svc[0].port : 0;
+	enum rs_kind kind = rs_resolve(node, h->ai_family, port, &ans, &eai);
+	if (kind == RS_LIBC)
+		return 0;
+	*pass = false;
+	if (eai != 0)
+		return eai;
+	if (nsvc < 0)
+		return nsvc;
+	if (ans.n == 0)
+		return EAI_NONAME;
+	return rs_build_ai(&ans, svc, nsvc, h, res);
+}
+
+SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+			    struct addrinfo **res)
+{
+	bool pass = true;
+	int rc = rs_passthrough() ? 0 : rs_getaddrinfo(node, service, hints, res, &pass);
+	if (!pass)
+		return rc;
+	if (node != NULL && !rs_passthrough() && rs_is_numeric(node) && hints &&
+	    (hints->ai_flags & AI_CANONNAME)) {
+		/* A numeric host with AI_CANONNAME: make sure libc cannot go looking for a
+		 * canonical name. */
+		struct addrinfo h2 = *hints;
+		h2.ai_flags |= AI_NUMERICHOST;
+		return real()->getaddrinfo(node, service, &h2, res);
+	}
+	return real()->getaddrinfo(node, service, hints, res);
+}
+
+SHIM_EXPORT void freeaddrinfo(struct addrinfo *ai)
+{
+	if (ai == NULL)
+		return;
+	pthread_mutex_lock(&rs_reg_mu);
+	bool ours = rs_reg_take_locked((uintptr_t)ai);
+	pthread_mutex_unlock(&rs_reg_mu);
+	if (ours)
+		free(ai);
+	else
+		real()->freeaddrinfo(ai);
+}
+
+/* ---- gethostbyname and friends ---- */
+
+/* Lays out a hostent in the caller's buffer: pointers first (aligned), then the
+ * addresses, then the name. ERANGE if it does not fit. */
+static int rs_fill_hostent(const struct rs_answer *ans, int family, struct hostent *he,
+			   char *buf, size_t buflen)
+{
+	int alen = family == AF_INET ? 4 : 16, n = 0;
+	for (int i = 0; i < ans->n; i++)
+		n += ans->a[i].family == family;
+	size_t nlen = strlen(ans->canon) + 1;
+	uintptr_t start = (uintptr_t)buf, p = (start + sizeof(char *) - 1) & ~(uintptr_t)(sizeof(char *) - 1);
+	size_t need = (p - start) + (size_t)(n + 2) * sizeof(char *) + (size_t)n * (size_t)alen + nlen;
+	if (buf == NULL || need > buflen)
+		return ERANGE;
+	char **addrs = (char **)p, **aliases = addrs + n + 1;
+	char *data = (char *)(aliases + 1);
+	int k = 0;
+	for (int i = 0; i < ans->n; i++) {
+		if (ans->a[i].family != family)
+			continue;
+		memcpy(data, ans->a[i].addr, (size_t)alen);
+		addrs[k++] = data;
+		data += alen;
+	}
+	addrs[k] = NULL;
+	aliases[0] = NULL;
+	memcpy(data, ans->canon, nlen);
+	he->h_name = data;
+	he->h_aliases = aliases;
+	he->h_addrtype = family;
+	he->h_length = alen;
+	he->h_addr_list = addrs;
+	return 0;
+}
+
+/* The core of every gethostbyname variant, with the _r contract: returns 0 (found, or
+ * not found with *result NULL and *h_err set) or an errno (ERANGE). 1 = ask libc. */
+static int rs_gethostbyname_r(const char *name, int af, struct hostent *he, char *buf,
+			      size_t buflen, struct hostent **result, int *h_err)
+{
+	struct rs_answer ans;
+	int eai;
+	*result = NULL;
+	if (rs_passthrough() || name == NULL)
+		return 1;
+	if (af != AF_INET && af != AF_INET6) {
+		*h_err = NETDB_INTERNAL;
+		errno = EAFNOSUPPORT;
+		return EAFNOSUPPORT;
+	}
+	enum rs_kind kind = rs_resolve(name, af, 0, &ans, &eai);
+	if (kind == RS_LIBC)
+		return 1;
+	if (eai != 0 || ans.n == 0) {
+		*h_err = eai == EAI_AGAIN ? TRY_AGAIN : eai == EAI_FAIL ? NO_RECOVERY : HOST_NOT_FOUND;
+		return eai == EAI_AGAIN ? EAGAIN : 0;
+	}
+	if (rs_fill_hostent(&ans, af, he, buf, buflen) != 0) {
+		*h_err = NETDB_INTERNAL;
+		errno = ERANGE;
+		return ERANGE;
+	}
+	*result = he;
+	*h_err = 0;
+	return 0;
+}
+
+SHIM_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *he, char *buf,
+				 size_t buflen, struct hostent **result, int *h_err)
+{
+	int rc = rs_gethostbyname_r(name, af, he, buf, buflen, result, h_err);
+	return rc != 1 ? rc : rs_libc()->gethostbyname2_r(name, af, he, buf, buflen, result, h_err);
+}
+
+SHIM_EXPORT int gethostbyname_r(const char *name, struct hostent *he, char *buf, size_t buflen,
+				struct hostent **result, int *h_err)
+{
+	return gethostbyname2_r(name, AF_INET, he, buf, buflen, result, h_err);
+}
+
+/* The non-reentrant calls share one buffer per thread (glibc's is per process). */
+static __thread struct hostent rs_he;
+static __thread char rs_he_buf[512 + RS_MAX_ADDRS * 24];
+
+SHIM_EXPORT struct hostent *gethostbyname2(const char *name, int af)
+{
+	struct hostent *res = NULL;
+	int herr = 0;
+	int rc = rs_gethostbyname_r(name, af, &rs_he, rs_he_buf, sizeof(rs_he_buf), &res, &herr);
+	if (rc == 1)
+		return rs_libc()->gethostbyname2(name, af);
+	h_errno = herr;
+	return res;
+}
+
+SHIM_EXPORT struct hostent *gethostbyname(const char *name)
+{
+	return gethostbyname2(name, AF_INET);
+}
+
+/* Reverse: a fake address -> its name; a real one -> the hosts file; never DNS.
+ * Returns 1 when libc should answer (dns=local). */
+static int rs_gethostbyaddr_r(const void *addr, socklen_t len, int type, struct hostent *he,
+			      char *buf, size_t buflen, struct hostent **result, int *h_err)
+{
+	struct rs_answer ans;
+	*result = NULL;
+	if (rs_passthrough())
+		return 1;
+	if (addr == NULL || (type == AF_INET && len != 4) || (type == AF_INET6 && len != 16) ||
+	    (type != AF_INET && type != AF_INET6)) {
+		*h_err = NETDB_INTERNAL;
+		errno = EINVAL;
+		return EINVAL;
+	}
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = (sa_family_t)type;
+	if (type == AF_INET)
+		memcpy(&((struct sockaddr_in *)&ss)->sin_addr, addr, 4);
+	else
+		memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr, addr, 16);
+	uint32_t idx;
+	memset(&ans, 0, sizeof(ans));
+	if (nt_params_is_fake(rs_get_params(), (struct sockaddr *)&ss, sizeof(ss), &idx)) {
+		struct nametable *t = rs_table_get(false);
+		if (t == NULL || nt_name(t, idx, ans.canon, sizeof(ans.canon)) < 0) {
+			*h_err = HOST_NOT_FOUND;
+			return 0;
+		}
+	} else if (!rs_hosts_lookup(NULL, type, addr, &ans)) {
+		*h_err = HOST_NOT_FOUND; /* dns=remote: no PTR query leaves */
+		return 0;
+	}
+	ans.n = 1;
+	ans.a[0].family = type;
+	memcpy(ans.a[0].addr, addr, len);
+	if (rs_fill_hostent(&ans, type, he, buf, buflen) != 0) {
+		*h_err = NETDB_INTERNAL;
+		errno = ERANGE;
+		return ERANGE;
+	}
+	*result = he;
+	*h_err = 0;
+	return 0;
+}
+
+SHIM_EXPORT int gethostbyaddr_r(const void *addr, socklen_t len, int type, struct hostent *he,
+				char *buf, size_t buflen, struct hostent **result, int *h_err)
+{
+	int rc = rs_gethostbyaddr_r(addr, len, type, he, buf, buflen, result, h_err);
+	return rc != 1 ? rc
+		       : rs_libc()->gethostbyaddr_r(addr, len, type, he, buf, buflen, result, h_err);
+}
+
+SHIM_EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len, int type)
+{
+	struct hostent *res = NULL;
+	int herr = 0;
+	int rc = rs_gethostbyaddr_r(addr, len, type, &rs_he, rs_he_buf, sizeof(rs_he_buf), &res,
+				    &herr);
+	if (rc == 1)
+		return rs_libc()->gethostbyaddr(addr, len, type);
+	h_errno = herr;
+	return res;
+}
+
+/* ---- getnameinfo ---- */
+
+SHIM_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host,
+			    socklen_t hostlen, char *serv, socklen_t servlen, int flags)
+{
+	const struct rs_real_syms *r = rs_libc();
+	if (rs_passthrough() || host == NULL || hostlen == 0 || (flags & NI_NUMERICHOST) ||
+	    sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+		return r->getnameinfo(sa, salen, host, hostlen, serv, servlen, flags);
+	if ((sa->sa_family == AF_INET && salen < sizeof(struct sockaddr_in)) ||
+	    (sa->sa_family == AF_INET6 && salen < sizeof(struct sockaddr_in6)))
+		return EAI_FAMILY;
+	char name[NT_NAME_MAX + 1] = "";
+	uint32_t idx;
+	if (nt_params_is_fake(rs_get_params(), sa, salen, &idx)) {
+		struct nametable *t = rs_table_get(false);
+		if (t == NULL || nt_name(t, idx, name, sizeof(name)) < 0)
+			name[0] = '\0';
+	} else {
+		struct rs_answer ans;
+		const void *a = sa->sa_family == AF_INET
+					? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+					: (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (rs_hosts_lookup(NULL, sa->sa_family, a, &ans))
+			str_copy(name, ans.canon, sizeof(name));
+	}
+	if (name[0] == '\0') {
+		/* No name we may give without asking DNS: the numeric form, as libc does
+		 * when a PTR lookup fails, or EAI_NONAME if a name is required. */
+		if (flags & NI_NAMEREQD)
+			return EAI_NONAME;
+		return r->getnameinfo(sa, salen, host, hostlen, serv, servlen, flags | NI_NUMERICHOST);
+	}
+	if (flags & NI_NOFQDN)
+		name[strcspn(name, ".")] = '\0';
+	if (strlen(name) >= hostlen)
+		return EAI_OVERFLOW;
+	if (serv != NULL && servlen != 0) {
+		int rc = r->getnameinfo(sa, salen, NULL, 0, serv, servlen, flags);
+		if (rc != 0)
+			return rc;
+	}
+	memcpy(host, name, strlen(name) + 1);
+	return 0;
+}
+
+/* ---- the res_* family: A/AAAA answered with fake addresses, the rest refused ---- */
+
+/* Encodes name as DNS labels; returns the length or -1. */
+static int rs_dns_name(const char *name, uint8_t *out, size_t cap)
+{
+	size_t o = 0;
+	const char *p = name;
+	while (*p) {
+		size_t l = strcspn(p, ".");
+		if (l == 0 || l > 63 || o + l + 2 > cap)
+			return -1;
+		out[o++] = (uint8_t)l;
+		memcpy(out + o, p, l);
+		o += l;
+		p += l;
+		if (*p == '.')
+			p++;
+	}
+	if (o + 1 > cap)
+		return -1;
+	out[o++] = 0;
+	return (int)o;
+}
+
+/* A whole DNS response with one answer: what a resolver would have returned. */
+static int rs_dns_answer(uint16_t id, const char *canon, int type, const struct rs_answer *ans,
+			 unsigned char *out, int outlen)
+{
+	uint8_t qname[NT_NAME_MAX + 2];
+	int ql = rs_dns_name(canon, qname, sizeof(qname));
+	int alen = type == ns_t_a ? 4 : 16;
+	int need = 12 + ql + 4 + 2 + 10 + alen;
+	if (ql < 0 || out == NULL || outlen < need) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	uint8_t *p = out;
+	p[0] = (uint8_t)(id >> 8);
+	p[1] = (uint8_t)id;
+	p[2] = 0x81; /* QR, RD */
+	p[3] = 0x80; /* RA, NOERROR */
+	p[4] = 0, p[5] = 1, p[6] = 0, p[7] = 1, p[8] = 0, p[9] = 0, p[10] = 0, p[11] = 0;
+	p += 12;
+	memcpy(p, qname, (size_t)ql);
+	p += ql;
+	*p++ = 0, *p++ = (uint8_t)type, *p++ = 0, *p++ = ns_c_in;
+	*p++ = 0xc0, *p++ = 12; /* the name, compressed: the question's */
+	*p++ = 0, *p++ = (uint8_t)type, *p++ = 0, *p++ = ns_c_in;
+	*p++ = 0, *p++ = 0, *p++ = 0, *p++ = 60; /* TTL: a minute */
+	*p++ = 0, *p++ = (uint8_t)alen;
+	memcpy(p, ans->a[0].addr, (size_t)alen);
+	return need;
+}
+
+static void rs_set_herr(res_state st, int herr)
+{
+	h_errno = herr;
+	if (st != NULL)
+		st->res_h_errno = herr;
+}
+
+/* One query: answered (length), or -1 with h_errno. No packet is ever sent. */
+static int rs_res_query(res_state st, const char *name, int class, int type, unsigned char *out,
+			int outlen, uint16_t id)
+{
+	struct rs_answer ans;
+	int eai;
+	if (name == NULL) {
+		rs_set_herr(st, NO_RECOVERY);
+		return -1;
+	}
+	if (class != ns_c_in || (type != ns_t_a && type != ns_t_aaaa)) {
+		/* MX, TXT, SRV, HTTPS (Firefox asks for type 65), PTR...: we cannot answer
+		 * them without asking someone, so the name "has no such data". */
+		LOG_DEBUG("res query type %d for %s refused (dns=remote)", type, name);
+		rs_set_herr(st, NO_DATA);
+		return -1;
+	}
+	int family = type == ns_t_a ? AF_INET : AF_INET6;
+	enum rs_kind kind = rs_resolve(name, family, 0, &ans, &eai);
+	if (kind == RS_LIBC && rs_is_numeric(name)) {
+		rs_set_herr(st, HOST_NOT_FOUND); /* a literal is not a DNS name */
+		return -1;
+	}
+	if (kind == RS_LIBC) {
+		/* A `direct` name: the user lets it resolve locally. */
+		return st ? rs_libc()->res_nquery(st, name, class, type, out, outlen)
+			  : rs_libc()->res_query(name, class, type, out, outlen);
+	}
+	if (eai != 0 || ans.n == 0) {
+		rs_set_herr(st, eai == EAI_AGAIN ? TRY_AGAIN : kind == RS_HOSTS ? NO_DATA : HOST_NOT_FOUND);
+		return -1;
+	}
+	char canon[NT_NAME_MAX + 1];
+	if (nt_canon(name, canon, sizeof(canon)) < 0) {
+		rs_set_herr(st, HOST_NOT_FOUND);
+		return -1;
+	}
+	int n = rs_dns_answer(id, canon, type, &ans, out, outlen);
+	rs_set_herr(st, n < 0 ? NETDB_INTERNAL : 0);
+	return n;
+}
+
+static int rs_res_querydomain(res_state st, const char *name, const char *domain, int class,
+			      int type, unsigned char *out, int outlen)
+{
+	char full[NT_NAME_MAX + 2];
+	if (name == NULL) {
+		rs_set_herr(st, NO_RECOVERY);
+		return -1;
+	}
+	int n = domain ? snprintf(full, sizeof(full), "%s.%s", name, domain)
+		       : snprintf(full, sizeof(full), "%s", name);
+	if (n < 0 || (size_t)n >= sizeof(full)) {
+		rs_set_herr(st, NO_RECOVERY);
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return rs_res_query(st, full, class, type, out, outlen, 0);
+}
+
+/* res_send: parse the question out of the caller's message and treat it as a query. */
+static int rs_res_send(res_state st, const unsigned char *msg, int len, unsigned char *out,
+		       int outlen)
+{
+	char name[NT_NAME_MAX + 2];
+	if (msg == NULL || len < 12 || (msg[4] << 8 | msg[5]) != 1)
+		goto refuse;
+	size_t o = 12, w = 0;
+	while (o < (size_t)len && msg[o] != 0) {
+		size_t l = msg[o];
+		if (l > 63 || o + 1 + l > (size_t)len || w + l + 1 >= sizeof(name))
+			goto refuse;
+		if (w)
+			name[w++] = '.';
+		memcpy(name + w, msg + o + 1, l);
+		w += l;
+		o += 1 + l;
+	}
+	if (o + 5 > (size_t)len || w == 0)
+		goto refuse;
+	name[w] = '\0';
+	int type = msg[o + 1] << 8 | msg[o + 2], class = msg[o + 3] << 8 | msg[o + 4];
+	int rc = rs_res_query(st, name, class, type, out, outlen, (uint16_t)(msg[0] << 8 | msg[1]));
+	if (rc < 0)
+		errno = ECONNREFUSED;
+	return rc;
+refuse:
+	rs_set_herr(st, NO_RECOVERY);
+	errno = ECONNREFUSED;
+	return -1;
+}
+
+SHIM_EXPORT int res_nquery(res_state st, const char *name, int class, int type,
+			   unsigned char *out, int outlen)
+{
+	if (rs_passthrough())
+		return rs_libc()->res_nquery(st, name, class, type, out, outlen);
+	return rs_res_query(st, name, class, type, out, outlen, 0);
+}
+
+SHIM_EXPORT int res_nsearch(res_state st, const char *name, int class, int type,
+			    unsigned char *out, int outlen)
+{
+	if (rs_passthrough())
+		return rs_libc()->res_nsearch(st, name, class, type, out, outlen);
+	/* No search list: it would only make more names to leak. */
+	return rs_res_query(st, name, class, type, out, outlen, 0);
+}
+
+SHIM_EXPORT int res_nquerydomain(res_state st, const char *name, const char *domain, int class,
+				 int type, unsigned char *out, int outlen)
+{
+	if (rs_passthrough())
+		return rs_libc()->res_nquerydomain(st, name, domain, class, type, out, outlen);
+	return rs_res_querydomain(st, name, domain, class, type, out, outlen);
+}
+
+SHIM_EXPORT int res_nsend(res_state st, const unsigned char *msg, int len, unsigned char *out,
+			  int outlen)
+{
+	if (rs_passthrough())
+		return rs_libc()->res_nsend(st, msg, len, out, outlen);
+	return rs_res_send(st, msg, len, out, outlen);
+}
+
+SHIM_EXPORT int res_query(const char *name, int class, int type, unsigned char *out, int outlen)
+{
+	if (rs_passthrough())
+		return rs_libc()->res_query(name, class, type, out, outlen);
+	return rs_res_query(NULL, name, class, type, out, outlen, 0);
+}
+
+SHIM_EXPORT int res_search(const char *name, int class, int type, unsigned char *out, int outlen)
+{
+	if (rs_passthrough())
+		return rs_libc()->res_search(name, class, type, out, outlen);
+	return rs_res_query(NULL, name, class, type, out, outlen, 0);
+}
+
+SHIM_EXPORT int res_querydomain(const char *name, const char *domain, int class, int type,
+				unsigned char *out, int outlen)
+{
+	if (rs_passthrough())
+		return rs_libc()->res_querydomain(name, domain, class, type, out, outlen);
+	return rs_res_querydomain(NULL, name, domain, class, type, out, outlen);
+}
+
+SHIM_EXPORT int res_send(const unsigned char *msg, int len, unsigned char *out, int outlen)
+{
+	if (rs_passthrough())
+		return rs_libc()->res_send(msg, len, out, outlen);
+	return rs_res_send(NULL, msg, len, out, outlen);
+}
+
+/* Programs built before glibc 2.34 call these as __res_* (libresolv's names then):
+ * the same hooks under those names. */
+#define RS_ALIAS(name, target) \
+	SHIM_EXPORT extern __typeof(target) name __attribute__((alias(#target), copy(target)));
+RS_ALIAS(__res_nquery, res_nquery)
+RS_ALIAS(__res_nsearch, res_nsearch)
+RS_ALIAS(__res_nquerydomain, res_nquerydomain)
+RS_ALIAS(__res_nsend, res_nsend)
+RS_ALIAS(__res_query, res_query)
+RS_ALIAS(__res_search, res_search)
+RS_ALIAS(__res_querydomain, res_querydomain)
+RS_ALIAS(__res_send, res_send)
+
+/* ---- for connect(): fake address -> name ---- */
+
+bool fakedns_is_fake(const struct socks_addr *addr)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = addr_to_sockaddr(addr, &ss);
+	return len != 0 && nt_params_is_fake(rs_get_params(), (struct sockaddr *)&ss, len, NULL);
+}
+
+bool fakedns_name(const struct socks_addr *addr, struct socks_addr *name_out)
+{
+	struct sockaddr_storage ss;
+	uint32_t idx;
+	socklen_t len = addr_to_sockaddr(addr, &ss);
+	if (len == 0 || !nt_params_is_fake(rs_get_params(), (struct sockaddr *)&ss, len, &idx))
+		return false;
+	/* An exec'd child connects to what its parent resolved: attach, never create. */
+	struct nametable *t = rs_table_get(false);
+	if (t == NULL)
+		return false;
+	memset(name_out, 0, sizeof(*name_out));
+	if (nt_name(t, idx, name_out->u.name, sizeof(name_out->u.name)) < 0)
+		return false;
+	name_out->atyp = SOCKS5_ATYP_DOMAINNAME;
+	name_out->port = addr->port;
+	return true;
+}
+
+/* ---- start-up, fork and exit ---- */
+
+static void rs_atfork_prepare(void)
+{
+	pthread_mutex_lock(&rs_table_mu);
+	pthread_mutex_lock(&rs_reg_mu);
+}
+
+static void rs_atfork_parent(void)
+{
+	pthread_mutex_unlock(&rs_reg_mu);
+	pthread_mutex_unlock(&rs_table_mu);
+}
+
+static void rs_atfork_child(void)
+{
+	pthread_mutex_unlock(&rs_reg_mu);
+	pthread_mutex_unlock(&rs_table_mu);
+	/* The child shares the mapping: record it, so the table outlives our exit while
+	 * the child may still use an address we gave it (the daemonise pattern). */
+	if (__atomic_load_n(&rs_table_state, __ATOMIC_ACQUIRE) == 1)
+		nt_register_pid(&rs_table, getpid());
+}
+
+/* Names the process tree's table before main() runs, while there is only one thread
+ * to see the environment change: children inherit SOCKSIFY_NAMETABLE and find the
+ * same table. The file itself is created only when the first name is resolved. */
+__attribute__((constructor)) static void rs_init(void)
+{
+	pthread_atfork(rs_atfork_prepare, rs_atfork_parent, rs_atfork_child);
+	if (getauxval(AT_SECURE))
+		return;
+	const char *dns = getenv("SOCKSIFY_DNS");
+	if (dns != NULL && strcmp(dns, "local") == 0)
+		return;
+	if (rs_path_ok(getenv(RS_ENV_TABLE)))
+		return;
+	char path[NT_PATH_MAX];
+	rs_random_path(path, sizeof(path));
+	setenv(RS_ENV_TABLE, path, 1);
+}
+
+__attribute__((destructor)) static void rs_fini(void)
+{
+	if (__atomic_load_n(&rs_table_state, __ATOMIC_ACQUIRE) == 1)
+		nt_release(&rs_table, getpid());
+}
