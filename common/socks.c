@@ -546,32 +546,30 @@ static int http_authority(const struct socks_addr *a, char *out, size_t cap)
 	return n < 0 || (size_t)n >= cap ? CODEC_EFIELD : n;
 }
 
-/* Appends s to buf at *off, or fails with ENOSPC. */
-static int http_put(uint8_t *buf, size_t cap, size_t *off, const char *s, size_t n)
-{
-	if (cap - *off < n)
-		return CODEC_ENOSPC;
-	memcpy(buf + *off, s, n);
-	*off += n;
-	return 0;
-}
+/* Heads are formatted on the stack and copied out, so that a head of exactly cap
+ * bytes fits (snprintf straight into buf would want room for a NUL). */
+#define HTTP_OUT_MAX 1536
 
-#define HTTP_PUTS(s)                                                                     \
-	do {                                                                             \
-		if (http_put(buf, cap, &off, (s), strlen(s)))                            \
-			return CODEC_ENOSPC;                                             \
-	} while (0)
+static ssize_t http_emit(uint8_t *buf, size_t cap, const char *head, int n)
+{
+	if (n < 0 || n >= HTTP_OUT_MAX)
+		return CODEC_EFIELD;
+	if ((size_t)n > cap)
+		return CODEC_ENOSPC;
+	memcpy(buf, head, (size_t)n);
+	return n;
+}
 
 ssize_t http_build_connect(uint8_t *buf, size_t cap, const struct socks_addr *dst,
 			   const char *user, const char *pass)
 {
 	char auth[HTTP_AUTH_MAX], auth64[(HTTP_AUTH_MAX + 2) / 3 * 4 + 1];
-	char hp[SOCKS_NAME_MAX + 16];
-	size_t off = 0, ulen, plen;
-	int rc = http_authority(dst, hp, sizeof(hp));
+	char hp[SOCKS_NAME_MAX + 16], head[HTTP_OUT_MAX];
+	size_t ulen, plen;
+	int n = http_authority(dst, hp, sizeof(hp));
 
-	if (rc < 0)
-		return rc;
+	if (n < 0)
+		return n;
 	if (user) {
 		if (!pass)
 			pass = "";
@@ -587,18 +585,10 @@ ssize_t http_build_connect(uint8_t *buf, size_t cap, const struct socks_addr *ds
 				     sizeof(auth64)) < 0)
 			return CODEC_EFIELD;
 	}
-	HTTP_PUTS("CONNECT ");
-	HTTP_PUTS(hp);
-	HTTP_PUTS(" HTTP/1.1\r\nHost: ");
-	HTTP_PUTS(hp);
-	HTTP_PUTS("\r\n");
-	if (user) {
-		HTTP_PUTS("Proxy-Authorization: Basic ");
-		HTTP_PUTS(auth64);
-		HTTP_PUTS("\r\n");
-	}
-	HTTP_PUTS("\r\n");
-	return (ssize_t)off;
+	n = snprintf(head, sizeof(head), "CONNECT %s HTTP/1.1\r\nHost: %s\r\n%s%s%s\r\n", hp, hp,
+		     user ? "Proxy-Authorization: Basic " : "", user ? auth64 : "",
+		     user ? "\r\n" : "");
+	return http_emit(buf, cap, head, n);
 }
 
 /* Finds the end of an HTTP head: the byte after the empty line that closes it
@@ -863,26 +853,22 @@ static const char *http_reason(int status)
 
 ssize_t http_build_connect_reply(uint8_t *buf, size_t cap, int status, const char *reason)
 {
-	char line[64];
-	size_t off = 0;
+	char head[HTTP_OUT_MAX];
+	int n;
 
 	if (status < 100 || status > 599)
 		return CODEC_EFIELD;
 	if (!reason)
 		reason = http_reason(status);
+	/* A CR or LF in the reason would let a caller's string forge headers. */
 	for (const char *r = reason; *r; r++)
 		if ((unsigned char)*r < 0x20 && *r != '\t')
 			return CODEC_EFIELD;
-	snprintf(line, sizeof(line), "HTTP/1.1 %d ", status);
-	HTTP_PUTS(line);
-	HTTP_PUTS(reason);
-	HTTP_PUTS("\r\n");
 	/* A 407 must say which scheme to use (RFC 7235); a failure carries no body and
 	 * ends the connection, which a 2xx to CONNECT must not announce. */
-	if (status == 407)
-		HTTP_PUTS("Proxy-Authenticate: Basic realm=\"socksify\"\r\n");
-	if (status < 200 || status > 299)
-		HTTP_PUTS("Content-Length: 0\r\nConnection: close\r\n");
-	HTTP_PUTS("\r\n");
-	return (ssize_t)off;
+	n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\n%s%s\r\n", status, reason,
+		     status == 407 ? "Proxy-Authenticate: Basic realm=\"socksify\"\r\n" : "",
+		     status < 200 || status > 299 ? "Content-Length: 0\r\nConnection: close\r\n"
+						  : "");
+	return http_emit(buf, cap, head, n);
 }

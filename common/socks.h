@@ -26,7 +26,7 @@ enum codec_rc {
 	CODEC_EFIELD = -4,   /* oversize or malformed field (name, user id, header) */
 	CODEC_ENOSPC = -5,   /* output buffer too small (builders) */
 	CODEC_ESYNTAX = -6,  /* HTTP syntax error */
-	CODEC_ECMD = -7,     /* command byte outside the protocol */
+	CODEC_ECMD = -7,     /* a command we do not parse (HTTP: a method other than CONNECT) */
 };
 const char *codec_strerror(int rc);
 

@@ -352,6 +352,13 @@ replies_done:
 	is_int(http_build_connect_reply(b, sizeof(b), 600, NULL), CODEC_EFIELD, "http status 600");
 	is_int(http_build_connect_reply(b, sizeof(b), 400, "a\r\nX: y"), CODEC_EFIELD,
 	       "http reason with CRLF");
+	{
+		char reason[2000];
+		memset(reason, 'r', sizeof(reason) - 1);
+		reason[sizeof(reason) - 1] = 0;
+		is_int(http_build_connect_reply(b, sizeof(b), 400, reason), CODEC_EFIELD,
+		       "http reason too long for a head");
+	}
 }
 
 /* ---- malformed input, byte for byte ---- */
@@ -566,7 +573,8 @@ static void test_builders(void)
 		if (!strcmp(m->name, "http req bare LF") || !strcmp(m->name, "http reply headers") ||
 		    !strcmp(m->name, "http reply bare LF"))
 			continue; /* hand-written, no builder */
-		for (size_t cap = 0; cap < m->n && bad_cap == SIZE_MAX; cap++) {
+		/* cap == n must succeed and write exactly the message. */
+		for (size_t cap = 0; cap <= m->n && bad_cap == SIZE_MAX; cap++) {
 			uint8_t *o = malloc(cap ? cap : 1);
 			ssize_t r = -100;
 
@@ -595,11 +603,13 @@ static void test_builders(void)
 				break;
 			case K_HTTP_REP: r = http_build_connect_reply(o, cap, p.status, NULL); break;
 			}
-			if (r != CODEC_ENOSPC)
+			if (cap < m->n ? r != CODEC_ENOSPC
+				       : r != (ssize_t)m->n || memcmp(o, m->b, m->n))
 				bad_cap = cap;
 			free(o);
 		}
-		ok(bad_cap == SIZE_MAX, "%s: every cap below %zu bytes is ENOSPC", m->name, m->n);
+		ok(bad_cap == SIZE_MAX, "%s: every cap below %zu bytes is ENOSPC, exactly %zu builds it",
+		   m->name, m->n, m->n);
 	}
 }
 
