@@ -466,17 +466,25 @@ while True:
 	LISTEN_PORT=$(awk '/^ready/ {print $2; exit}' "$log")
 }
 
-# check_server ARGS...: socksifyd on 127.0.0.1:0; sets SOCKSIFYD_PID and SOCKSIFYD_PORT.
-# (Its own wait rather than start_socksifyd's: there `n=$(grep -c ...)` fails the
-# test under errexit when the first look comes before the readiness line.)
-check_server() {
+# run_server NS ADDR ARGS...: socksifyd on ADDR:0 in namespace NS ("-" = here); sets
+# SOCKSIFYD_PID, SOCKSIFYD_PORT and SERVER_LOG. (Its own wait rather than
+# start_socksifyd's: there `n=$(grep -c ...)` fails the test under errexit when the
+# first look comes before the readiness line.)
+run_server() {
+	local ns=$1 addr=$2
+	shift 2
 	[ -x "$SOCKSIFYD" ] || skip "$SOCKSIFYD not built"
-	local log=$T/socksifyd-$BATS_TEST_NUMBER-$RANDOM.log
-	SERVER_LOG=$log
-	netns_bg - "$log" "$SOCKSIFYD" -l 127.0.0.1:0 --allow-local-dest "$@"
+	SERVER_LOG=$T/socksifyd-$BATS_TEST_NUMBER-$RANDOM.log
+	netns_bg "$ns" "$SERVER_LOG" "$SOCKSIFYD" -l "$addr:0" "$@"
 	SOCKSIFYD_PID=$NETNS_BG_PID
-	wait_for_line "$log" 'socksifyd\[[0-9]+\]: listening on 127\.0\.0\.1:[0-9]+' 10
-	SOCKSIFYD_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n 1)
+	local re=${addr//./\\.}
+	wait_for_line "$SERVER_LOG" "socksifyd\\[[0-9]+\\]: listening on $re:[0-9]+" 10
+	SOCKSIFYD_PORT=$(sed -n "s/.*listening on $re:\\([0-9]*\\).*/\\1/p" "$SERVER_LOG" | head -n 1)
+	[ -n "$SOCKSIFYD_PORT" ]
+}
+
+check_server() {
+	run_server - 127.0.0.1 --allow-local-dest "$@"
 }
 
 @test "--check against a live socksifyd: every step ok, exit 0" {
@@ -588,4 +596,45 @@ check_server() {
 	run "$SOCKSIFY" -p socks5://127.0.0.1:1 --check=nocolon
 	assert_failure 125
 	assert_output --partial 'HOST:PORT'
+}
+
+# ---- in the namespace topology: the launcher and the real library together ----
+
+@test "topology: socksify curl, eval --env, and --check reach the target only through the proxy" {
+	require_cmd curl
+	[ -f "$BUILD/libsocksify.so" ] || skip "$BUILD/libsocksify.so not built"
+	[ -x "$SOCKSIFYD" ] || skip "$SOCKSIFYD not built"
+	netns_up
+	export SOCKSIFY_LIB=$BUILD/libsocksify.so
+	run_server "$NS_PROXY" "$NS_PROXY_IP" --open
+	local proxy=socks5h://$NS_PROXY_IP:$SOCKSIFYD_PORT
+
+	# The client cannot reach the target by itself...
+	run in_client curl -s -m 3 "http://$NS_TARGET_IP/"
+	assert_failure
+	# ...but through socksify it can. (By address: names are the resolver suites' job.)
+	run in_client "$SOCKSIFY" -p "$proxy" curl -s -m 10 "http://$NS_TARGET_IP/"
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
+	# The same through eval "$(socksify --env)" in a shell.
+	run in_client bash -c 'eval "$("$1" -p "$2" --env)" && curl -s -m 10 "http://$3/"' \
+		_ "$SOCKSIFY" "$proxy" "$NS_TARGET_IP"
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
+	# --check from the client: CONNECT to the target (unreachable from here) works.
+	run in_client "$SOCKSIFY" -p "$proxy" --check=target.test:80
+	assert_success
+	assert_line --regexp '^  CONNECT +ok +to target.test:80'
+	assert_line --regexp '^  UDP ASSOCIATE +ok'
+	run in_client "$SOCKSIFY" -p "$proxy" --check=target.test:81
+	assert_failure 1
+	assert_line --regexp '^  CONNECT +FAIL'
+	stop_socksifyd
+	assert_no_sanitizer "$SERVER_LOG"
+}
+
+teardown() {
+	if [ -n "${NETNS_DIR:-}" ] && [ -d "$NETNS_DIR" ]; then
+		netns_down
+	fi
 }
