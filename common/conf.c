@@ -56,7 +56,8 @@ const char *proxy_type_name(enum proxy_type t)
 
 /* Copies url into buf for messages with everything between the first ':' of the
  * userinfo and the last '@' replaced by "***". The last '@', not the first, so a
- * password holding a raw '@' is still hidden whole. */
+ * password holding a raw '@' is still hidden whole. Control bytes become '?' and
+ * long URLs are cut. */
 static void url_mask(const char *url, char *buf, size_t cap)
 {
 	const char *auth = strstr(url, "://");
@@ -66,6 +67,22 @@ static void url_mask(const char *url, char *buf, size_t cap)
 	auth = auth != NULL ? auth + 3 : url;
 	at = strrchr(auth, '@');
 	colon = at != NULL ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+	if (at == NULL) {
+		/* "socks5://bob:secret" (the '@host' forgotten) reads as host "bob" with a
+		 * bad port: a port that is not a number is masked too. */
+		const char *rb = strrchr(auth, ']');
+		const char *c2 = strrchr(rb != NULL ? rb : auth, ':');
+		if (c2 != NULL) {
+			const char *e2 = c2 + 1 + strcspn(c2 + 1, "/?#");
+			const char *q;
+			for (q = c2 + 1; q < e2; q++)
+				if (*q < '0' || *q > '9') {
+					colon = c2;
+					at = e2;
+					break;
+				}
+		}
+	}
 	for (i = 0; i < len && o + 1 < cap; i++) {
 		const char *p = url + i;
 		unsigned char c = (unsigned char)*p;

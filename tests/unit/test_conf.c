@@ -94,6 +94,8 @@ static void test_url_bad(void)
 		{ "socks5://bob:" PW "@a..b", "bad host name" },
 		{ "socks4://bob:" PW "@h", "no password" },
 		{ "socks4a://bob:" PW "@h", "no password" },
+		{ "socks5://bob:" PW, "bad port" }, /* '@host' forgotten */
+		{ "socks5://bob:" PW "/", "bad port" },
 	};
 	char err[512];
 	size_t i;
@@ -112,7 +114,7 @@ static void test_url_bad(void)
 		   "url %s -> %s", t[i].url, err);
 		ok(strstr(err, PW) == NULL, "no password in: %s", err);
 		if (strstr(t[i].url, ":" PW) != NULL && t[i].url[0] != '\0')
-			ok(strstr(err, ":***@") != NULL, "password masked in: %s", err);
+			ok(strstr(err, ":***") != NULL, "password masked in: %s", err);
 		ok(p.pass[0] == '\0' && p.user[0] == '\0', "nothing left in out after an error");
 	}
 
@@ -570,6 +572,79 @@ static void test_finish(void)
 		err, sizeof(err)) && conf_finish(&c, err, sizeof(err)), "chain_len == proxies");
 }
 
+/* Every truncation and every single-bit flip of a few good URLs and a config: no
+ * crash (ASan watches), an error always explains itself, and the password of the
+ * original never shows in a message unless the flip moved it out of the userinfo. */
+static void test_sweep(void)
+{
+	static const char *const urls[] = {
+		"socks5h://bob:" PW "@[fd00:1::2]:9050",
+		"http://a%40b:" PW "@proxy.corp:3128/",
+		"socks4a://alice@10.0.0.1:1",
+	};
+	static const char conf_text[] = "proxy = socks5://u:" PW "@h:1 # c\n"
+					"chain = dynamic\ndirect = [fd00::/8]:443\nlog = info\n";
+	char buf[256], err[512];
+	struct socksify_conf c;
+	size_t i, k, bit, bad_msgs = 0, leaks = 0, runs = 0;
+
+	for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		size_t len = strlen(urls[i]);
+		for (k = 0; k <= len; k++) {
+			struct proxy p;
+			memcpy(buf, urls[i], k);
+			buf[k] = '\0';
+			err[0] = '\0';
+			runs++;
+			if (!proxy_url_parse(buf, &p, err, sizeof(err)) && err[0] == '\0')
+				bad_msgs++;
+			if (strstr(err, PW) != NULL)
+				leaks++;
+		}
+		for (k = 0; k < len; k++)
+			for (bit = 0; bit < 8; bit++) {
+				struct proxy p;
+				memcpy(buf, urls[i], len + 1);
+				buf[k] ^= (char)(1u << bit);
+				err[0] = '\0';
+				runs++;
+				if (!proxy_url_parse(buf, &p, err, sizeof(err)) && err[0] == '\0')
+					bad_msgs++;
+				/* A flipped ':' or '@' can turn the password into a host name,
+				 * which is then not a password any more: only count leaks when
+				 * both delimiters survived. */
+				if (strstr(err, PW) != NULL && strstr(buf, ":" PW "@") != NULL)
+					leaks++;
+			}
+	}
+	ok(bad_msgs == 0, "URL sweep (%zu runs): every error has a message", runs);
+	ok(leaks == 0, "URL sweep: no message shows the password (%zu leaks)", leaks);
+
+	bad_msgs = 0;
+	runs = 0;
+	for (k = 0; k <= sizeof(conf_text) - 1; k++) {
+		conf_defaults(&c);
+		err[0] = '\0';
+		runs++;
+		if (!conf_load_buf(&c, conf_text, k, "s.conf", err, sizeof(err)) &&
+		    strncmp(err, "s.conf:", 7) != 0)
+			bad_msgs++;
+	}
+	for (k = 0; k < sizeof(conf_text) - 1; k++)
+		for (bit = 0; bit < 8; bit++) {
+			char text[sizeof(conf_text)];
+			memcpy(text, conf_text, sizeof(text));
+			text[k] ^= (char)(1u << bit);
+			conf_defaults(&c);
+			err[0] = '\0';
+			runs++;
+			if (!conf_load_buf(&c, text, sizeof(text) - 1, "s.conf", err, sizeof(err)) &&
+			    strncmp(err, "s.conf:", 7) != 0)
+				bad_msgs++;
+		}
+	ok(bad_msgs == 0, "config sweep (%zu runs): every error names s.conf:LINE", runs);
+}
+
 int main(void)
 {
 	test_url_good();
@@ -580,5 +655,6 @@ int main(void)
 	test_file();
 	test_env();
 	test_finish();
+	test_sweep();
 	return tap_done();
 }
