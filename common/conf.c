@@ -411,6 +411,19 @@ bool conf_parse_level(const char *s, enum log_level *out)
 	return true;
 }
 
+/* A config key or keyword: [A-Za-z0-9_-]+. Anything else is not echoed in messages,
+ * since a stray line may well be a proxy URL with its password. */
+static bool conf_is_word(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+			return false;
+	return len > 0;
+}
+
 /* Picks value from a NULL-terminated list of lower-case words; returns its index. */
 static int conf_pick(const char *value, const char *const *words)
 {
@@ -528,7 +541,10 @@ bool conf_set(struct socksify_conf *c, const char *key, const char *value, const
 		c->log_file[0] = '\0';
 		expect = "a path shorter than 512 bytes";
 	} else {
-		snprintf(err, errlen, "%s%sunknown key '%.64s'", WHERE(where), key);
+		if (conf_is_word(key, strlen(key)))
+			snprintf(err, errlen, "%s%sunknown key '%.64s'", WHERE(where), key);
+		else
+			snprintf(err, errlen, "%s%sunknown key (not a name)", WHERE(where));
 		return false;
 	}
 	snprintf(err, errlen, "%s%sbad value '%.128s' for %s (expected %s)", WHERE(where), value,
@@ -565,7 +581,13 @@ static bool conf_line(struct socksify_conf *c, char *line, const char *path, uns
 		return true;
 	eq = strchr(key, '=');
 	if (eq == NULL) {
-		snprintf(err, errlen, "%s: expected 'key = value', got '%.64s'", where, key);
+		/* Echo only a leading word: the rest may be a URL with a password. */
+		size_t n = strcspn(key, " \t\r");
+		if (n > 0 && n <= 32 && conf_is_word(key, n))
+			snprintf(err, errlen, "%s: expected 'key = value' after '%.*s'", where,
+				 (int)n, key);
+		else
+			snprintf(err, errlen, "%s: expected 'key = value'", where);
 		return false;
 	}
 	value = eq + 1;
