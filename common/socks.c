@@ -59,25 +59,40 @@ static uint16_t get_u16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-/* Writes ATYP ADDR PORT. Field errors come before ENOSPC so a caller learns the
- * real problem whatever its buffer size. */
-static ssize_t put_addr(uint8_t *p, size_t cap, const struct socks_addr *a)
+/* Whether an address can go on the wire at all: a known ATYP, and a name of
+ * 1..255 bytes. Builders check this before the buffer size, so a caller learns the
+ * real problem whatever its buffer. */
+static int addr_check(const struct socks_addr *a)
 {
-	size_t n = socks_addr_wire_len(a);
-
-	if (n == 0)
+	if (socks_addr_wire_len(a) == 0)
 		return CODEC_EATYP;
 	if (a->atyp == SOCKS5_ATYP_DOMAINNAME && name_len(a) == 0)
 		return CODEC_EFIELD;
+	return 0;
+}
+
+/* Writes three header bytes then ATYP ADDR PORT: the layout of SOCKS5 requests,
+ * replies (VER CMD/REP RSV) and UDP headers (RSV RSV FRAG). */
+static ssize_t put_hdr_addr(uint8_t *p, size_t cap, uint8_t b0, uint8_t b1, uint8_t b2,
+			    const struct socks_addr *a)
+{
+	size_t n = 3 + socks_addr_wire_len(a);
+	int rc = addr_check(a);
+
+	if (rc)
+		return rc;
 	if (cap < n)
 		return CODEC_ENOSPC;
-	p[0] = a->atyp;
+	p[0] = b0;
+	p[1] = b1;
+	p[2] = b2;
+	p[3] = a->atyp;
 	switch (a->atyp) {
-	case SOCKS5_ATYP_IPV4: memcpy(p + 1, a->u.v4, 4); break;
-	case SOCKS5_ATYP_IPV6: memcpy(p + 1, a->u.v6, 16); break;
+	case SOCKS5_ATYP_IPV4: memcpy(p + 4, a->u.v4, 4); break;
+	case SOCKS5_ATYP_IPV6: memcpy(p + 4, a->u.v6, 16); break;
 	default:
-		p[1] = (uint8_t)name_len(a);
-		memcpy(p + 2, a->u.name, p[1]);
+		p[4] = (uint8_t)name_len(a);
+		memcpy(p + 5, a->u.name, p[4]);
 		break;
 	}
 	put_u16(p + n - 2, a->port);
@@ -262,28 +277,9 @@ int s5_parse_auth_reply(const uint8_t *buf, size_t len, size_t *used, uint8_t *s
 
 /* ---- SOCKS5 request / reply ---- */
 
+/* A NULL address is 0.0.0.0:0, what replies and UDP ASSOCIATE requests carry when
+ * there is nothing to say. */
 static const struct socks_addr zero_v4 = { .atyp = SOCKS5_ATYP_IPV4 };
-
-/* VER CMD/REP RSV ATYP ADDR PORT: requests and replies share the layout. */
-static ssize_t s5_build_msg(uint8_t *buf, size_t cap, uint8_t code, const struct socks_addr *a)
-{
-	ssize_t n;
-
-	if (!a)
-		a = &zero_v4;
-	if (socks_addr_wire_len(a) == 0)
-		return CODEC_EATYP;
-	if (cap < 3)
-		/* Still let put_addr report a field error first. */
-		return put_addr(buf, 0, a) == CODEC_EFIELD ? CODEC_EFIELD : CODEC_ENOSPC;
-	n = put_addr(buf + 3, cap - 3, a);
-	if (n < 0)
-		return n;
-	buf[0] = SOCKS5_VERSION;
-	buf[1] = code;
-	buf[2] = 0;
-	return 3 + n;
-}
 
 /* RSV is not checked: RFC 1928 says it is 0, but nothing depends on it and strict
  * checking would only break sloppy peers; the code byte is returned as sent because
@@ -313,7 +309,7 @@ static int s5_parse_msg(const uint8_t *buf, size_t len, size_t *used, struct s5_
 
 ssize_t s5_build_request(uint8_t *buf, size_t cap, uint8_t cmd, const struct socks_addr *dst)
 {
-	return s5_build_msg(buf, cap, cmd, dst);
+	return put_hdr_addr(buf, cap, SOCKS5_VERSION, cmd, 0, dst ? dst : &zero_v4);
 }
 
 int s5_parse_request(const uint8_t *buf, size_t len, size_t *used, struct s5_request *out)
@@ -323,7 +319,7 @@ int s5_parse_request(const uint8_t *buf, size_t len, size_t *used, struct s5_req
 
 ssize_t s5_build_reply(uint8_t *buf, size_t cap, uint8_t rep, const struct socks_addr *bnd)
 {
-	return s5_build_msg(buf, cap, rep, bnd);
+	return put_hdr_addr(buf, cap, SOCKS5_VERSION, rep, 0, bnd ? bnd : &zero_v4);
 }
 
 int s5_parse_reply(const uint8_t *buf, size_t len, size_t *used, struct s5_request *out)
@@ -335,21 +331,7 @@ int s5_parse_reply(const uint8_t *buf, size_t len, size_t *used, struct s5_reque
 
 ssize_t s5_build_udp_header(uint8_t *buf, size_t cap, uint8_t frag, const struct socks_addr *a)
 {
-	ssize_t n;
-
-	if (!a)
-		a = &zero_v4;
-	if (socks_addr_wire_len(a) == 0)
-		return CODEC_EATYP;
-	if (cap < 3)
-		return put_addr(buf, 0, a) == CODEC_EFIELD ? CODEC_EFIELD : CODEC_ENOSPC;
-	n = put_addr(buf + 3, cap - 3, a);
-	if (n < 0)
-		return n;
-	buf[0] = 0;
-	buf[1] = 0;
-	buf[2] = frag;
-	return 3 + n;
+	return put_hdr_addr(buf, cap, 0, 0, frag, a ? a : &zero_v4);
 }
 
 int s5_parse_udp_header(const uint8_t *buf, size_t len, size_t *used, uint8_t *frag,
