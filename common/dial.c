@@ -630,9 +630,10 @@ enum dial_state dial_step(struct dial *d)
 			};
 			if (!dial_flush(d, &st))
 				return st;
+			/* The answer to what just left cannot be here yet: wait for it
+			 * rather than spend a recv() on EAGAIN. */
 			dial_set_state(d, next[d->state]);
-			st = d->state;
-			break;
+			return d->state;
 		}
 		case S5_RECV_METHOD:
 			if (!dial_fill(d, &st))
