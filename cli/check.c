@@ -239,8 +239,11 @@ static bool probe_methods(const struct check *ck, int fd, uint8_t *method, char 
 		}
 		ssize_t r = recv(fd, buf + have, sizeof(buf) - have, 0);
 		if (r <= 0) {
+			/* SO_RCVTIMEO expiry shows up as EAGAIN. */
 			snprintf(err, errlen, "reading method reply: %s",
-				 r == 0 ? "connection closed" : strerror(errno));
+				 r == 0 ? "connection closed by the proxy"
+				 : errno == EAGAIN || errno == EWOULDBLOCK ? "timed out"
+									     : strerror(errno));
 			return false;
 		}
 		have += (size_t)r;

@@ -534,6 +534,34 @@ check_server() {
 	assert_line --partial 'result: FAILED'
 }
 
+@test "--check against a proxy that accepts and never answers: timed out, exit 1, bounded" {
+	local log=$T/silent.log
+	netns_bg - "$log" "$NETNS_PY" -c '
+import socket, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+print("ready", s.getsockname()[1], flush=True)
+held = []
+end = time.time() + 30
+while time.time() < end:
+    s.settimeout(1)
+    try:
+        held.append(s.accept()[0])
+    except socket.timeout:
+        pass'
+	wait_for_line "$log" '^ready [0-9]+' 10
+	local port
+	port=$(awk '/^ready/ {print $2; exit}' "$log")
+	printf 'connect_timeout = 500\nudp = block\n' >"$T/fast.conf"
+	SECONDS=0
+	run timeout 20 "$SOCKSIFY" -f "$T/fast.conf" -p "socks5://127.0.0.1:$port" --check=127.0.0.1:9
+	assert_failure 1
+	assert_line --regexp '^  methods +FAIL .*timed out'
+	assert_line --regexp '^  CONNECT +FAIL .*timed out'
+	[ "$SECONDS" -le 5 ] || fail "took ${SECONDS}s with connect_timeout 500 ms"
+}
+
 @test "--check: a CONNECT the proxy refuses fails the check" {
 	check_server
 	local port
