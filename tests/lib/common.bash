@@ -1,0 +1,124 @@
+# Shared helpers for the bats end-to-end suites: the build paths from tests/run.sh (with
+# defaults so a suite also runs alone), bats-support/assert, starting socksifyd and
+# waiting for its readiness line, and failing on sanitizer reports in a server log.
+# Load with: load '../lib/common'   (it also loads netns.bash)
+
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+COMMON_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib/netns.bash
+source "$COMMON_LIB_DIR/netns.bash"
+
+SFY_TOP=$(cd "$COMMON_LIB_DIR/../.." && pwd)
+BUILD=${BUILD:-$SFY_TOP/build}
+SOCKSIFYD=${SOCKSIFYD:-$BUILD/asan/socksifyd}
+# Without the sanitizer tree (plain `make`), fall back to the normal server.
+[ -x "$SOCKSIFYD" ] || SOCKSIFYD=$BUILD/socksifyd
+SOCKSIFY=${SOCKSIFY:-$BUILD/socksify}
+SOCKSIFY_LIB=${SOCKSIFY_LIB:-$BUILD/libsocksify.so}
+SNIPPETS=${SNIPPETS:-$BUILD/snippets}
+export BUILD SOCKSIFYD SOCKSIFY SOCKSIFY_LIB SNIPPETS SFY_TOP
+# Leaks are reported at exit, so servers must be stopped with stop_socksifyd (SIGTERM)
+# before assert_no_sanitizer looks at their log.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:print_summary=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+
+# require_cmd CMD...: skip the test (or the file, from setup_file) when a tool is missing.
+require_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip "$c not installed"
+	done
+}
+
+# require_file PATH...: skip when a build artefact is missing (e.g. not built yet).
+require_file() {
+	local f
+	for f in "$@"; do
+		[ -e "$f" ] || skip "$f missing (not built?)"
+	done
+}
+
+# start_socksifyd NS LOG ARGS...: run $SOCKSIFYD ARGS in namespace NS ("-" = here) and
+# wait (10 s at most) for one readiness line per -l/--listen (one when none is given):
+#   socksifyd[PID]: listening on ADDR:PORT
+# Exports SOCKSIFYD_PID, SOCKSIFYD_PORT (the first listener's port) and
+# SOCKSIFYD_LISTEN (every "ADDR:PORT", space separated); see socksifyd_port.
+start_socksifyd() {
+	local ns=$1 log=$2 want=0 a i n
+	shift 2
+	for a in "$@"; do
+		case "$a" in -l | --listen | -l* | --listen=*) want=$((want + 1)) ;; esac
+	done
+	[ "$want" -eq 0 ] && want=1
+	netns_bg "$ns" "$log" "$SOCKSIFYD" "$@"
+	SOCKSIFYD_PID=$NETNS_BG_PID
+	for ((i = 0; i < 200; i++)); do
+		n=$(grep -Ec 'socksifyd\[[0-9]+\]: listening on ' "$log" 2>/dev/null || true)
+		[ "${n:-0}" -ge "$want" ] && break
+		if ! kill -0 "$SOCKSIFYD_PID" 2>/dev/null; then
+			echo "start_socksifyd: socksifyd exited before listening; log:" >&2
+			tail -n 30 "$log" >&2 || true
+			return 1
+		fi
+		sleep 0.05
+	done
+	if [ "${n:-0}" -lt "$want" ]; then
+		echo "start_socksifyd: $want listener(s) not ready in 10 s; log:" >&2
+		tail -n 30 "$log" >&2 || true
+		return 1
+	fi
+	SOCKSIFYD_LISTEN=$(sed -n 's/.*socksifyd\[[0-9]*\]: listening on \([^ ]*\).*/\1/p' "$log" |
+		tr '\n' ' ')
+	SOCKSIFYD_LISTEN=${SOCKSIFYD_LISTEN% }
+	a=${SOCKSIFYD_LISTEN%% *}
+	SOCKSIFYD_PORT=${a##*:}
+	export SOCKSIFYD_PID SOCKSIFYD_PORT SOCKSIFYD_LISTEN
+}
+
+# socksifyd_port ADDR [LISTEN]: the port of the listener on ADDR (e.g. 198.18.1.2 or
+# [fd00:1::2]) among LISTEN (default $SOCKSIFYD_LISTEN).
+socksifyd_port() {
+	local want=$1 l
+	for l in ${2:-$SOCKSIFYD_LISTEN}; do
+		if [ "${l%:*}" = "$want" ]; then
+			echo "${l##*:}"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# stop_socksifyd [PID]: SIGTERM and wait (10 s at most, sanitizer exit reports take a
+# moment) for it to be gone; then SIGKILL. Returns 1 if it had to be killed.
+stop_socksifyd() {
+	local pid=${1:-$SOCKSIFYD_PID} i
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	echo "stop_socksifyd: $pid ignored SIGTERM for 10 s, killed" >&2
+	return 1
+}
+
+# assert_no_sanitizer LOG...: fail with the report when ASan/UBSan/LSan wrote to a log.
+assert_no_sanitizer() {
+	local f
+	for f in "$@"; do
+		[ -f "$f" ] || continue
+		if grep -Eq 'ERROR: AddressSanitizer|runtime error:|LeakSanitizer|ERROR: UndefinedBehaviorSanitizer' "$f"; then
+			echo "sanitizer report in $f:" >&2
+			grep -E -A 30 'ERROR: AddressSanitizer|runtime error:|LeakSanitizer|UndefinedBehaviorSanitizer' "$f" | head -n 60 >&2
+			return 1
+		fi
+	done
+	return 0
+}
+
+# stop_recorded: for suites that start host processes without netns_up (teardown_file).
+stop_recorded() {
+	netns_kill_pids "$(netns_pidfile)"
+}
