@@ -45,9 +45,14 @@ static enum connect_policy connect_classify(int fd, const struct sockaddr *sa, s
 		return CONNECT_PASS;
 	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
 		return CONNECT_PASS;
-	/* A second connect() on a tunnelled fd gets the kernel's own answer (EISCONN). */
-	if (fdreg_kind(fd) != FD_NONE)
-		return CONNECT_PASS;
+	/* A second connect() on a tunnelled fd gets the kernel's own answer (EISCONN);
+	 * a stale record (the number reused behind our back) is dropped by fdreg_peer. */
+	if (fdreg_kind(fd) != FD_NONE) {
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		if (fdreg_kind(fd) == FD_INTERNAL || fdreg_peer(fd, &ss, &sl))
+			return CONNECT_PASS;
+	}
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ol) != 0 || type != SOCK_STREAM)
 		return CONNECT_PASS;
 	ol = sizeof(int);

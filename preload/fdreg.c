@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -23,6 +24,7 @@ struct fdreg_peer {
 		struct sockaddr_in6 in6;
 	} u;
 	socklen_t len;
+	ino_t ino; /* the socket's identity: a number reused behind our back differs */
 };
 
 /* A cap for an "unlimited" RLIMIT_NOFILE: fds beyond it are simply not tracked
@@ -83,6 +85,12 @@ static void fdreg_mark(_Atomic uint8_t *k, int fd, enum fd_kind kind)
 	atomic_store_explicit(&k[fd], (uint8_t)kind, memory_order_release);
 }
 
+static ino_t fdreg_ino(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 ? st.st_ino : 0;
+}
+
 void fdreg_set_tunnel(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	_Atomic uint8_t *k = fdreg_table();
@@ -94,6 +102,7 @@ void fdreg_set_tunnel(int fd, const struct sockaddr *sa, socklen_t len)
 	memset(&fdreg_peers[fd], 0, sizeof(fdreg_peers[fd]));
 	memcpy(&fdreg_peers[fd].u, sa, len);
 	fdreg_peers[fd].len = len;
+	fdreg_peers[fd].ino = fdreg_ino(fd);
 	/* The release store publishes the peer written above. */
 	fdreg_mark(k, fd, FD_TUNNEL);
 }
@@ -102,6 +111,12 @@ bool fdreg_peer(int fd, struct sockaddr_storage *ss, socklen_t *len)
 {
 	if (fdreg_kind(fd) != FD_TUNNEL)
 		return false;
+	/* The number may have been closed where we do not look (fclose of an fdopen'd
+	 * socket, a raw syscall) and reused: only the same socket has our record. */
+	if (fdreg_ino(fd) != fdreg_peers[fd].ino) {
+		fdreg_clear(fd);
+		return false;
+	}
 	memcpy(ss, &fdreg_peers[fd].u, fdreg_peers[fd].len);
 	*len = fdreg_peers[fd].len;
 	return true;

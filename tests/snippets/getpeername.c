@@ -42,5 +42,18 @@ int main(int argc, char **argv)
 	CHECK(getpeername(fd4, (struct sockaddr *)&peer, &plen) == -1 && errno == ENOTCONN,
 	      "a new socket on a reused fd number: ENOTCONN (fd %d)", fd4);
 	close(fd4);
+
+	/* fclose() of an fdopen'd socket closes inside libc, past the close() hook: a
+	 * new socket on the same number must still be tunnelled, not taken for the old
+	 * one (which would send it direct) nor show the old destination. */
+	int fd5 = socket(ss.ss_family, SOCK_STREAM, 0);
+	CHECK(connect(fd5, (struct sockaddr *)&ss, len) == 0, "connect before fclose");
+	FILE *f = fdopen(fd5, "r+");
+	fclose(f);
+	int fd6 = socket(ss.ss_family, SOCK_STREAM, 0);
+	CHECK(fd6 == fd5, "the number is reused (%d)", fd6);
+	CHECK(connect(fd6, (struct sockaddr *)&ss, len) == 0 && snip_echo(fd6, "reused") == 0,
+	      "a socket on a number closed behind the shim's back is tunnelled");
+	close(fd6);
 	return snip_done();
 }
