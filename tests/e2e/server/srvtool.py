@@ -177,9 +177,14 @@ def serve_echo_udp(args):
 
 
 # ---------------------------------------------------------------- probes
+CREDS = None   # (user, password) from --user/--password, used by s5_hello
+SOURCE = None  # --source: the local address probes connect from
+
+
 def connect_proxy(proxy, source=None):
     h, p = hostport(proxy)
     s = socket.socket(socket.AF_INET6 if ":" in h else socket.AF_INET)
+    source = source or SOURCE
     if source:
         s.bind((source, 0))
     s.settimeout(TIMEOUT)
@@ -187,8 +192,24 @@ def connect_proxy(proxy, source=None):
     return s
 
 
+def s5_hello(s, user=None, pw=None):
+    """Greeting (and RFC 1929 auth when credentials are known)."""
+    if user is None and CREDS:
+        user, pw = CREDS
+    if user is None:
+        s.sendall(b"\x05\x01\x00")
+        assert recv_exact(s, 2) == b"\x05\x00"
+    else:
+        s.sendall(b"\x05\x01\x02")
+        assert recv_exact(s, 2) == b"\x05\x02"
+        s.sendall(s5_auth(user, pw))
+        assert recv_exact(s, 2) == b"\x01\x00"
+
+
 def s5_connect(proxy, host, port, user=None, pw=None):
     s = connect_proxy(proxy)
+    if user is None and CREDS:
+        user, pw = CREDS
     if user is None:
         s.sendall(b"\x05\x01\x00")
         assert recv_exact(s, 2) == b"\x05\x00"
@@ -414,13 +435,14 @@ def probe_rep(a, ck):
     """CONNECT to host:port, expect a given REP (and, for SOCKS4, 91)."""
     h, p = hostport(a.dest)
     s = connect_proxy(a.proxy)
-    s.sendall(b"\x05\x01\x00" + s5_req(1, h, p))
-    recv_exact(s, 2)
+    s5_hello(s)
+    s.sendall(s5_req(1, h, p))
     rep = read_s5_reply(s, timeout=15)[0]
     ck.check(rep == a.want, "CONNECT %s: rep %d (want %d)" % (a.dest, rep, a.want))
-    ck.check(wait_eof(s, 4), "then closed")
+    if a.want:
+        ck.check(wait_eof(s, 4), "then closed")
     s.close()
-    if a.want and ":" not in h:
+    if a.want and ":" not in h and not CREDS:
         s = connect_proxy(a.proxy)
         try:
             socket.inet_aton(h)
@@ -503,8 +525,8 @@ def probe_bind(a, ck):
 
 def udp_assoc(proxy, dst_port=0, src=None):
     s = connect_proxy(proxy, src)
-    s.sendall(b"\x05\x01\x00" + s5_req(3, "0.0.0.0", dst_port))
-    recv_exact(s, 2)
+    s5_hello(s)
+    s.sendall(s5_req(3, "0.0.0.0", dst_port))
     return s, read_s5_reply(s)
 
 
@@ -645,6 +667,141 @@ def probe_hold(a, ck):
         s.close()
 
 
+def probe_echo(a, ck):
+    """CONNECT, data echoed; --want-bnd checks the BND address."""
+    th, tp = hostport(a.target)
+    s, (rep, bh, bp) = s5_connect(a.proxy, th, tp)
+    ck.check(rep == 0, "CONNECT %s (rep %d)" % (a.target, rep))
+    if a.want_bnd:
+        ck.check(bh == a.want_bnd and bp != 0, "BND %s:%d (want %s)" % (bh, bp, a.want_bnd))
+    s.sendall(b"echo-me")
+    ck.check(recv_exact(s, 7) == b"echo-me", "data echoed")
+    s.close()
+
+
+def probe_refused(a, ck):
+    """The connection is closed without any reply (allow-list)."""
+    s = connect_proxy(a.proxy)
+    try:
+        s.sendall(b"\x05\x01\x00")
+        s.settimeout(3)
+        d = s.recv(10)
+        ck.check(d == b"", "closed without a reply (got %r)" % d)
+    except ConnectionError:
+        ck.check(True, "closed (reset) without a reply")
+    s.close()
+
+
+def probe_perclient(a, ck):
+    """--max-per-client a.hold: that many from one IP, the next one refused with
+    REP 1, another IP (a.other) still served."""
+    th, tp = hostport(a.target)
+    held = [s5_connect(a.proxy, th, tp)[0] for _ in range(a.hold)]
+    s = connect_proxy(a.proxy)
+    s.sendall(b"\x05\x01\x00" + s5_req(1, th, tp))
+    m = recv_exact(s, 2)
+    rep = read_s5_reply(s)[0]
+    ck.check(m == b"\x05\x00" and rep == 1, "session %d from one IP: REP %d" % (a.hold + 1, rep))
+    s.close()
+    s = connect_proxy(a.proxy, a.other)
+    s5_hello(s)
+    s.sendall(s5_req(1, th, tp))
+    ck.check(read_s5_reply(s)[0] == 0, "another client IP (%s) served" % a.other)
+    s.close()
+    held.pop().close()
+    time.sleep(0.3)
+    s, (rep, _, _) = s5_connect(a.proxy, th, tp)
+    ck.check(rep == 0, "after one closed, the first IP is served again")
+    for x in held + [s]:
+        x.close()
+
+
+def probe_relay_idle(a, ck):
+    """A relayed session with no traffic is closed after --idle-timeout (a.deadline)."""
+    th, tp = hostport(a.target)
+    s, (rep, _, _) = s5_connect(a.proxy, th, tp)
+    s.sendall(b"x")
+    recv_exact(s, 1)
+    t0 = time.time()
+    ok = wait_eof(s, a.deadline + 3)
+    ck.check(ok and time.time() - t0 >= a.deadline - 0.5,
+             "idle relay closed after %.1f s (timeout %d s)" % (time.time() - t0, a.deadline))
+
+
+def probe_udp_basic(a, ck):
+    """UDP ASSOCIATE to a.udp_target (IP or name): 1 and 60000 bytes round trip."""
+    th, tp = hostport(a.udp_target)
+    s, (rep, rh, rp) = udp_assoc(a.proxy)
+    ck.check(rep == 0 and rp != 0, "UDP ASSOCIATE relay at %s:%d" % (rh, rp))
+    if a.want_bnd:
+        ck.check(rh == a.want_bnd, "relay address %s (want %s)" % (rh, a.want_bnd))
+    fam = socket.AF_INET6 if ":" in rh else socket.AF_INET
+    u = socket.socket(fam, socket.SOCK_DGRAM)
+    relay = (rh, rp)
+    ck.check(udp_roundtrip(u, relay, th, tp, b"1") == b"1", "1-byte datagram via %s" % th)
+    big = os.urandom(60000)
+    ck.check(udp_roundtrip(u, relay, th, tp, big) == big, "60000-byte datagram intact")
+    if a.dest:
+        dh, dp = hostport(a.dest)
+        ck.check(udp_roundtrip(u, relay, dh, dp, b"denied", 0.7) is None,
+                 "datagram to %s dropped by policy" % a.dest)
+        ck.check(udp_roundtrip(u, relay, th, tp, b"alive") == b"alive",
+                 "association still serves allowed destinations")
+    s.close()
+
+
+def probe_exhaust(a, ck):
+    """Opens a.extra CONNECTs against a server short of fds, holds them a.deadline
+    seconds, closes them all, then expects a new client to be served."""
+    th, tp = hostport(a.target)
+    socks = []
+    for _ in range(a.extra):
+        try:
+            s = connect_proxy(a.proxy)
+            s.setblocking(False)
+            s.send(b"\x05\x01\x00" + s5_req(1, th, tp))
+            socks.append(s)
+        except OSError:
+            pass
+    replies = {}
+    end = time.time() + a.deadline
+    while time.time() < end:
+        live = [s for s in socks if s not in replies]
+        if not live:
+            break
+        r, _, _ = select.select(live, [], [], 0.1)
+        for s in r:
+            try:
+                d = s.recv(64)
+            except (ConnectionError, BlockingIOError):
+                d = b""
+            if not d:
+                replies[s] = "closed"
+            elif len(d) >= 4:
+                replies[s] = "rep%d" % d[3]
+    counts = {}
+    for s in socks:
+        k = replies.get(s, "pending")
+        counts[k] = counts.get(k, 0) + 1
+    print("outcomes: %s" % sorted(counts.items()), flush=True)
+    for s in socks:
+        s.close()
+    time.sleep(0.5)
+    ok = False
+    for _ in range(20):  # the accept pause may still run for a moment
+        try:
+            s, (rep, _, _) = s5_connect(a.proxy, th, tp)
+            s.sendall(b"k")
+            ok = rep == 0 and recv_exact(s, 1) == b"k"
+            s.close()
+            if ok:
+                break
+        except (OSError, EOFError, AssertionError):
+            pass
+        time.sleep(0.2)
+    ck.check(ok, "after the fds came back, a new client is served")
+
+
 def probe_bulk(a, ck):
     """a.size MB through the proxy to the echo target and back, sha256 both ways."""
     th, tp = hostport(a.target)
@@ -702,7 +859,14 @@ def main():
     p.add_argument("--extra", type=int, default=50)
     p.add_argument("--size", type=int, default=200)
     p.add_argument("--advertise")
+    p.add_argument("--want-bnd")
+    p.add_argument("--source")
+    p.add_argument("--other", default="127.0.0.2")
     a = ap.parse_args()
+    global CREDS, SOURCE
+    if getattr(a, "user", None):
+        CREDS = (a.user, a.password or "")
+    SOURCE = getattr(a, "source", None)
     if a.cmd == "echo-tcp":
         return serve_echo_tcp(a)
     if a.cmd == "echo-udp":

@@ -1,0 +1,183 @@
+#!/usr/bin/env bats
+# socksifyd limits and policy: --max-sessions and --max-per-client answered with a
+# reply, memory back to its baseline, idle timeout, fd exhaustion without a crash or a
+# busy loop, the client allow-list, and (in the namespace topology, non-loopback
+# listeners) the default deny of loopback/link-local/own destinations, IPv6 and UDP.
+
+load '../lib/common'
+
+TOOL="$BATS_TEST_DIRNAME/server/srvtool.py"
+
+start_target() {
+	local name=$1
+	shift
+	netns_bg - "$BATS_FILE_TMPDIR/$name.log" "$NETNS_PY" -u "$TOOL" "$@"
+	wait_for_line "$BATS_FILE_TMPDIR/$name.log" '^port [0-9]+' 10 || return 1
+	awk '/^port/ {print $2; exit}' "$BATS_FILE_TMPDIR/$name.log"
+}
+
+setup_file() {
+	require_file "$SOCKSIFYD"
+	TCP_PORT=$(start_target echo-tcp echo-tcp)
+	export TCP_PORT
+	netns_up
+	printf 'alice:secret\n' >"$BATS_FILE_TMPDIR/users"
+}
+
+teardown_file() {
+	netns_down
+	stop_recorded
+}
+
+# srv LOGNAME ARGS...: start a server for one test (stopped in teardown).
+srv() {
+	local name=$1
+	shift
+	LOG=$BATS_TEST_TMPDIR/$name.log
+	start_socksifyd - "$LOG" "$@" || return 1
+	PROXY=127.0.0.1:$SOCKSIFYD_PORT
+}
+
+teardown() {
+	[ -n "${SOCKSIFYD_PID:-}" ] && stop_socksifyd
+	[ -n "${LOG:-}" ] && assert_no_sanitizer "$LOG"
+	SOCKSIFYD_PID=
+	LOG=
+}
+
+probe() {
+	run timeout 60 "$NETNS_PY" "$TOOL" probe "$@"
+	echo "$output"
+	assert_success
+	refute_output --partial FAIL
+}
+
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+@test "flood past --max-sessions: the extra ones answered (REP 1 / 91), the server serves on" {
+	srv flood -l 127.0.0.1:0 --allow-local-dest -v --max-sessions 20
+	probe flood --proxy "$PROXY" --target "127.0.0.1:$TCP_PORT" --hold 20 --extra 100
+	grep -q 'end="over the session limit"' "$LOG"
+}
+
+@test "memory per idle session is small and returns to its baseline (plain build)" {
+	require_file "$BUILD/socksifyd"
+	LOG=$BATS_TEST_TMPDIR/mem.log
+	local SOCKSIFYD=$BUILD/socksifyd
+	start_socksifyd - "$LOG" -l 127.0.0.1:0 --allow-local-dest
+	PROXY=127.0.0.1:$SOCKSIFYD_PORT
+	probe basic --proxy "$PROXY" --target "127.0.0.1:$TCP_PORT"
+	local base held after fifo=$BATS_TEST_TMPDIR/hold.in
+	base=$(pss_kb "$SOCKSIFYD_PID")
+	mkfifo "$fifo"
+	"$NETNS_PY" -u "$TOOL" probe hold --proxy "$PROXY" --target "127.0.0.1:$TCP_PORT" \
+		--hold 300 <"$fifo" >"$BATS_TEST_TMPDIR/hold.out" 2>&1 &
+	local hp=$!
+	exec 5>"$fifo"
+	wait_for_line "$BATS_TEST_TMPDIR/hold.out" '^held 300' 30
+	held=$(pss_kb "$SOCKSIFYD_PID")
+	exec 5>&-
+	wait "$hp"
+	probe basic --proxy "$PROXY" --target "127.0.0.1:$TCP_PORT"
+	sleep 0.5
+	after=$(pss_kb "$SOCKSIFYD_PID")
+	echo "# PSS base ${base} kB, 300 idle sessions ${held} kB ($(((held - base) * 1024 / 300)) B/session), after ${after} kB" >&3
+	[ $(((held - base) * 1024 / 300)) -le 2048 ]
+	[ "$after" -le $((base + 1024)) ]
+}
+
+@test "--max-per-client: the next one from that IP gets REP 1, other IPs are served" {
+	srv perclient -l 127.0.0.1:0 --allow-local-dest -v --max-per-client 3
+	probe perclient --proxy "$PROXY" --target "127.0.0.1:$TCP_PORT" --hold 3 --other 127.0.0.2
+}
+
+@test "--idle-timeout closes an idle relay" {
+	srv idle -l 127.0.0.1:0 --allow-local-dest -v --idle-timeout 1
+	probe relay-idle --proxy "$PROXY" --target "127.0.0.1:$TCP_PORT" --deadline 1
+	grep -q 'end="idle timeout"' "$LOG"
+}
+
+@test "fd exhaustion: no crash, no busy loop, served again once fds are back" {
+	LOG=$BATS_TEST_TMPDIR/fd.log
+	netns_bg - "$LOG" prlimit --nofile=48:48 "$SOCKSIFYD" -l 127.0.0.1:0 --allow-local-dest -v
+	SOCKSIFYD_PID=$NETNS_BG_PID
+	wait_for_line "$LOG" 'listening on 127\.0\.0\.1:[0-9]+' 10
+	PROXY=127.0.0.1:$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$LOG" | head -n1)
+	local t0 t1
+	t0=$(cpu_ticks "$SOCKSIFYD_PID")
+	probe exhaust --proxy "$PROXY" --target "127.0.0.1:$TCP_PORT" --extra 60 --deadline 3
+	t1=$(cpu_ticks "$SOCKSIFYD_PID")
+	echo "# server CPU during 3+ s of fd exhaustion: $((t1 - t0)) ticks" >&3
+	kill -0 "$SOCKSIFYD_PID"
+	# A busy loop would burn ~300 ticks in 3 s.
+	[ $((t1 - t0)) -lt 150 ]
+	grep -Eq 'Too many open files' "$LOG"
+}
+
+@test "-a allow-list: other clients closed without a reply, listed ones served" {
+	srv allow -l 127.0.0.1:0 --allow-local-dest -v -a 127.0.0.2/32 -a 10.0.0.0/8
+	probe refused --proxy "$PROXY"
+	probe echo --proxy "$PROXY" --target "127.0.0.1:$TCP_PORT" --source 127.0.0.2
+	grep -q 'not in the allow-list' "$LOG"
+}
+
+# ---- non-loopback listeners in the namespace topology ----
+
+nsrv() {
+	LOG=$BATS_TEST_TMPDIR/ns.log
+	start_socksifyd "$NS_PROXY" "$LOG" -l "$NS_PROXY_IP:0" -l "[$NS_PROXY_IP6]:0" \
+		-u "$BATS_FILE_TMPDIR/users" -v "$@" || return 1
+	P4=$NS_PROXY_IP:$(socksifyd_port "$NS_PROXY_IP")
+	P6=[$NS_PROXY_IP6]:$(socksifyd_port "[$NS_PROXY_IP6]")
+}
+
+nprobe() {
+	run timeout 60 ip netns exec "$NS_CLIENT" "$NETNS_PY" "$TOOL" probe "$@" \
+		--user alice --password secret
+	echo "$output"
+	assert_success
+	refute_output --partial FAIL
+}
+
+@test "netns: IPv4 and IPv6 listeners, IPv4/IPv6/name destinations, real BND" {
+	nsrv
+	nprobe echo --proxy "$P4" --target "$NS_TARGET_IP:7" --want-bnd "$NS_PROXY_OUT_IP"
+	nprobe echo --proxy "$P6" --target "[$NS_TARGET_IP6]:7" --want-bnd "$NS_PROXY_OUT_IP6"
+	nprobe rep --proxy "$P4" --dest target.test:7 --want 0
+}
+
+@test "netns: loopback, link-local, metadata and own addresses denied by default (REP 2)" {
+	nsrv
+	local d
+	for d in 127.0.0.1:7 "[::1]:7" localhost:7 169.254.169.254:80 "$NS_PROXY_IP:7" \
+		"$NS_PROXY_OUT_IP:7" "[$NS_PROXY_IP6]:7" "[fe80::1]:7" 0.0.0.0:7; do
+		nprobe rep --proxy "$P4" --dest "$d" --want 2
+	done
+	grep -q 'end="destination denied by policy"' "$LOG"
+}
+
+@test "netns: --allow-local-dest lifts the default deny (loopback gets REP 5, not 2)" {
+	nsrv --allow-local-dest
+	nprobe rep --proxy "$P4" --dest 127.0.0.1:7 --want 5
+}
+
+@test "netns: UDP ASSOCIATE on the reached address, policy per datagram" {
+	nsrv
+	nprobe udp-basic --proxy "$P4" --udp-target "$NS_TARGET_IP:7" --want-bnd "$NS_PROXY_IP" \
+		--dest 127.0.0.1:7
+	nprobe udp-basic --proxy "$P4" --udp-target "target.test:7" --want-bnd "$NS_PROXY_IP"
+	nprobe udp-basic --proxy "$P6" --udp-target "[$NS_TARGET_IP6]:7" --want-bnd "$NS_PROXY_IP6"
+}
+
+@test "netns: --udp-advertise puts the given address in the UDP reply" {
+	nsrv --udp-advertise 203.0.113.7
+	run timeout 20 ip netns exec "$NS_CLIENT" "$NETNS_PY" -c '
+import sys; sys.path.insert(0, sys.argv[1]); import srvtool as t
+t.CREDS = ("alice", "secret")
+s, (rep, h, p) = t.udp_assoc(sys.argv[2]); print(rep, h, p)' "$BATS_TEST_DIRNAME/server" "$P4"
+	echo "$output"
+	assert_success
+	assert_output --regexp '^0 203\.0\.113\.7 [1-9][0-9]*$'
+}
