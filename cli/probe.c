@@ -112,14 +112,23 @@ static bool elf_read(int fd, struct elf_info *info)
 	size_t minent = info->cls == ELFCLASS64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
 	if (phnum == 0 || phnum > PROBE_MAX_PHNUM || phentsize < minent || phoff > INT64_MAX)
 		return true; /* odd headers (or PN_XNUM): do not guess */
-	for (uint16_t i = 0; i < phnum; i++) {
-		unsigned char word[4];
+	/* Read in chunks of whole entries: one pread for any ordinary program. */
+	unsigned char chunk[4096];
+	size_t per = sizeof(chunk) / phentsize;
+	if (per == 0)
+		return true;
+	for (size_t i = 0; i < phnum; i += per) {
+		size_t count = phnum - i < per ? phnum - i : per;
+		size_t want = (count - 1) * phentsize + 4; /* the last p_type is enough */
 		off_t at = (off_t)(phoff + (uint64_t)i * phentsize);
-		if (pread(fd, word, sizeof(word), at) != (ssize_t)sizeof(word))
+		if (pread(fd, chunk, want, at) != (ssize_t)want)
 			return true;
-		if (rd32(word, info->data) == PT_INTERP) {
-			info->has_interp = true;
-			break;
+		for (size_t j = 0; j < count; j++) {
+			if (rd32(chunk + j * phentsize, info->data) == PT_INTERP) {
+				info->has_interp = true;
+				info->judged = true;
+				return true;
+			}
 		}
 	}
 	info->judged = true;
