@@ -8,12 +8,14 @@
 #   BUILD=dir          build tree (default $PWD/build): socksifyd, libsocksify.so, socksify
 #   BENCH_QUICK=1      a ~2-minute run (smaller sizes, fewer repetitions)
 #   BENCH_REPS=N       repetitions per measurement (default 5, quick 3)
-#   BENCH_PIN=0        do not pin (default: load generator on CPU 0, server on CPU 1)
+#   BENCH_PIN=0|1      pin the load generator to CPU 0 and the server to CPU 1 (default
+#                      auto: only when the 1-minute load average is below 0.7)
 #   BENCH_SHIM=0       skip the client (shim) part (it needs root for namespaces)
 #   SHIM_SERVER=name   socksifyd | microsocks for the shim part (default: socksifyd if it runs)
+#   BENCH_PARTS="servers shim"   which parts to run (both by default)
 set -u -o pipefail
 
-BUILD=${BUILD:-$PWD/build}
+BUILD=${BUILD:-${B:-$PWD/build}} # make passes its B= in the environment
 BUILD=$(cd "$BUILD" 2>/dev/null && pwd || echo "$BUILD")
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=$BUILD/bench
@@ -42,6 +44,7 @@ log() { printf 'bench: %s\n' "$*" >&2; }
 
 cleanup() {
 	local p ns
+	trap '' PIPE # a closed stdout must not stop the cleanup half-way
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	for p in "${PIDS[@]}"; do
 		# bounded wait for each of our own PIDs, then the hard way
@@ -67,10 +70,24 @@ fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
 NCPU=$(nproc)
-if [[ ${BENCH_PIN:-1} == 1 && $NCPU -ge 2 ]]; then
-	PIN_GEN="taskset -c 0" PIN_SRV="taskset -c 1" PINNED="load generator and target on CPU 0, server on CPU 1"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+# Pinning gives the server a core of its own, which is what the bulk target assumes. On
+# a busy machine it backfires: a one-thread event loop pinned beside someone else's
+# compiler gets one CFS share while a thread-per-client server gets one per thread
+# (measured here: socksifyd p50 300 ms vs microsocks 10 ms, pinned, load 6.6). So by
+# default pin only when the machine is quiet.
+PIN=${BENCH_PIN:-auto}
+if [[ $PIN == auto ]]; then
+	PIN=$(awk -v l="${LOAD_START%% *}" 'BEGIN { print (l < 0.7) ? 1 : 0 }')
+	PIN_WHY="(auto: 1-min load $LOAD_START)"
 else
-	PIN_GEN="" PIN_SRV="" PINNED="not pinned"
+	PIN_WHY="(BENCH_PIN=$PIN)"
+fi
+if [[ $PIN == 1 && $NCPU -ge 2 ]]; then
+	PIN_GEN="taskset -c 0" PIN_SRV="taskset -c 1"
+	PINNED="load generator and target on CPU 0, server on CPU 1 $PIN_WHY"
+else
+	PIN_GEN="" PIN_SRV="" PINNED="not pinned $PIN_WHY"
 fi
 
 # ---- small helpers ----
@@ -156,7 +173,8 @@ median() {
 # ratio A B [FORMAT]: A/B, or n/a
 ratio() {
 	awk -v a="$1" -v b="$2" -v fmt="${3:-%.2fx}" 'BEGIN {
-		if (a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"; else printf fmt, a / b }'
+		num = "^[0-9.]+$"
+		if (a !~ num || b !~ num || b + 0 == 0) print "n/a"; else printf fmt, a / b }'
 }
 
 field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }'; } # value after a key
@@ -247,6 +265,8 @@ server_part() {
 	start_microsocks microsocks-auth -u bench -P bench || true
 
 	local rep s
+	# one discarded pass first: thread stacks, process pools and caches warm up
+	for s in "${SERVERS[@]}"; do bench_conns "$s" warm 8 200; done
 	for rep in $(seq "$REPS"); do
 		over_time && break
 		log "bulk + connections, repetition $rep/$REPS"
@@ -312,6 +332,7 @@ bench_conns() {
 	fails=$(field fails <<<"$out")
 	((fails > 0)) && record "$s" "conn_$label.fails" "$fails"
 	record "$s" "conn_$label" "$(awk -v n="$n" -v t="$secs" 'BEGIN { printf "%.0f", n / t }')"
+	record "$s" "connp99_$label" "$(field p99_ms <<<"$out")"
 	[[ $s != direct ]] && record "$s" "conncpu_$label" \
 		"$(awk -v n="$n" -v d=$((c1 - c0)) -v hz="$TCK" 'BEGIN { printf "%.1f", d / hz / n * 1e6 }')"
 }
@@ -349,6 +370,8 @@ bench_idle() {
 	record "$s" "${label}_opened" "$opened"
 	record "$s" "${label}_failed" "$failed"
 	record "$s" "${label}_threads" "$thr"
+	record "$s" "${label}_base" "$base"
+	record "$s" "${label}_loaded" "$pss"
 	((opened > 0)) && record "$s" "${label}_pss" \
 		"$(awk -v a="$pss" -v b="$base" -v n="$opened" 'BEGIN { printf "%.1f", (a - b) / n }')"
 	# let the server release the sessions before the next one is measured
@@ -380,32 +403,33 @@ server_tables() {
 	echo "Connections: CONNECT + 64-byte request + its echo + close; sequential ($SEQ_N) and"
 	echo "$CONC concurrent ($CONC_N in all). Server CPU per connection in microseconds."
 	echo
-	echo "| server | seq conn/s | seq CPU us/conn | $CONC-conc conn/s | $CONC-conc CPU us/conn | failures |"
-	echo "|---|---|---|---|---|---|"
+	echo "| server | seq conn/s | seq CPU us/conn | $CONC-conc conn/s | $CONC-conc CPU us/conn | $CONC-conc p99 ms | failures |"
+	echo "|---|---|---|---|---|---|---|"
 	for s in direct socksifyd microsocks danted; do
 		note=${SNOTE[$s]:-}
-		if [[ -n $note ]]; then echo "| $s | $note | | | | |"; continue; fi
+		if [[ -n $note ]]; then echo "| $s | $note | | | | | |"; continue; fi
 		local f=0
 		[[ -s $RAW/$s.conn_seq.fails || -s $RAW/$s.conn_conc.fails || -s $RAW/$s.conn_seq.fail ||
 			-s $RAW/$s.conn_conc.fail ]] && f=$(cat "$RAW/$s".conn_*fail* 2>/dev/null | awk '{t += $1} END {print t}')
 		if [[ $s == direct ]]; then
-			echo "| direct | $(median direct conn_seq) | — | $(median direct conn_conc) | — | $f |"
+			echo "| direct | $(median direct conn_seq) | — | $(median direct conn_conc) | — |" \
+				"$(median direct connp99_conc %.1f) | $f |"
 		else
 			echo "| $s | $(median "$s" conn_seq) | $(median "$s" conncpu_seq %.1f) |" \
-				"$(median "$s" conn_conc) | $(median "$s" conncpu_conc %.1f) | $f |"
+				"$(median "$s" conn_conc) | $(median "$s" conncpu_conc %.1f) | $(median "$s" connp99_conc %.1f) | $f |"
 		fi
 	done
 	echo
 	echo "Idle sessions: $IDLE_N established SOCKS5 sessions held open; server PSS"
 	echo "(/proc/PID/smaps_rollup, whole process tree) over the baseline, per session."
 	echo
-	echo "| server | sessions open | PSS per session (KiB) | threads/processes |"
-	echo "|---|---|---|---|"
+	echo "| server | sessions open | PSS before (KiB) | PSS with sessions (KiB) | PSS per session (KiB) | threads/processes |"
+	echo "|---|---|---|---|---|---|"
 	for s in socksifyd microsocks danted; do
 		note=${SNOTE[$s]:-}
-		if [[ -n $note ]]; then echo "| $s | $note | | |"; continue; fi
-		echo "| $s | $(median "$s" idle_opened) of $IDLE_N | $(median "$s" idle_pss %.1f) |" \
-			"$(cat "$RAW/$s.idle_threads" 2>/dev/null || echo n/a) |"
+		if [[ -n $note ]]; then echo "| $s | $note | | | | |"; continue; fi
+		echo "| $s | $(median "$s" idle_opened) of $IDLE_N | $(median "$s" idle_base) | $(median "$s" idle_loaded) |" \
+			"$(median "$s" idle_pss %.1f) | $(cat "$RAW/$s.idle_threads" 2>/dev/null || echo n/a) |"
 	done
 	if ((MAX_N > 0)); then
 		echo
@@ -474,18 +498,19 @@ netns_make() {
 		ip -n "$NS_T" addr add $T_IP/24 dev sxb$$y && ip -n "$NS_T" link set sxb$$y up
 }
 
+# foreground only: a function sent to the background would make $! a subshell's PID
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 shim_setup() {
 	local want=${SHIM_SERVER:-auto} pid port
 	netns_make || { SHIM_NOTE="skipped: cannot create network namespaces (needs root)"; return 1; }
-	in_ns "$NS_T" $PIN_SRV "$SXB" target $T_IP:0 >"$WORK/shim-target.out" 2>&1 &
+	ip netns exec "$NS_T" $PIN_SRV "$SXB" target $T_IP:0 >"$WORK/shim-target.out" 2>&1 &
 	PIDS+=($!)
 	wait_line "$WORK/shim-target.out" '^port [0-9]+' 5 || { SHIM_NOTE="skipped: target did not start"; return 1; }
 	SHIM_TARGET=$T_IP:$(awk '/^port/ {print $2}' "$WORK/shim-target.out")
 	SHIM_SRV=""
 	if [[ $want != microsocks && -x $BUILD/socksifyd ]]; then
-		in_ns "$NS_P" $PIN_SRV "$BUILD/socksifyd" -l $P_IP:0 --open 2>"$WORK/shim-socksifyd.log" &
+		ip netns exec "$NS_P" $PIN_SRV "$BUILD/socksifyd" -l $P_IP:0 --open 2>"$WORK/shim-socksifyd.log" &
 		pid=$!
 		PIDS+=($pid)
 		if wait_line "$WORK/shim-socksifyd.log" "listening on $P_IP:[0-9]+" 10; then
@@ -497,7 +522,7 @@ shim_setup() {
 		fi
 	fi
 	if [[ -z $SHIM_SRV ]] && command -v microsocks >/dev/null; then
-		in_ns "$NS_P" $PIN_SRV microsocks -i $P_IP -p 0 >"$WORK/shim-microsocks.log" 2>&1 &
+		ip netns exec "$NS_P" $PIN_SRV microsocks -i $P_IP -p 0 >"$WORK/shim-microsocks.log" 2>&1 &
 		pid=$!
 		PIDS+=($pid)
 		if port=$(port_of "ip netns exec $NS_P" "$pid"); then
@@ -505,6 +530,8 @@ shim_setup() {
 		fi
 	fi
 	[[ -n $SHIM_SRV ]] || { SHIM_NOTE="skipped: no working server"; return 1; }
+	# microsocks 1.0.3 relays through a 1 KiB buffer: ~30 MB/s over veth, so keep it short
+	[[ $SHIM_SRV == microsocks ]] && SHIM_BULK=64M
 	port=${SHIM_PROXY##*:}
 
 	# each library's configuration, pointing at the same server
@@ -525,6 +552,7 @@ shim_setup() {
 }
 
 LIBS=(libsocksify proxychains4 dante torsocks)
+SHIM_NOTE="skipped: not in BENCH_PARTS"
 
 # shim_loop SUBJECT: N sequential connect+close through the proxy
 shim_loop() {
@@ -586,7 +614,7 @@ shim_startup() {
 		shift
 		while [[ $1 != -- ]]; do e+=("$1"); shift; done
 		shift
-		if env "${e[@]}" hyperfine -N --warmup 20 --runs "$HF_RUNS" --export-json "$json" "$*" >/dev/null 2>>"$WORK/errors"; then
+		if env "${e[@]}" hyperfine -N --warmup 20 --runs "$HF_RUNS" --export-json "$json" "$*" >/dev/null 2>>"$WORK/hyperfine.err"; then
 			record "$subj" start_ms "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["median"] * 1000)' "$json")"
 		fi
 	}
@@ -613,6 +641,12 @@ shim_part() {
 	log "shim server: $SHIM_SRV at $SHIM_PROXY, target $SHIM_TARGET"
 	local rep l subjects=(bare)
 	for l in "${LIBS[@]}"; do [[ -z ${LNOTE[$l]:-} ]] && subjects+=("$l"); done
+	# one discarded pass first: the first connections of a run pay for cold caches
+	local n=$LOOP_N
+	LOOP_N=50
+	for l in "${subjects[@]}"; do shim_loop "$l"; done
+	rm -f "$RAW"/shim-*.loop_*
+	LOOP_N=$n
 	for rep in $(seq "$REPS"); do
 		over_time && break
 		log "shim connect loop + bulk, repetition $rep/$REPS"
@@ -703,14 +737,16 @@ header() {
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); kernel $(uname -r); $NCPU CPU ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo))"
 	echo "- tree: $rev; build: $BUILD; mode: $([[ $QUICK == 1 ]] && echo quick || echo full), medians of $REPS repetitions"
 	echo "- pinning: $PINNED; fd limit $(ulimit -Hn)"
+	echo "- load average (1/5/15 min) at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "- peers: microsocks $(ver microsocks), dante-server $(ver dante-server), dante-client $(ver dante-client)," \
 		"proxychains4 $(ver proxychains4), torsocks $(ver torsocks), hyperfine $(ver hyperfine)"
 	echo "- the machine is shared: absolute numbers are noisy, the ratios measured side by side are the point"
 	echo
 }
 
-server_part
-shim_part
+PARTS=${BENCH_PARTS:-servers shim}
+[[ $PARTS == *servers* ]] && server_part
+[[ $PARTS == *shim* ]] && shim_part
 {
 	header
 	server_tables

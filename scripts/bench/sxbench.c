@@ -390,6 +390,12 @@ static int run_target(const char *listen_addr)
 
 /* ---- client modes ---- */
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
 static int run_bulk(const struct opts *o)
 {
 	struct endpoints ep;
@@ -449,6 +455,7 @@ struct conn_job {
 	const struct endpoints *ep;
 	const struct opts *o;
 	unsigned long count, fails;
+	double *lat; /* seconds per connection, count of them */
 };
 
 /* One connection of the rate test: CONNECT, a small request, its echo, close. */
@@ -462,12 +469,14 @@ static void *conn_worker(void *arg)
 	memset(req, 'x', rl);
 	req[0] = TGT_ECHO;
 	for (unsigned long i = 0; i < j->count; i++) {
+		double t0 = now_s();
 		int fd = open_stream(j->ep, j->o, true);
 		/* the target eats the command byte and echoes the rest */
 		if (fd < 0 || !write_all(fd, req, rl) || (rl > 1 && !read_all(fd, resp, rl - 1)))
 			j->fails++;
 		if (fd >= 0)
 			close(fd);
+		j->lat[i] = now_s() - t0;
 	}
 	return NULL;
 }
@@ -477,13 +486,14 @@ static int run_conns(const struct opts *o)
 	struct endpoints ep;
 	struct conn_job jobs[MAX_CONC];
 	pthread_t th[MAX_CONC];
-	unsigned long conc = o->conc ? o->conc : 1, fails = 0;
-	double t0, t1;
-	if (!endpoints_init(&ep, o) || conc > MAX_CONC)
+	unsigned long conc = o->conc ? o->conc : 1, fails = 0, done = 0;
+	double t0, t1, *lat = calloc(o->n + 1, sizeof(*lat));
+	if (!lat || !endpoints_init(&ep, o) || conc > MAX_CONC)
 		return 1;
 	t0 = now_s();
 	for (unsigned long i = 0; i < conc; i++) {
-		jobs[i] = (struct conn_job){ &ep, o, o->n / conc + (i < o->n % conc), 0 };
+		jobs[i] = (struct conn_job){ &ep, o, o->n / conc + (i < o->n % conc), 0, lat + done };
+		done += jobs[i].count;
 		if (pthread_create(&th[i], NULL, conn_worker, &jobs[i]) != 0)
 			return 1;
 	}
@@ -492,7 +502,11 @@ static int run_conns(const struct opts *o)
 		fails += jobs[i].fails;
 	}
 	t1 = now_s();
-	printf("conns %lu fails %lu secs %.6f\n", o->n, fails, t1 - t0);
+	/* tail latency shows stalls (lost wake-ups, retransmits) that a rate hides */
+	qsort(lat, o->n, sizeof(*lat), cmp_double);
+	printf("conns %lu fails %lu secs %.6f p50_ms %.3f p99_ms %.3f max_ms %.3f\n", o->n, fails,
+	       t1 - t0, lat[o->n / 2] * 1e3, lat[o->n * 99 / 100] * 1e3, o->n ? lat[o->n - 1] * 1e3 : 0.0);
+	free(lat);
 	return fails == o->n ? 1 : 0;
 }
 
@@ -533,12 +547,6 @@ static _Noreturn void run_idle(const struct opts *o)
 	alarm(300);
 	for (;;)
 		pause();
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
 }
 
 /* Time from the first handshake byte sent to the CONNECT reply, sequential or
