@@ -23,9 +23,14 @@ SHIM_EXPORT int close(int fd)
 {
 	switch (fdreg_kind(fd)) {
 	case FD_INTERNAL:
-		/* To the program this fd is not open: as close() would say. */
-		errno = EBADF;
-		return -1;
+		/* To the program this fd is not open: as close() would say. Unless ours
+		 * was closed behind our back and the number is the program's now. */
+		if (fdreg_internal_valid(fd)) {
+			errno = EBADF;
+			return -1;
+		}
+		shim_lost_internal(fd);
+		break;
 	case FD_TUNNEL:
 		/* Forget before closing: once closed the number may be reused at once. */
 		fdreg_clear(fd);
@@ -65,11 +70,26 @@ SHIM_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
 	return fdops_close_range(first, last, flags);
 }
 
+/* glibc's closefrom() calls the close_range syscall internally, past our hook, so it
+ * needs its own: ssh and daemons sweep their fds with it. */
+SHIM_EXPORT void closefrom(int lowfd)
+{
+	unsigned first = lowfd < 0 ? 0 : (unsigned)lowfd;
+
+	if (fdops_close_range(first, ~0U, 0) == 0)
+		return;
+	/* No close_range in this kernel: close one by one, ours excepted. */
+	long max = sysconf(_SC_OPEN_MAX);
+	for (int fd = (int)first; fd < (max > 0 ? max : 65536); fd++)
+		if (fdreg_kind(fd) != FD_INTERNAL)
+			real()->close(fd);
+}
+
 SHIM_EXPORT int dup(int fd)
 {
 	int nfd;
 
-	if (fdreg_kind(fd) == FD_INTERNAL) {
+	if (fdreg_kind(fd) == FD_INTERNAL && fdreg_internal_valid(fd)) {
 		errno = EBADF;
 		return -1;
 	}
@@ -85,12 +105,16 @@ static int fdops_dup_onto(int oldfd, int newfd, int flags, bool three)
 {
 	int rc;
 
-	if (fdreg_kind(oldfd) == FD_INTERNAL) {
+	if (fdreg_kind(oldfd) == FD_INTERNAL && fdreg_internal_valid(oldfd)) {
 		errno = EBADF;
 		return -1;
 	}
-	if (oldfd != newfd && fdreg_kind(newfd) == FD_INTERNAL)
-		shim_relocate_log(newfd);
+	if (oldfd != newfd && fdreg_kind(newfd) == FD_INTERNAL) {
+		if (fdreg_internal_valid(newfd))
+			shim_relocate_log(newfd);
+		else
+			shim_lost_internal(newfd);
+	}
 	rc = three ? real()->dup3(oldfd, newfd, flags) : real()->dup2(oldfd, newfd);
 	if (rc >= 0 && oldfd != newfd)
 		fdreg_copy(oldfd, newfd);

@@ -145,8 +145,15 @@ void fdreg_set_internal(int fd)
 {
 	_Atomic uint8_t *k = fdreg_table();
 
-	if (k != NULL && fd >= 0 && (size_t)fd < fdreg_size)
+	if (k != NULL && fd >= 0 && (size_t)fd < fdreg_size) {
+		fdreg_peers[fd].ino = fdreg_ino(fd);
 		fdreg_mark(k, fd, FD_INTERNAL);
+	}
+}
+
+bool fdreg_internal_valid(int fd)
+{
+	return fdreg_kind(fd) == FD_INTERNAL && fdreg_ino(fd) == fdreg_peers[fd].ino;
 }
 
 void fdreg_clear_range(unsigned int first, unsigned int last)

@@ -128,3 +128,10 @@ void shim_relocate_log(int fd)
 	if (fd == log_get_fd())
 		log_setup(NULL, log_get_level(), nfd, 0);
 }
+
+void shim_lost_internal(int fd)
+{
+	fdreg_clear(fd);
+	if (fd == log_get_fd())
+		log_setup(NULL, log_get_level(), 2, 0);
+}

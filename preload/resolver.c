@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <resolv.h>
@@ -352,12 +353,13 @@ static void rs_params_load(void)
 		else
 			LOG_WARN("SOCKSIFY_FAKE_GRACE=%s is not a number of seconds", v);
 	}
-	/* What AF_UNSPEC gets: one IPv4 fake by default. The proxy picks the real family
-	 * on its side, so a second, IPv6 fake for the same name would only add a second,
-	 * equivalent connect attempt. */
+	/* What AF_UNSPEC gets: by default an IPv4 fake and then an IPv6 one (unless
+	 * AI_ADDRCONFIG and the host has no IPv6 address), as libc would answer for a
+	 * dual-stack name: programs that ask AF_UNSPEC and keep only one family (curl -6)
+	 * need both. Both lead to the same name through the proxy. */
 	v = rs_env("SOCKSIFY_DNS_UNSPEC");
-	rs_unspec = !v ? RS_UNSPEC_V4 : strcmp(v, "ipv6") == 0 ? RS_UNSPEC_V6
-				     : strcmp(v, "both") == 0 ? RS_UNSPEC_BOTH : RS_UNSPEC_V4;
+	rs_unspec = !v ? RS_UNSPEC_BOTH : strcmp(v, "ipv4") == 0 ? RS_UNSPEC_V4
+				       : strcmp(v, "ipv6") == 0 ? RS_UNSPEC_V6 : RS_UNSPEC_BOTH;
 	/* A table whose size we were told to change would not match the 1M default. */
 	uint32_t cap = rs_params.nsmall + rs_params.nlong;
 	if (cap + 2 > (1ull << (32 - rs_params.prefix4))) {
@@ -443,8 +445,29 @@ static int rs_fake_index(const char *canon, uint32_t *idx)
 	return rc == -EINVAL ? EAI_NONAME : EAI_FAIL;
 }
 
-/* Fills ans with the fake address(es) of canon for `family`. */
-static int rs_fake_answer(const char *canon, int family, struct rs_answer *ans)
+static bool rs_has_v6;
+static pthread_once_t rs_has_v6_once = PTHREAD_ONCE_INIT;
+
+/* AI_ADDRCONFIG's rule for IPv6: an address other than loopback and link-local. Read
+ * once (netlink, no DNS). */
+static void rs_has_v6_check(void)
+{
+	struct ifaddrs *ifa, *p;
+	if (getifaddrs(&ifa) != 0)
+		return;
+	for (p = ifa; p; p = p->ifa_next) {
+		if (!p->ifa_addr || p->ifa_addr->sa_family != AF_INET6)
+			continue;
+		const struct in6_addr *a = &((struct sockaddr_in6 *)p->ifa_addr)->sin6_addr;
+		if (!IN6_IS_ADDR_LOOPBACK(a) && !IN6_IS_ADDR_LINKLOCAL(a))
+			rs_has_v6 = true;
+	}
+	freeifaddrs(ifa);
+}
+
+/* Fills ans with the fake address(es) of canon for `family` (AF_UNSPEC: see
+ * rs_params_load). */
+static int rs_fake_answer(const char *canon, int family, int flags, struct rs_answer *ans)
 {
 	uint32_t idx;
 	int rc = rs_fake_index(canon, &idx);
@@ -454,6 +477,10 @@ static int rs_fake_answer(const char *canon, int family, struct rs_answer *ans)
 	str_copy(ans->canon, canon, sizeof(ans->canon));
 	bool v4 = family == AF_INET || (family == AF_UNSPEC && rs_unspec != RS_UNSPEC_V6);
 	bool v6 = family == AF_INET6 || (family == AF_UNSPEC && rs_unspec != RS_UNSPEC_V4);
+	if (family == AF_UNSPEC && v4 && v6 && (flags & AI_ADDRCONFIG)) {
+		pthread_once(&rs_has_v6_once, rs_has_v6_check);
+		v6 = rs_has_v6;
+	}
 	if (v4) {
 		ans->a[ans->n].family = AF_INET;
 		nt_addr4(&rs_table, idx, (struct in_addr *)ans->a[ans->n].addr);
@@ -469,8 +496,8 @@ static int rs_fake_answer(const char *canon, int family, struct rs_answer *ans)
 
 /* Classifies a name and, for RS_HOSTS / RS_FAKE, answers it. canon receives the
  * canonical form. Returns the kind; *eai is set for RS_BLOCKED and failures. */
-static enum rs_kind rs_resolve(const char *name, int family, uint16_t port, struct rs_answer *ans,
-			       int *eai)
+static enum rs_kind rs_resolve(const char *name, int family, int flags, uint16_t port,
+			       struct rs_answer *ans, int *eai)
 {
 	char canon[NT_NAME_MAX + 1];
 	const struct socksify_conf *c = shim_conf();
@@ -511,7 +538,7 @@ static enum rs_kind rs_resolve(const char *name, int family, uint16_t port, stru
 	}
 	if (c != NULL && rs_name_rule(c->direct, c->ndirect, canon, port, true))
 		return RS_LIBC;
-	*eai = rs_fake_answer(canon, family, ans);
+	*eai = rs_fake_answer(canon, family, flags, ans);
 	if (*eai == 0) {
 		/* The name as the program spelled it (case kept), minus a trailing dot: what
 		 * a DNS answer's canonical name would look like. */
@@ -739,7 +766,7 @@ static int rs_getaddrinfo(const char *node, const char *service, const struct ad
 		return 0; /* libc answers these without a query (or with the error) */
 	int nsvc = rs_services(service, h, svc);
 	uint16_t port = nsvc > 0 ? svc[0].port : 0;
-	enum rs_kind kind = rs_resolve(node, h->ai_family, port, &ans, &eai);
+	enum rs_kind kind = rs_resolve(node, h->ai_family, h->ai_flags, port, &ans, &eai);
 	if (kind == RS_LIBC)
 		return 0;
 	*pass = false;
@@ -834,7 +861,7 @@ static int rs_gethostbyname_r(const char *name, int af, struct hostent *he, char
 		errno = EAFNOSUPPORT;
 		return EAFNOSUPPORT;
 	}
-	enum rs_kind kind = rs_resolve(name, af, 0, &ans, &eai);
+	enum rs_kind kind = rs_resolve(name, af, 0, 0, &ans, &eai);
 	if (kind == RS_LIBC)
 		return 1;
 	if (eai != 0 || ans.n == 0) {
@@ -1076,7 +1103,7 @@ static int rs_res_query(res_state st, const char *name, int class, int type, uns
 		return -1;
 	}
 	int family = type == ns_t_a ? AF_INET : AF_INET6;
-	enum rs_kind kind = rs_resolve(name, family, 0, &ans, &eai);
+	enum rs_kind kind = rs_resolve(name, family, 0, 0, &ans, &eai);
 	if (kind == RS_LIBC && rs_is_numeric(name)) {
 		rs_set_herr(st, HOST_NOT_FOUND); /* a literal is not a DNS name */
 		return -1;

@@ -47,6 +47,9 @@ extern __thread int shim_inside;
 const struct socksify_conf *shim_conf(void);
 /* The program wants the log file's fd number (dup2 onto it): move the log away. */
 void shim_relocate_log(int fd);
+/* Our internal fd was closed behind our back (a raw syscall): forget it, and stop
+ * writing the log there, since the number now belongs to the program. */
+void shim_lost_internal(int fd);
 
 /* ---- fdreg.c: what the shim knows about each fd, classified by one atomic load ---- */
 enum fd_kind {
@@ -63,6 +66,8 @@ void fdreg_clear(int fd);
 /* dup2/dup3: new now refers to the same connection as old. */
 void fdreg_copy(int oldfd, int newfd);
 void fdreg_set_internal(int fd);
+/* Still the same open file we registered (not closed and reused behind our back). */
+bool fdreg_internal_valid(int fd);
 /* Forgets every tunnelled fd in [first, last] (close_range). */
 void fdreg_clear_range(unsigned int first, unsigned int last);
 /* The lowest internal fd in [first, last], or -1. */

@@ -126,7 +126,7 @@ teardown_file() {
 	run shim_run SOCKSIFY_LOG=debug SOCKSIFY_LOG_FILE="$log" "$SNIPPETS/close_range" \
 		"$NS_TARGET_IP" 7
 	assert_snippet_pass
-	# One DIAL_DONE per tunnelled connect: 3, the last two after the sweeps.
+	# One DIAL_DONE per tunnelled connect: 4, the last three after the sweeps.
 	run grep -c 'DIAL_DONE' "$log"
-	assert_output 3
+	assert_output 4
 }

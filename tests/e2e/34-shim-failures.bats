@@ -146,7 +146,7 @@ for l in open("/proc/self/status"):
 
 @test "the library exports only the interposed calls (the data path never enters it)" {
 	run sh -c "nm -D --defined-only '$SOCKSIFY_LIB' | awk '{print \$3}' | sort | tr '\n' ' '"
-	assert_output "close close_range connect dup dup2 dup3 getpeername "
+	assert_output "close close_range closefrom connect dup dup2 dup3 getpeername "
 }
 
 @test "200 MB through the shim arrives intact" {

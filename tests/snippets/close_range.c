@@ -34,5 +34,7 @@ int main(int argc, char **argv)
 		if (fd != nul)
 			dup2(nul, fd);
 	CHECK(one(&ss, len, "after-close-loop"), "connect after a close() loop and dup2 sweep");
+	closefrom(3); /* glibc's, which calls the syscall itself: hooked separately */
+	CHECK(one(&ss, len, "after-closefrom"), "connect after closefrom(3)");
 	return snip_done();
 }
