@@ -1,0 +1,434 @@
+#!/usr/bin/env bats
+# Remote DNS with no leak (dns=remote, the default): every resolver call and hints
+# combination answered from the shared name table, the hosts file or libc as the
+# rules say, names reaching the target only through socksifyd in the proxy namespace,
+# one table for a whole process tree, and the client's DNS canary counting zero
+# queries across the whole file (target.test is known only to the proxy's DNS).
+
+load '../lib/common'
+load 'shim/shim'
+
+FAKE4='^240\.'
+FAKE6='^fd73:6f63:6b73::'
+
+setup_file() {
+	# Until the library exports the resolver hooks there is nothing to test here
+	# (bats 1.8 cannot skip from setup_file: setup skips each test).
+	if ! nm -D --defined-only "$SOCKSIFY_LIB" 2>/dev/null | grep -q ' getaddrinfo$'; then
+		export DNS_SKIP="$SOCKSIFY_LIB missing or not interposing getaddrinfo"
+		return 0
+	fi
+	shim_setup_file
+	# -v: a line per session, with the destination as the client asked for it.
+	shim_socksifyd dns -v
+	# One table for every process this suite starts, removed at the end (a table is
+	# otherwise left for the next run's clean-up; see common/nametable.h).
+	SOCKSIFY_NAMETABLE=/dev/shm/socksify-$(id -u)-bats-$$-$RANDOM
+	export SOCKSIFY_NAMETABLE
+	printf 'block = *.blocked.test\n' >"$NETNS_DIR/block.conf"
+	printf '198.18.2.2 hostsfile.test hostsalias.test\n' >"$NETNS_DIR/hosts"
+}
+
+teardown_file() {
+	netns_down
+	rm -f "${SOCKSIFY_NAMETABLE:-/nonexistent}"
+	if [ -f "${BATS_FILE_TMPDIR:-/nonexistent}/made-run-sshd" ]; then
+		rmdir /run/sshd 2>/dev/null
+	fi
+	return 0
+}
+
+setup() {
+	[ -z "${DNS_SKIP:-}" ] || skip "$DNS_SKIP"
+}
+
+# Every test ends with no query at the canary; a leak fails the test that made it.
+teardown() {
+	local n
+	[ -z "${DNS_SKIP:-}" ] || return 0
+	n=$(canary_count)
+	if [ "$n" != 0 ]; then
+		echo "DNS canary saw $n queries:" >&2
+		cat "$NETNS_DIR/canary.log" >&2
+		return 1
+	fi
+}
+
+gai() { shim_run "$SNIPPETS/dns_getaddrinfo" "$@"; }
+
+@test "getaddrinfo, NULL hints: IPv4 then IPv6 fakes, stream, datagram and raw each" {
+	# NULL hints mean AI_ADDRCONFIG | AI_V4MAPPED; the client has an IPv6 address.
+	run gai -N target.test
+	assert_success
+	assert_line --index 0 --regexp '^ai inet 240\.[0-9.]+ 0 1 6$'
+	assert_line --index 1 --regexp '^ai inet 240\.[0-9.]+ 0 2 17$'
+	assert_line --index 2 --regexp '^ai inet 240\.[0-9.]+ 0 3 0$'
+	assert_line --index 3 --regexp '^ai inet6 fd73:6f63:6b73::[0-9a-f:]+ 0 1 6$'
+	assert_line --index 5 --regexp '^ai inet6 fd73:6f63:6b73::[0-9a-f:]+ 0 3 0$'
+	assert_equal "${#lines[@]}" 6
+}
+
+@test "getaddrinfo, AF_INET with a numeric service" {
+	run gai -f inet -t stream -s 8080 target.test
+	assert_success
+	assert_output --regexp '^ai inet 240\.[0-9.]+ 8080 1 6$'
+}
+
+@test "getaddrinfo, AF_INET6: an IPv6 fake" {
+	run gai -f inet6 -t stream -s 80 target.test
+	assert_success
+	assert_output --regexp '^ai inet6 fd73:6f63:6b73::[0-9a-f:]+ 80 1 6$'
+}
+
+@test "getaddrinfo, AF_UNSPEC: IPv4 first, then IPv6; SOCKSIFY_DNS_UNSPEC narrows it" {
+	run gai -f unspec -t stream target.test
+	assert_success
+	assert_line --index 0 --regexp '^ai inet 240\.[0-9.]+ 0 1 6$'
+	assert_line --index 1 --regexp '^ai inet6 fd73:6f63:6b73::[0-9a-f:]+ 0 1 6$'
+	assert_equal "${#lines[@]}" 2
+	run shim_run SOCKSIFY_DNS_UNSPEC=ipv4 "$SNIPPETS/dns_getaddrinfo" -t stream target.test
+	assert_output --regexp '^ai inet 240\.[0-9.]+ 0 1 6$'
+	run shim_run SOCKSIFY_DNS_UNSPEC=ipv6 "$SNIPPETS/dns_getaddrinfo" -t stream target.test
+	assert_output --regexp '^ai inet6 fd73:6f63:6b73::[0-9a-f:]+ 0 1 6$'
+}
+
+@test "getaddrinfo, AF_INET and AF_INET6 fakes are the same entry" {
+	run gai -f inet -t stream same-entry.test
+	local v4=${output#ai inet }
+	v4=${v4%% *}
+	run gai -f inet6 -t stream same-entry.test
+	local v6=${output#ai inet6 }
+	v6=${v6%% *}
+	run shim_run "$SNIPPETS/dns_getnameinfo" "$v4" 80 namereqd
+	assert_output "host same-entry.test serv http"
+	run shim_run "$SNIPPETS/dns_getnameinfo" "$v6" 80 namereqd
+	assert_output "host same-entry.test serv http"
+}
+
+@test "getaddrinfo, AI_NUMERICHOST: a name fails, a literal passes" {
+	run gai -F numerichost target.test
+	assert_failure 2
+	assert_output "error EAI_NONAME"
+	run gai -F numerichost -t stream 198.18.2.2
+	assert_success
+	assert_output "ai inet 198.18.2.2 0 1 6"
+}
+
+@test "getaddrinfo, AI_CANONNAME: the name, on the first entry only" {
+	run gai -F canonname Target.Test.
+	assert_success
+	assert_line --index 1 "canon Target.Test"
+	assert_equal "$(printf '%s\n' "${lines[@]}" | grep -c canon)" 1
+}
+
+@test "getaddrinfo, bad hints fail as libc does" {
+	run gai -F bogus target.test
+	assert_output "error EAI_BADFLAGS"
+	run gai -f bogus target.test
+	assert_output "error EAI_FAMILY"
+	run gai -t raw -s http target.test
+	assert_output "error EAI_SERVICE"
+	run gai -s no-such-service target.test
+	assert_output "error EAI_SERVICE"
+	run gai -F numericserv -s http target.test
+	assert_output "error EAI_NONAME"
+	run gai -t stream -p 17 target.test
+	assert_output "error EAI_SOCKTYPE"
+	run gai -
+	assert_output "error EAI_NONAME"
+}
+
+@test "getaddrinfo, named service and AI_PASSIVE with no node" {
+	run gai -s http target.test
+	assert_success
+	assert_line --index 0 --regexp '^ai inet 240\.[0-9.]+ 80 1 6$'
+	assert_line --index 1 --regexp '^ai inet6 fd73:6f63:6b73::[0-9a-f:]+ 80 1 6$'
+	run gai -F passive -f inet -t stream -s 80 -
+	assert_success
+	assert_output "ai inet 0.0.0.0 80 1 6"
+}
+
+@test "localhost and hosts-file names resolve locally, never to fakes" {
+	run gai -f inet -t stream localhost
+	assert_output "ai inet 127.0.0.1 0 1 6"
+	run gai -f inet6 -t stream localhost
+	assert_output "ai inet6 ::1 0 1 6"
+	run gai -f inet -t stream foo.localhost
+	assert_output "ai inet 127.0.0.1 0 1 6"
+	run shim_run SOCKSIFY_HOSTS_FILE="$NETNS_DIR/hosts" "$SNIPPETS/dns_getaddrinfo" \
+		-f inet -t stream -F canonname hostsalias.test
+	assert_output --partial "ai inet 198.18.2.2 0 1 6"
+	assert_output --partial "canon hostsfile.test"
+	# Known to the hosts file in IPv4 only: AF_INET6 fails here instead of asking DNS.
+	run shim_run SOCKSIFY_HOSTS_FILE="$NETNS_DIR/hosts" "$SNIPPETS/dns_getaddrinfo" \
+		-f inet6 hostsfile.test
+	assert_output "error EAI_NONAME"
+}
+
+@test "one name, one address: across processes; two names, two addresses" {
+	run shim_run "$SNIPPETS/dns_tree" resolve shared.test
+	local a=$output
+	assert_output --regexp "$FAKE4"
+	run shim_run "$SNIPPETS/dns_tree" resolve SHARED.test.
+	assert_output "$a"
+	run shim_run "$SNIPPETS/dns_tree" resolve other.test
+	assert_output --regexp "$FAKE4"
+	refute_output "$a"
+}
+
+@test "gethostbyname and gethostbyname2(AF_INET6)" {
+	run shim_run "$SNIPPETS/dns_gethostbyname" plain target.test
+	assert_success
+	assert_line --index 0 "name target.test"
+	assert_line --index 1 --regexp '^addr 240\.'
+	run shim_run "$SNIPPETS/dns_gethostbyname" 2 target.test inet6
+	assert_success
+	assert_line --index 1 --regexp '^addr fd73:6f63:6b73::'
+}
+
+@test "gethostbyname_r and gethostbyname2_r, and ERANGE on a small buffer" {
+	run shim_run "$SNIPPETS/dns_gethostbyname" r target.test
+	assert_success
+	assert_line --index 1 --regexp '^addr 240\.'
+	run shim_run "$SNIPPETS/dns_gethostbyname" 2r target.test inet6
+	assert_success
+	assert_line --index 1 --regexp '^addr fd73:6f63:6b73::'
+	run shim_run "$SNIPPETS/dns_gethostbyname" r target.test inet 16
+	assert_failure 2
+	assert_line --index 0 "rc ERANGE"
+	run shim_run "$SNIPPETS/dns_gethostbyname" 2r target.test inet6 16
+	assert_line --index 0 "rc ERANGE"
+}
+
+@test "gethostbyname of a blocked name fails (HOST_NOT_FOUND)" {
+	run shim_run SOCKSIFY_CONF="$NETNS_DIR/block.conf" "$SNIPPETS/dns_gethostbyname" r \
+		ads.blocked.test
+	assert_failure 2
+	assert_output "herr 1"
+	run shim_run SOCKSIFY_CONF="$NETNS_DIR/block.conf" "$SNIPPETS/dns_getaddrinfo" \
+		blocked.test
+	assert_output "error EAI_NONAME"
+}
+
+@test "gethostbyaddr(_r) names a fake address; a real one fails without a query" {
+	run shim_run "$SNIPPETS/dns_tree" resolve byaddr.test
+	local a=$output
+	run shim_run "$SNIPPETS/dns_gethostbyaddr" plain "$a"
+	assert_success
+	assert_output "name byaddr.test"
+	run shim_run "$SNIPPETS/dns_gethostbyaddr" r "$a"
+	assert_output "name byaddr.test"
+	run shim_run "$SNIPPETS/dns_gethostbyaddr" r 198.18.2.2
+	assert_failure 2
+	assert_output "herr 1"
+	run shim_run "$SNIPPETS/dns_gethostbyaddr" r 127.0.0.1
+	assert_output "name localhost"
+}
+
+@test "getnameinfo NI_NAMEREQD: a fake address gives its name" {
+	run shim_run "$SNIPPETS/dns_tree" resolve nameinfo.test
+	local a=$output
+	run shim_run "$SNIPPETS/dns_getnameinfo" "$a" 443 namereqd
+	assert_success
+	assert_output "host nameinfo.test serv https"
+	run shim_run "$SNIPPETS/dns_getnameinfo" "$a" 443 nofqdn,numericserv
+	assert_output "host nameinfo serv 443"
+	run shim_run "$SNIPPETS/dns_getnameinfo" "$a" 443 numerichost
+	assert_output "host $a serv https"
+}
+
+@test "getnameinfo on an unknown address: numeric, or EAI_NONAME with NI_NAMEREQD" {
+	run shim_run "$SNIPPETS/dns_getnameinfo" 198.18.2.2 80
+	assert_success
+	assert_output "host 198.18.2.2 serv http"
+	run shim_run "$SNIPPETS/dns_getnameinfo" 198.18.2.2 80 namereqd
+	assert_failure 2
+	assert_output --partial "error -2"
+	# A fake address nobody was given has no name either.
+	run shim_run "$SNIPPETS/dns_getnameinfo" 240.200.0.1 80 namereqd
+	assert_output --partial "error -2"
+}
+
+@test "res_query, res_search, res_querydomain, res_send and res_n* answer A and AAAA" {
+	local f
+	for f in query search querydomain send nquery nsearch nquerydomain nsend; do
+		run shim_run "$SNIPPETS/dns_res" "$f" target.test a
+		assert_success
+		assert_line --index 1 --regexp '^answer 240\.'
+		run shim_run "$SNIPPETS/dns_res" "$f" target.test aaaa
+		assert_success
+		assert_line --index 1 --regexp '^answer fd73:6f63:6b73::'
+	done
+}
+
+@test "res_nquery HTTPS (type 65, what Firefox asks) and MX fail closed" {
+	run shim_run "$SNIPPETS/dns_res" nquery target.test https
+	assert_failure 2
+	assert_output "failed h_errno 4"
+	run shim_run "$SNIPPETS/dns_res" query target.test mx
+	assert_output "failed h_errno 4"
+	run shim_run "$SNIPPETS/dns_res" nsend target.test https
+	assert_failure 2
+}
+
+@test "getent hosts / ahosts / ahostsv6 target.test" {
+	# getent hosts asks AF_INET6 first, as it does without the shim.
+	run shim_run getent hosts target.test
+	assert_success
+	assert_output --regexp '^fd73:6f63:6b73::[0-9a-f:]+ +target\.test$'
+	run shim_run getent ahostsv4 target.test
+	assert_success
+	assert_line --index 0 --regexp '^240\.[0-9.]+ +STREAM target\.test$'
+	run shim_run getent ahostsv6 target.test
+	assert_success
+	assert_line --index 0 --regexp '^fd73:6f63:6b73::[0-9a-f:]+ +STREAM target\.test$'
+}
+
+@test "process tree: a forked child connects to the parent's fake address" {
+	run shim_run "$SNIPPETS/dns_tree" fork target.test 80
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
+}
+
+@test "process tree: an exec'd child connects to the parent's fake address" {
+	run shim_run "$SNIPPETS/dns_tree" exec target.test 80
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
+}
+
+@test "process tree: a daemonised child connects after its parent exited" {
+	local out=$NETNS_DIR/daemon.out
+	run shim_run "$SNIPPETS/dns_tree" daemon target.test 80 "$out"
+	assert_success
+	wait_for_line "$out" '^done rc=' 10
+	run cat "$out"
+	assert_output --partial "parent gone: yes"
+	assert_output --partial "$NETNS_MARKER"
+	assert_output --partial "done rc=0"
+}
+
+@test "process tree: a daemonised child execs and connects after its parent exited" {
+	local out=$NETNS_DIR/daemon-exec.out
+	run shim_run "$SNIPPETS/dns_tree" daemon-exec target.test 80 "$out"
+	assert_success
+	# The exec'd program prints the page and exits; no "done" line after an exec.
+	wait_for_line "$out" "$NETNS_MARKER" 10
+	run cat "$out"
+	assert_output --partial "parent gone: yes"
+}
+
+@test "an address resolved by an exited process connects from a later one" {
+	local a
+	a=$(shim_run "$SNIPPETS/dns_tree" resolve target.test)
+	run shim_run "$SNIPPETS/dns_tree" get "$a" 80 target.test
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
+}
+
+@test "curl by name" {
+	run shim_run curl -sS --max-time 10 http://target.test/
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
+}
+
+@test "curl by name, IPv6 (-6)" {
+	run shim_run curl -6 -sS --max-time 10 http://target.test/
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
+}
+
+@test "wget by name" {
+	require_cmd wget
+	run shim_run wget -q -T 10 -O - http://target.test/
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
+}
+
+@test "python3: socket.getaddrinfo, urllib and asyncio by name" {
+	run shim_run "$NETNS_PY" -c '
+import asyncio, socket, urllib.request
+print(socket.getaddrinfo("target.test", 80, type=socket.SOCK_STREAM)[0][4][0])
+print(urllib.request.urlopen("http://target.test/", timeout=10).read().decode())
+async def main():
+    r, w = await asyncio.wait_for(asyncio.open_connection("target.test", 80), 10)
+    w.write(b"GET / HTTP/1.0\r\nHost: target.test\r\n\r\n")
+    await w.drain()
+    print((await asyncio.wait_for(r.read(), 10)).decode())
+    w.close()
+asyncio.run(main())'
+	assert_success
+	assert_line --index 0 --regexp "$FAKE4"
+	assert_equal "$(grep -c "$NETNS_MARKER" <<<"$output")" 2
+}
+
+@test "node http.get by name" {
+	require_cmd node
+	run shim_run node -e '
+const http = require("http");
+http.get({host: "target.test", port: 80, path: "/", timeout: 10000}, (res) => {
+  let b = ""; res.on("data", (d) => b += d); res.on("end", () => { console.log(b); });
+}).on("error", (e) => { console.log("ERR " + e.message); process.exit(1); });'
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
+}
+
+@test "git clone by name over http" {
+	require_cmd git
+	local src=$NETNS_DIR/dnssrc
+	git init -q "$src"
+	echo "$NETNS_MARKER" >"$src/README"
+	git -C "$src" add README
+	git -C "$src" -c user.name=t -c user.email=t@t commit -q -m first
+	git clone -q --bare "$src" "$NETNS_DIR/www/dnsrepo.git"
+	git -C "$NETNS_DIR/www/dnsrepo.git" update-server-info
+	run shim_run git clone -q http://target.test/dnsrepo.git "$NETNS_DIR/dnsclone"
+	assert_success
+	run cat "$NETNS_DIR/dnsclone/README"
+	assert_output "$NETNS_MARKER"
+}
+
+@test "ssh by name to an sshd in the target namespace" {
+	require_cmd ssh ssh-keygen
+	local d=$NETNS_DIR/dnsssh
+	mkdir -p "$d"
+	if [ ! -d /run/sshd ]; then
+		mkdir -p /run/sshd && touch "$BATS_FILE_TMPDIR/made-run-sshd"
+	fi
+	ssh-keygen -q -t ed25519 -N '' -f "$d/host_key"
+	ssh-keygen -q -t ed25519 -N '' -f "$d/client_key"
+	cp "$d/client_key.pub" "$d/authorized_keys"
+	chmod 600 "$d/authorized_keys"
+	cat >"$d/sshd_config" <<-CONF
+		Port 22
+		ListenAddress $NS_TARGET_IP
+		HostKey $d/host_key
+		AuthorizedKeysFile $d/authorized_keys
+		PidFile none
+		UsePAM no
+		UseDNS no
+		StrictModes no
+		PermitRootLogin prohibit-password
+		PasswordAuthentication no
+		KbdInteractiveAuthentication no
+	CONF
+	netns_bg "$NS_TARGET" "$d/sshd.log" /usr/sbin/sshd -D -e -f "$d/sshd_config"
+	wait_for_port "$NS_TARGET" "$NS_TARGET_IP" 22 10
+	run shim_run ssh -F /dev/null -i "$d/client_key" -o StrictHostKeyChecking=no \
+		-o UserKnownHostsFile=/dev/null -o BatchMode=yes -o ConnectTimeout=10 \
+		-o LogLevel=ERROR root@target.test echo hello-by-name
+	assert_success
+	assert_output --partial "hello-by-name"
+}
+
+@test "socksifyd received names, never a fake address" {
+	run grep -c 'asked=target\.test:' "$NETNS_DIR/dns.log"
+	assert_success
+	refute_output 0
+	run grep -E 'asked=(240\.|\[fd73:)' "$NETNS_DIR/dns.log"
+	assert_failure
+}
+
+@test "the DNS canary counted zero queries over the whole suite" {
+	run canary_count
+	assert_output 0
+}
