@@ -15,6 +15,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <resolv.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -54,6 +55,7 @@ struct rs_real_syms {
 	int (*res_search)(const char *, int, int, unsigned char *, int);
 	int (*res_querydomain)(const char *, const char *, int, int, unsigned char *, int);
 	int (*res_send)(const unsigned char *, int, unsigned char *, int);
+	int (*getaddrinfo_a)(int, struct gaicb **, int, struct sigevent *);
 };
 static struct rs_real_syms rs_real;
 static pthread_once_t rs_real_once = PTHREAD_ONCE_INIT;
@@ -84,6 +86,7 @@ static void rs_real_resolve(void)
 	r->res_search = rs_sym("res_search", "__res_search");
 	r->res_querydomain = rs_sym("res_querydomain", "__res_querydomain");
 	r->res_send = rs_sym("res_send", "__res_send");
+	r->getaddrinfo_a = rs_sym("getaddrinfo_a", NULL);
 }
 
 static const struct rs_real_syms *rs_libc(void)
@@ -808,6 +811,64 @@ SHIM_EXPORT void freeaddrinfo(struct addrinfo *ai)
 		free(ai);
 	else
 		real()->freeaddrinfo(ai);
+}
+
+/* getaddrinfo_a: glibc resolves these on its own threads, calling its internal
+ * getaddrinfo, which we cannot see. So we answer every request here, at once, through
+ * our getaddrinfo, and notify as asked. gai_error() reads the request's own __return
+ * field, and gai_suspend()/gai_cancel() find no pending request: both then behave as
+ * for finished requests (0 and EAI_ALLDONE). A direct name is resolved synchronously. */
+static void *rs_gai_notify_thread(void *arg)
+{
+	struct sigevent *sev = arg;
+	sev->sigev_notify_function(sev->sigev_value);
+	free(sev);
+	return NULL;
+}
+
+static void rs_gai_notify(const struct sigevent *sev)
+{
+	if (sev == NULL)
+		return;
+	if (sev->sigev_notify == SIGEV_SIGNAL) {
+		sigqueue(getpid(), sev->sigev_signo, sev->sigev_value);
+	} else if (sev->sigev_notify == SIGEV_THREAD && sev->sigev_notify_function) {
+		struct sigevent *copy = malloc(sizeof(*copy));
+		pthread_attr_t attr, *ap = sev->sigev_notify_attributes;
+		pthread_t th;
+		if (copy == NULL)
+			return;
+		*copy = *sev;
+		if (ap == NULL) {
+			pthread_attr_init(&attr);
+			pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+			ap = &attr;
+		}
+		if (pthread_create(&th, ap, rs_gai_notify_thread, copy) != 0)
+			free(copy);
+		if (ap == &attr)
+			pthread_attr_destroy(&attr);
+	}
+}
+
+SHIM_EXPORT int getaddrinfo_a(int mode, struct gaicb *list[], int n, struct sigevent *sev)
+{
+	if (rs_passthrough() && rs_libc()->getaddrinfo_a)
+		return rs_libc()->getaddrinfo_a(mode, list, n, sev);
+	if ((mode != GAI_WAIT && mode != GAI_NOWAIT) || n < 0) {
+		errno = EINVAL;
+		return EAI_SYSTEM;
+	}
+	for (int i = 0; i < n; i++) {
+		struct gaicb *g = list[i];
+		if (g == NULL)
+			continue;
+		g->ar_result = NULL;
+		g->__return = getaddrinfo(g->ar_name, g->ar_service, g->ar_request, &g->ar_result);
+	}
+	if (mode == GAI_NOWAIT)
+		rs_gai_notify(sev);
+	return 0;
 }
 
 /* ---- gethostbyname and friends ---- */

@@ -176,6 +176,17 @@ gai() { shim_run "$SNIPPETS/dns_getaddrinfo" "$@"; }
 	refute_output "$a"
 }
 
+@test "getaddrinfo_a: GAI_WAIT, GAI_NOWAIT + gai_suspend, SIGEV_THREAD" {
+	local m
+	for m in wait nowait thread; do
+		run shim_run "$SNIPPETS/dns_getaddrinfo_a" "$m" async1.test async2.test localhost
+		assert_success
+		assert_line --index 0 --regexp '^async1\.test 240\.'
+		assert_line --index 1 --regexp '^async2\.test 240\.'
+		assert_line --index 2 'localhost 127.0.0.1'
+	done
+}
+
 @test "gethostbyname and gethostbyname2(AF_INET6)" {
 	run shim_run "$SNIPPETS/dns_gethostbyname" plain target.test
 	assert_success
