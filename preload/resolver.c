@@ -416,13 +416,20 @@ static struct nametable *rs_table_get(bool create)
 		str_copy(path, env, sizeof(path));
 	else
 		rs_random_path(path, sizeof(path)); /* private to this process (see ctor) */
-	int rc = create ? nt_open(&rs_table, path, rs_get_params()) : nt_attach(&rs_table, path);
+	bool created = false;
+	int rc = nt_attach(&rs_table, path);
+	if (rc == -ENOENT && create) {
+		rc = nt_open(&rs_table, path, rs_get_params());
+		created = rc == 0;
+	}
 	if (rc == 0) {
 		nt_register_pid(&rs_table, getpid());
 		__atomic_store_n(&rs_table_state, 1, __ATOMIC_RELEASE);
 		t = &rs_table;
-		/* We may have created it: a good moment to drop tables idle trees left. */
-		nt_gc_stale("/dev/shm", (unsigned)geteuid());
+		/* Once per tree, by its first resolver: drop the tables of trees that
+		 * ended (idle for their grace period, nobody alive). */
+		if (created)
+			nt_gc_stale("/dev/shm", (unsigned)geteuid());
 	} else if (create) {
 		rs_table_state = -1;
 		LOG_ERR("remote DNS disabled: name table %s: %s; lookups fail", path, strerror(-rc));
