@@ -521,8 +521,19 @@ static size_t dial_target_hop(const struct dial *d)
 	return d->hop + 1 < d->nhops ? d->hop + 1 : d->nhops;
 }
 
+/* A refusal of the next hop is told by the hop before it: say which one. The
+ * destination's refusal needs no such note (the label names the last hop). */
+static const char *dial_via(const struct dial *d, char *buf, size_t cap)
+{
+	if (d->hop + 1 >= d->nhops)
+		return "";
+	snprintf(buf, cap, "hop %zu answered: ", d->hop + 1);
+	return buf;
+}
+
 static enum dial_state dial_s5_reply(struct dial *d)
 {
+	char via[48];
 	struct s5_request rep;
 	size_t used;
 	int rc = s5_parse_reply(d->in, d->inlen, &used, &rep);
@@ -533,13 +544,14 @@ static enum dial_state dial_s5_reply(struct dial *d)
 	d->reply = rep.cmd;
 	if (rep.cmd != S5_REP_SUCCEEDED)
 		return dial_fail(d, dial_target_hop(d), s5_rep_to_errno(rep.cmd),
-				 "hop %zu answered: %s", d->hop + 1, s5_rep_str(rep.cmd));
+				 "%s%s", dial_via(d, via, sizeof(via)), s5_rep_str(rep.cmd));
 	d->bound = rep.addr;
 	return dial_hop_done(d);
 }
 
 static enum dial_state dial_s4_reply(struct dial *d)
 {
+	char via[48];
 	struct s4_reply rep;
 	size_t used;
 	int rc = s4_parse_reply(d->in, d->inlen, &used, &rep);
@@ -550,7 +562,7 @@ static enum dial_state dial_s4_reply(struct dial *d)
 	d->reply = rep.cd;
 	if (rep.cd != S4_REP_GRANTED)
 		return dial_fail(d, dial_target_hop(d), s4_rep_to_errno(rep.cd),
-				 "hop %zu answered: %s", d->hop + 1, s4_rep_str(rep.cd));
+				 "%s%s", dial_via(d, via, sizeof(via)), s4_rep_str(rep.cd));
 	memset(&d->bound, 0, sizeof(d->bound));
 	d->bound.atyp = SOCKS5_ATYP_IPV4;
 	d->bound.port = rep.port;
@@ -560,13 +572,15 @@ static enum dial_state dial_s4_reply(struct dial *d)
 
 static enum dial_state dial_http_reply(struct dial *d, int status)
 {
+	char via[48];
+
 	d->inlen = 0;
 	d->http_status = status;
 	if (status < 200 || status > 299) {
 		/* 407: this hop wants other credentials; anything else is about the target. */
 		size_t who = status == 407 ? d->hop : dial_target_hop(d);
 		return dial_fail(d, who, http_status_to_errno(status),
-				 "hop %zu answered HTTP %d", d->hop + 1, status);
+				 "%sHTTP %d", dial_via(d, via, sizeof(via)), status);
 	}
 	return dial_hop_done(d);
 }
