@@ -266,7 +266,8 @@ static bool rs_hosts_lookup(const char *name, int family, const uint8_t *addr,
 	pthread_rwlock_rdlock(&rs_hosts_lock);
 	const char *p = rs_hosts_buf, *end = rs_hosts_buf ? rs_hosts_buf + rs_hosts_len : NULL;
 	size_t nlen = name ? strlen(name) : 0;
-	while (p && p < end && ans->n < RS_MAX_ADDRS) {
+	bool named = false; /* reverse: found a name */
+	while (p && p < end && ans->n < RS_MAX_ADDRS && !named) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
 		const char *f[34];
@@ -274,17 +275,16 @@ static bool rs_hosts_lookup(const char *name, int family, const uint8_t *addr,
 		int nf = rs_hosts_fields(p, len, f, fl, 34);
 		p += len + 1;
 		int fam;
-		uint8_t a[16];
+		uint8_t a[16] = { 0 };
 		if (nf < 2 || !rs_parse_addr(f[0], fl[0], &fam, a))
 			continue;
 		if (addr != NULL) {
-			if (fam != family || memcmp(a, addr, fam == AF_INET ? 4 : 16) != 0)
+			if (fam != family || memcmp(a, addr, fam == AF_INET ? 4 : 16) != 0 ||
+			    fl[1] > NT_NAME_MAX)
 				continue;
-			if (fl[1] <= NT_NAME_MAX) {
-				memcpy(ans->canon, f[1], fl[1]);
-				ans->canon[fl[1]] = '\0';
-				return pthread_rwlock_unlock(&rs_hosts_lock), true;
-			}
+			memcpy(ans->canon, f[1], fl[1]);
+			ans->canon[fl[1]] = '\0';
+			named = true;
 			continue;
 		}
 		for (int i = 1; i < nf; i++) {
@@ -301,7 +301,7 @@ static bool rs_hosts_lookup(const char *name, int family, const uint8_t *addr,
 		}
 	}
 	pthread_rwlock_unlock(&rs_hosts_lock);
-	return ans->n > 0;
+	return named || ans->n > 0;
 }
 
 /* Keeps only the addresses of `family` (AF_UNSPEC: all). */
