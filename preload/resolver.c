@@ -485,6 +485,7 @@ static int rs_fake_answer(const char *canon, int family, int flags, struct rs_an
 		return rc;
 	memset(ans, 0, sizeof(*ans));
 	str_copy(ans->canon, canon, sizeof(ans->canon));
+	rs_get_params(); /* sets rs_unspec */
 	bool v4 = family == AF_INET || (family == AF_UNSPEC && rs_unspec != RS_UNSPEC_V6);
 	bool v6 = family == AF_INET6 || (family == AF_UNSPEC && rs_unspec != RS_UNSPEC_V4);
 	if (family == AF_UNSPEC && v4 && v6 && (flags & AI_ADDRCONFIG)) {
