@@ -8,6 +8,7 @@
 
 #include "addr.h"
 #include "conf.h"
+#include "fakedns.h"
 #include "log.h"
 #include "shim.h"
 
@@ -19,9 +20,9 @@ enum connect_policy {
 
 bool shim_fake_name(const struct socks_addr *addr, struct socks_addr *name_out)
 {
-	/* The remote-DNS issue hands out fake addresses for names; until then every
-	 * address the program connects to is real. */
-	return false;
+	/* With dns=remote the resolver (resolver.c) hands out fake addresses for
+	 * names; the last hop must receive the name itself. */
+	return fakedns_name(addr, name_out);
 }
 
 static bool connect_is_unspecified(const struct socks_addr *a)
@@ -78,6 +79,12 @@ static enum connect_policy connect_classify(int fd, const struct sockaddr *sa, s
 		return CONNECT_TUNNEL;
 	}
 	bool named = shim_fake_name(dst, &name);
+	if (!named && fakedns_is_fake(dst)) {
+		/* A fake address whose name is gone (stale, or never ours): it would only
+		 * reach the proxy as a bogus IP. As if the host did not exist. */
+		*err = EHOSTUNREACH;
+		return CONNECT_REFUSE;
+	}
 	if (rules_match(c->block, c->nblock, dst) || (named && rules_match(c->block, c->nblock, &name))) {
 		*err = EACCES;
 		return CONNECT_REFUSE;
@@ -112,7 +119,8 @@ static int connect_refuse(const struct socks_addr *dst, int err)
 {
 	char a[ADDR_STR_MAX];
 
-	LOG_WARN("connect to %s refused: a block rule matches", addr_str(dst, a, sizeof(a)));
+	LOG_WARN("connect to %s refused: %s", addr_str(dst, a, sizeof(a)),
+		 err == EACCES ? "a block rule matches" : "a fake DNS address with no name");
 	errno = err;
 	return -1;
 }
