@@ -90,6 +90,16 @@ int ev_io_set(struct ev_loop *loop, struct ev_io *io, uint32_t events)
 		return -1;
 	if (io->added && io->events == events)
 		return 0;
+	if (events == 0) {
+		/* Out of the set rather than registered with no events: epoll reports
+		 * EPOLLHUP/EPOLLERR even then, which would spin a level-triggered loop
+		 * on a side we deliberately do not read (backpressure). */
+		if (io->added)
+			epoll_ctl(loop->epfd, EPOLL_CTL_DEL, io->fd, NULL);
+		io->added = false;
+		io->events = 0;
+		return 0;
+	}
 	if (epoll_ctl(loop->epfd, io->added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, io->fd, &ee) < 0) {
 		LOG_WARN("epoll_ctl fd %d: %s", io->fd, strerror(errno));
 		return -1;
@@ -267,7 +277,8 @@ int ev_run(struct ev_loop *loop)
 		for (int i = 0; i < n && !loop->stop; i++) {
 			struct ev_io *io = evs[i].data.ptr;
 
-			/* An earlier handler of this batch may have stopped this one. */
+			/* An earlier handler of this batch may have stopped or silenced
+			 * this one. */
 			if (io->fd < 0 || !io->added)
 				continue;
 			io->cb(loop, io, evs[i].events);

@@ -40,8 +40,8 @@ uint64_t ev_now(struct ev_loop *loop);
 void ev_now_update(struct ev_loop *loop);
 
 void ev_io_init(struct ev_io *io, int fd, ev_io_cb cb);
-/* Sets the watched events (0 keeps the fd registered but silent); adds on first
- * use and only calls epoll_ctl when the set changes. */
+/* Sets the watched events; adds on first use, removes from the set on 0 (so not
+ * even EPOLLHUP/EPOLLERR are reported), and calls epoll_ctl only on a change. */
 int ev_io_set(struct ev_loop *loop, struct ev_io *io, uint32_t events);
 /* Unregisters; the caller still owns (and closes) the fd. */
 void ev_io_stop(struct ev_loop *loop, struct ev_io *io);

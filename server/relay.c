@@ -19,6 +19,9 @@
 #define RELAY_SPLICE_MAX (1 << 20)
 #define RELAY_ROUNDS 8        /* reads per event and direction, for fairness */
 #define PIPE_POOL_MAX 32      /* idle pipes kept for reuse */
+#ifndef RELAY_PIPE_SIZE
+#define RELAY_PIPE_SIZE (1 << 20)
+#endif
 
 struct relay_pipe {
 	int rd, wr;
@@ -50,6 +53,9 @@ static struct relay_pipe *pipe_get(void)
 		free(p);
 		return NULL;
 	}
+	/* A bigger pipe moves more per splice and per wakeup. Past the per-user pipe
+	 * budget the kernel refuses; the default size then serves. */
+	fcntl(fds[1], F_SETPIPE_SZ, RELAY_PIPE_SIZE);
 	p->rd = fds[0];
 	p->wr = fds[1];
 	return p;
@@ -223,11 +229,19 @@ static enum pump_rc relay_pump(struct session *s, struct relay_dir *d, int in, i
 			continue; /* flush, then the half-close below */
 		}
 		d->bytes += (uint64_t)n;
+		if (d == &s->up)
+			srv.st.bytes_up += (uint64_t)n;
+		else
+			srv.st.bytes_down += (uint64_t)n;
 		session_touch(s);
 	}
 	if (d->pipe && !d->pending) {
 		pipe_put(d->pipe);
 		d->pipe = NULL;
+	}
+	if (d->buf && !d->buf->len) {
+		free(d->buf); /* an idle session keeps no buffer */
+		d->buf = NULL;
 	}
 	if (d->eof && !d->shut && !d->pending && !(d->buf && d->buf->len)) {
 		shutdown(out, SHUT_WR);
@@ -322,6 +336,7 @@ void relay_start(struct session *s)
 		s->up.buf->off = 0;
 		s->up.buf->len = s->hs->len;
 		s->up.bytes += s->hs->len;
+		srv.st.bytes_up += s->hs->len;
 	}
 	free(s->hs);
 	s->hs = NULL;

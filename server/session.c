@@ -68,6 +68,10 @@ void session_set_state(struct session *s, enum sess_state st)
 							sizeof(cs)),
 			  sess_state_name(s->state), sess_state_name(st));
 	}
+	/* Resolving and connecting share one deadline, started by whichever comes
+	 * first. */
+	if (st == SESS_RESOLVE || (st == SESS_CONNECT && s->state != SESS_RESOLVE))
+		s->connect_deadline = ev_now(srv.loop) + srv.o.connect_ms;
 	s->state = st;
 	session_arm_timer(s);
 }
@@ -166,6 +170,12 @@ bool session_reply(struct session *s, uint8_t rep, const struct socks_addr *bnd)
 static void session_drain_mode(struct session *s, const char *why)
 {
 	s->why = why;
+	/* Whatever was in progress must not come back to a finished session. */
+	if (s->job) {
+		s->job->owner = NULL;
+		s->job = NULL;
+	}
+	connect_cancel(s);
 	/* Our side is finished: FIN now, then read until the client's EOF (or a short
 	 * timer) so that unread input cannot turn the close into a reset that would
 	 * destroy the reply in flight. */
@@ -255,8 +265,6 @@ void session_close(struct session *s, const char *why)
 		ev_io_stop(srv.loop, &s->tio);
 		close(fd);
 	}
-	srv.st.bytes_up += s->up.bytes;
-	srv.st.bytes_down += s->down.bytes;
 	if (s->reject)
 		srv.st.rejecting--;
 	else
@@ -296,10 +304,7 @@ void session_arm_timer(struct session *s)
 		break;
 	case SESS_RESOLVE:
 	case SESS_CONNECT:
-		if (ev_timer_armed(&s->timer) && s->timer.when > ev_now(srv.loop) &&
-		    s->timer.when <= ev_now(srv.loop) + srv.o.connect_ms)
-			return; /* RESOLVE -> CONNECT keeps the deadline started at RESOLVE */
-		at = ev_now(srv.loop) + srv.o.connect_ms;
+		at = s->connect_deadline;
 		break;
 	case SESS_BIND_WAIT:
 	case SESS_UDP:
@@ -688,10 +693,16 @@ static void session_go(struct session *s, union sa46 *addrs, unsigned n)
 	if (s->cmd == SOCKS_CMD_BIND && n >= 1) {
 		struct socks_addr sa;
 
-		/* BIND names the peer expected to connect in; 0.0.0.0 means anyone. */
-		if (addr_from_sockaddr(&sa, &addrs[0].sa, sa46_len(&addrs[0])) &&
-		    !(sa.atyp == SOCKS5_ATYP_IPV4 && !memcmp(sa.u.v4, "\0\0\0\0", 4)) &&
-		    session_addr_denied(s, &addrs[0])) {
+		static const uint8_t zero[16];
+		bool any;
+
+		/* BIND names the peer expected to connect in; 0.0.0.0 (or ::) means
+		 * anyone, which is not a destination to check. */
+		if (!addr_from_sockaddr(&sa, &addrs[0].sa, sa46_len(&addrs[0])))
+			any = false;
+		else
+			any = !memcmp(sa.u.v6, zero, sa.atyp == SOCKS5_ATYP_IPV4 ? 4 : 16);
+		if (!any && session_addr_denied(s, &addrs[0])) {
 			srv.st.denied++;
 			session_fail(s, S5_REP_NOT_ALLOWED, "bind peer denied by policy");
 			return;

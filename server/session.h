@@ -72,6 +72,7 @@ struct session {
 	bool counted;           /* holds a per-client slot */
 	const char *why;        /* how it ended, for the close log line */
 	uint64_t start_ms, last_ms;
+	uint64_t connect_deadline; /* resolve + connect, set when that phase starts */
 	union sa46 client;
 	union sa46 dest;        /* the address actually connected to / bound */
 	char *user;             /* authenticated user, for the log */

@@ -124,6 +124,7 @@ static void udp_send_to(struct udp_assoc *u, const union sa46 *dst, const uint8_
 		return;
 	}
 	u->s->up.bytes += len;
+	srv.st.bytes_up += len;
 	srv.st.udp_up++;
 }
 
@@ -269,6 +270,7 @@ static void udp_from_remote(struct udp_assoc *u, int fd)
 			continue;
 		}
 		u->s->down.bytes += (uint64_t)n;
+		srv.st.bytes_down += (uint64_t)n;
 		srv.st.udp_down++;
 		session_touch(u->s);
 	}

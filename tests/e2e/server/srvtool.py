@@ -139,6 +139,14 @@ def serve_echo_tcp(args):
             if first.startswith(b"WHOAMI\n"):
                 c.sendall(("%s:%d\n" % (peer[0], peer[1])).encode())
                 first = first[7:]
+            if first.startswith(b"BIGCLOSE "):
+                # Send N bytes, then close completely, whatever the client does.
+                n = int(first[9:first.index(b"\n")])
+                blk = bytes(range(256)) * 256
+                while n > 0:
+                    c.sendall(blk[:min(n, len(blk))])
+                    n -= min(n, len(blk))
+                return
             if first.startswith(b"HALFCLOSE\n"):
                 c.shutdown(socket.SHUT_WR)
                 n = len(first) - 10
@@ -471,6 +479,22 @@ def probe_halfclose(a, ck):
             break
         got += d
     ck.check(got == data, "client half-close: all %d bytes echoed, then EOF" % len(data))
+    s.close()
+    # Client half-closes, the target answers with a lot and closes at once while
+    # the client is still slow to read: nothing may be lost.
+    n = 8 << 20
+    s, (rep, _, _) = s5_connect(a.proxy, th, tp)
+    s.sendall(b"BIGCLOSE %d\n" % n)
+    s.shutdown(socket.SHUT_WR)
+    time.sleep(1.0)
+    got = 0
+    s.settimeout(TIMEOUT)
+    while True:
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        got += len(d)
+    ck.check(got == n, "slow reader after its half-close gets all %d bytes (%d)" % (n, got))
     s.close()
     # Target ends first: the client sees EOF and can still send.
     s, (rep, _, _) = s5_connect(a.proxy, th, tp)
