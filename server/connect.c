@@ -136,6 +136,12 @@ static bool he_start_next(struct he *he)
 			continue;
 		}
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (log_enabled(LOG_DEBUG)) {
+			char as[ADDR_STR_MAX];
+
+			LOG_DEBUG("attempt %u: connecting to %s", idx,
+				  sockaddr_str(&addr->sa, sa46_len(addr), as, sizeof(as)));
+		}
 		a->he = he;
 		a->idx = (uint8_t)idx;
 		ev_io_init(&a->io, fd, he_on_io);

@@ -181,3 +181,23 @@ s, (rep, h, p) = t.udp_assoc(sys.argv[2]); print(rep, h, p)' "$BATS_TEST_DIRNAME
 	assert_success
 	assert_output --regexp '^0 203\.0\.113\.7 [1-9][0-9]*$'
 }
+
+@test "netns: Happy Eyeballs: a dead IPv6 path costs 250 ms, not a failure (last: changes the target)" {
+	nsrv -vv
+	# The target drops its IPv6 address: the proxy's SYNs to fd00:2::2 go unanswered
+	# (neighbour discovery fails after seconds), while IPv4 works.
+	ip -n "$NS_TARGET" addr del "$NS_TARGET_IP6/64" dev veth0
+	local t0 t1 ms
+	t0=$(date +%s%N)
+	nprobe rep --proxy "$P4" --dest target.test:7 --want 0
+	t1=$(date +%s%N)
+	ms=$(((t1 - t0) / 1000000))
+	echo "# CONNECT target.test with a dead IPv6 path: $ms ms" >&3
+	[ "$ms" -lt 2000 ]
+	stop_socksifyd
+	grep -q "asked=target.test:7 dest=$NS_TARGET_IP:7" "$LOG"
+	# It tried IPv6 first, then IPv4.
+	grep -q "attempt 0: connecting to \[$NS_TARGET_IP6\]:7" "$LOG"
+	grep -q "attempt 1: connecting to $NS_TARGET_IP:7" "$LOG"
+	ip -n "$NS_TARGET" addr add "$NS_TARGET_IP6/64" dev veth0 nodad
+}
