@@ -26,8 +26,11 @@ teardown() {
 	LOG=
 }
 
+# A fresh log per start: start_socksifyd must not see the previous run's readiness line.
+SRV_N=0
 srv() {
-	LOG=$BATS_TEST_TMPDIR/srv.log
+	SRV_N=$((SRV_N + 1))
+	LOG=$BATS_TEST_TMPDIR/srv.$SRV_N.log
 	start_socksifyd - "$LOG" "$@" || return 1
 	PROXY=127.0.0.1:$SOCKSIFYD_PORT
 }
