@@ -1,0 +1,155 @@
+#!/usr/bin/env bats
+# Real browsers by name under the shim (issue 4's stretch): Firefox ESR headless takes
+# a screenshot of a page on target.test, Chromium headless dumps its DOM, both through
+# socksifyd in the proxy namespace; the target sees the request from the proxy, and
+# the client's DNS canary counts zero queries. Skipped when a browser is missing.
+
+load '../lib/common'
+load 'shim/shim'
+
+setup_file() {
+	if ! nm -D --defined-only "$SOCKSIFY_LIB" 2>/dev/null | grep -q ' getaddrinfo$'; then
+		export DNS_SKIP="$SOCKSIFY_LIB missing or not interposing getaddrinfo"
+		return 0
+	fi
+	shim_setup_file
+	shim_socksifyd browsers -v
+	SOCKSIFY_NAMETABLE=/dev/shm/socksify-$(id -u)-bats-$$-$RANDOM
+	export SOCKSIFY_NAMETABLE
+	# A page the screenshot can be checked against: one big block of pure red.
+	printf '<html><body style="margin:0;background:#ff0000"><p>%s</p></body></html>\n' \
+		"$NETNS_MARKER" >"$NETNS_DIR/www/red.html"
+	mkdir -p "$NETNS_DIR/home"
+}
+
+teardown_file() {
+	netns_down
+	rm -f "${SOCKSIFY_NAMETABLE:-/nonexistent}"
+	return 0
+}
+
+setup() {
+	[ -z "${DNS_SKIP:-}" ] || skip "$DNS_SKIP"
+}
+
+teardown() {
+	[ -z "${DNS_SKIP:-}" ] || return 0
+	local n
+	n=$(canary_count)
+	if [ "$n" != 0 ]; then
+		echo "DNS canary saw $n queries:" >&2
+		cat "$NETNS_DIR/canary.log" >&2
+		return 1
+	fi
+}
+
+# red_share PNG: the percentage of pure red pixels in an 8-bit RGB(A) PNG.
+red_share() {
+	"$NETNS_PY" - "$1" <<-'PY'
+		import struct, sys, zlib
+		data = open(sys.argv[1], "rb").read()
+		assert data[:8] == b"\x89PNG\r\n\x1a\n"
+		pos, idat, w = 8, b"", 0
+		while pos < len(data):
+		    n, kind = struct.unpack("!I4s", data[pos:pos + 8])
+		    body = data[pos + 8:pos + 8 + n]
+		    if kind == b"IHDR":
+		        w, h, depth, ctype = struct.unpack("!IIBB", body[:10])
+		        assert depth == 8 and ctype in (2, 6)
+		        bpp = 3 if ctype == 2 else 4
+		    elif kind == b"IDAT":
+		        idat += body
+		    pos += 12 + n
+		raw, stride = zlib.decompress(idat), w * bpp
+		prev, red, total = bytearray(stride), 0, 0
+		for y in range(h):
+		    f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+		    for i in range(stride):
+		        a = line[i - bpp] if i >= bpp else 0
+		        b = prev[i]
+		        c = prev[i - bpp] if i >= bpp else 0
+		        if f == 1: line[i] = (line[i] + a) & 255
+		        elif f == 2: line[i] = (line[i] + b) & 255
+		        elif f == 3: line[i] = (line[i] + (a + b) // 2) & 255
+		        elif f == 4:
+		            p = a + b - c
+		            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+		            line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+		    for x in range(0, stride, bpp):
+		        total += 1
+		        red += line[x] == 255 and line[x + 1] == 0 and line[x + 2] == 0
+		    prev = line
+		print(red * 100 // total)
+	PY
+}
+
+@test "Firefox ESR, headless: a screenshot of a page on target.test, by name" {
+	require_cmd firefox-esr
+	local png=$NETNS_DIR/firefox.png prof=$NETNS_DIR/ffprofile
+	mkdir -p "$prof"
+	# Quiet the background services so the run is short; none of them may leak anyway.
+	cat >"$prof/user.js" <<-'JS'
+		user_pref("browser.shell.checkDefaultBrowser", false);
+		user_pref("datareporting.policy.dataSubmissionEnabled", false);
+		user_pref("toolkit.telemetry.reportingpolicy.firstRun", false);
+		user_pref("app.update.auto", false);
+		user_pref("browser.startup.homepage_override.mstone", "ignore");
+	JS
+	run shim_run HOME="$NETNS_DIR/home" MOZ_HEADLESS=1 timeout 120 firefox-esr --headless \
+		--no-remote --profile "$prof" --window-size 800,600 --screenshot "$png" \
+		http://target.test/red.html
+	echo "$output" | tail -n 20
+	[ -s "$png" ]
+	run red_share "$png"
+	assert_success
+	[ "$output" -ge 50 ] || fail "only $output% of the screenshot is the page's red"
+	# The target saw the page fetched from the proxy's address, by name through socksifyd.
+	run grep 'GET /red.html' "$NETNS_DIR/httpd.log"
+	assert_success
+	assert_output --regexp '^(::ffff:)?198\.18\.2\.1 |^fd00:2::1 '
+	run grep -c 'asked=target\.test:80' "$NETNS_DIR/browsers.log"
+	refute_output 0
+}
+
+shim_run_udp_block() {
+	SOCKSIFY_UDP_OVERRIDE=block chromium_run --dump-dom http://target.test/red.html
+}
+
+# chromium_run ARGS...: headless Chromium under the shim. --no-sandbox: we run as root;
+# the rest stop background networking so the run only fetches the page.
+chromium_run() {
+	shim_run HOME="$NETNS_DIR/home" SOCKSIFY_UDP="${SOCKSIFY_UDP_OVERRIDE:-proxy}" \
+		timeout 120 chromium --headless --no-sandbox \
+		--disable-gpu --no-first-run --disable-background-networking --disable-sync \
+		--disable-component-update --disable-default-apps --disable-breakpad \
+		--user-data-dir="$NETNS_DIR/chromium" "$@"
+}
+
+@test "Chromium, headless, system resolver: the page's DOM by name" {
+	require_cmd chromium
+	# Chromium on Linux resolves names with its own DNS client over UDP (the canary
+	# saw its A and HTTPS queries for target.test and Google hosts), which no
+	# getaddrinfo hook can see; AsyncDns off makes it use getaddrinfo, i.e. us.
+	run chromium_run --disable-features=AsyncDns --dump-dom http://target.test/red.html
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
+	run grep -c 'asked=target\.test:80' "$NETNS_DIR/browsers.log"
+	refute_output 0
+}
+
+@test "Chromium's own DNS client cannot leak with udp=block" {
+	require_cmd chromium
+	# Its datagrams are the datagram family's to refuse (issue 5); until the library
+	# interposes sendto this cannot hold, so say so instead of failing.
+	nm -D --defined-only "$SOCKSIFY_LIB" | grep -q ' sendto$' ||
+		skip "the library does not interpose sendto yet (udp=block needs it)"
+	run shim_run_udp_block
+	# Whether or not it then falls back to getaddrinfo, nothing reached the canary
+	# (checked by teardown).
+	true
+}
+
+@test "no browser name reached the client's DNS" {
+	run canary_count
+	assert_output 0
+}
