@@ -29,6 +29,9 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:print_summar
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
 TMP=$(mktemp -d /tmp/sfy-run.XXXXXX) || exit 1
+SFY_NETNS_REGISTRY=$TMP/topologies
+: >"$SFY_NETNS_REGISTRY"
+export SFY_NETNS_REGISTRY
 trap 'rm -rf "$TMP"' EXIT
 
 TOTAL_PASS=0 TOTAL_FAIL=0 TOTAL_SKIP=0
@@ -133,6 +136,19 @@ run_fuzz() {
 	done
 }
 
+# A suite killed by its timeout never runs teardown_file: tear down every topology it
+# registered (netns_up appends its state dir to SFY_NETNS_REGISTRY) and still exists.
+reap_topologies() {
+	local dir
+	[ -s "$SFY_NETNS_REGISTRY" ] || return 0
+	while read -r dir; do
+		[ -d "$dir" ] || continue
+		echo "# tearing down the topology left in $dir"
+		(NETNS_DIR=$dir && source tests/lib/netns.bash && netns_down)
+	done <"$SFY_NETNS_REGISTRY"
+	: >"$SFY_NETNS_REGISTRY"
+}
+
 run_e2e() {
 	local f name
 	if ! command -v bats >/dev/null 2>&1; then
@@ -146,6 +162,7 @@ run_e2e() {
 		name=e2e/$(basename "$f" .bats)
 		selected "$name" || continue
 		run_tap "$name" "$SUITE_TIMEOUT" bats --tap "$f"
+		reap_topologies
 	done
 }
 

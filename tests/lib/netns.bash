@@ -207,6 +207,8 @@ netns_up() {
 	NS_TARGET=sfy-t-$tag
 	NETNS_MARKER="socksify-target-$tag"
 	export NETNS_DIR NS_CLIENT NS_PROXY NS_TARGET NETNS_MARKER
+	# tests/run.sh passes a registry so it can tear down what a killed suite left.
+	[ -n "${SFY_NETNS_REGISTRY:-}" ] && echo "$NETNS_DIR" >>"$SFY_NETNS_REGISTRY"
 	: >"$NETNS_DIR/pids"
 	: >"$NETNS_DIR/canary.log"
 	if ! netns_setup_links || ! netns_start_services; then
