@@ -822,8 +822,9 @@ bool nt_release(struct nametable *t, int pid)
 
 int nt_gc_stale(const char *dir, unsigned uid)
 {
-	char prefix[32];
-	snprintf(prefix, sizeof(prefix), "socksify-%u-", uid);
+	/* By owner, not by the uid in the name: a tree that changed user (setpriv, su)
+	 * keeps the path its parent chose. */
+	const char *prefix = "socksify-";
 	DIR *d = opendir(dir);
 	if (!d)
 		return -errno;
@@ -840,8 +841,10 @@ int nt_gc_stale(const char *dir, unsigned uid)
 		 * judge by what it said before. */
 		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		struct nt_header h;
-		bool ok = fd >= 0 && pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
-			  h.magic == NT_MAGIC && h.params.grace_s != 0;
+		struct stat st;
+		bool ok = fd >= 0 && fstat(fd, &st) == 0 && st.st_uid == uid &&
+			  pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) && h.magic == NT_MAGIC &&
+			  h.params.grace_s != 0;
 		if (fd >= 0)
 			close(fd);
 		if (!ok || nt_now() - h.last_activity < h.params.grace_s)

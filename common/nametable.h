@@ -83,8 +83,8 @@ void nt_register_pid(struct nametable *t, int pid);
  * of tmpfs) until nt_gc_stale, run by the next tree that creates a table, removes it
  * once idle for the grace period. */
 bool nt_release(struct nametable *t, int pid);
-/* Unlinks tables in dir (NT_PATH_PREFIX's directory) owned by uid that were idle for
- * their grace period and whose registered processes are all dead. */
+/* Unlinks tables (socksify-*) in dir owned by uid that were idle for their grace
+ * period and whose registered processes are all dead. Returns how many. */
 int nt_gc_stale(const char *dir, unsigned uid);
 
 /* Canonical form of a name: lower case, no trailing dot. Returns its length, or -1 if
