@@ -33,7 +33,8 @@ static ssize_t dial_libc_recv(void *ctx, int fd, void *buf, size_t len, int flag
 static int dial_libc_wait(void *ctx, int fd, short events, int timeout_ms)
 {
 	struct pollfd p = { .fd = fd, .events = events };
-	return poll(&p, 1, timeout_ms);
+	int r = poll(&p, 1, timeout_ms);
+	return r > 0 ? p.revents : r;
 }
 
 static int dial_libc_connect(void *ctx, int fd, const struct sockaddr *sa, socklen_t len)
@@ -300,17 +301,22 @@ static enum dial_state dial_tcp_connect(struct dial *d)
 
 static enum dial_state dial_tcp_wait(struct dial *d)
 {
+	short ev = d->ready;
 	int err;
 
-	if (!(d->ready & (POLLOUT | POLLERR | POLLHUP))) {
+	if (!(ev & (POLLOUT | POLLERR | POLLHUP))) {
 		int r = IO(d, wait)(IOCTX(d), d->fd, POLLOUT, 0);
 		if (r <= 0)
 			return d->state;
+		ev = (short)r;
 	}
 	d->ready = 0;
-	err = IO(d, sock_error)(IOCTX(d), d->fd);
-	if (err)
-		return dial_fail(d, 0, err, "connect: %s", strerror(err));
+	/* Writable with no error flagged is connected: no SO_ERROR query needed. */
+	if (!(ev & POLLOUT) || (ev & (POLLERR | POLLHUP))) {
+		err = IO(d, sock_error)(IOCTX(d), d->fd);
+		if (err)
+			return dial_fail(d, 0, err, "connect: %s", strerror(err));
+	}
 	return dial_hop_begin(d);
 }
 
@@ -730,7 +736,7 @@ int dial_run(struct dial *d, uint64_t deadline_ms)
 			dial_fail(d, d->hop, e, "poll: %s", strerror(e));
 			return -1;
 		}
-		/* POLLERR/POLLHUP surface through the next recv/send/SO_ERROR. */
-		d->ready = r > 0 ? (short)(ev | POLLERR) : 0;
+		/* POLLERR/POLLHUP surface through SO_ERROR or the next recv/send. */
+		d->ready = r > 0 ? (short)r : 0;
 	}
 }

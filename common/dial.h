@@ -45,8 +45,8 @@ const char *dial_state_name(enum dial_state s);
 struct dial_io {
 	ssize_t (*send)(void *ctx, int fd, const void *buf, size_t len, int flags);
 	ssize_t (*recv)(void *ctx, int fd, void *buf, size_t len, int flags);
-	/* Wait for events (POLLIN/POLLOUT) up to timeout_ms: >0 ready, 0 timeout,
-	 * -1 with errno (EINTR is retried by dial_run). */
+	/* Wait for events (POLLIN/POLLOUT) up to timeout_ms: the revents seen (>0)
+	 * when ready, 0 on timeout, -1 with errno (EINTR is retried by dial_run). */
 	int (*wait)(void *ctx, int fd, short events, int timeout_ms);
 	/* connect(2): 0, or -1 with errno (EINPROGRESS expected: dial sets O_NONBLOCK
 	 * around this one call when the socket is blocking, restoring it exactly). */
@@ -99,7 +99,8 @@ struct dial {
 	uint8_t in[HTTP_HEAD_MAX];    /* reply bytes consumed so far for this message */
 	size_t inlen;
 	bool pipelined;               /* this hop's auth/request already went out */
-	short ready;                  /* events the driver saw ready: spares a probe */
+	short ready;                  /* revents the driver saw: spares a probe and,
+	                               * on a clean POLLOUT, the SO_ERROR query */
 
 	/* What the hops answered, for --check and for the later UDP path. */
 	uint8_t method;               /* last SOCKS5 method selected */

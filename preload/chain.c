@@ -70,7 +70,8 @@ static ssize_t chain_recv(void *ctx, int fd, void *buf, size_t len, int flags)
 static int chain_wait(void *ctx, int fd, short events, int timeout_ms)
 {
 	struct pollfd p = { .fd = fd, .events = events };
-	return real()->poll(&p, 1, timeout_ms);
+	int r = real()->poll(&p, 1, timeout_ms);
+	return r > 0 ? p.revents : r;
 }
 
 static int chain_connect_fn(void *ctx, int fd, const struct sockaddr *sa, socklen_t len)

@@ -27,6 +27,7 @@ struct fake {
 	int sends;
 	int connect_err;  /* connect(): 0 = connected at once, EINPROGRESS, or an error */
 	int so_err;
+	int so_err_calls;
 	int fl, setfl_calls, last_setfl;
 	uint64_t now;
 	bool stall;       /* wait() never ready: time runs out */
@@ -83,7 +84,8 @@ static int fake_wait(void *ctx, int fd, short events, int timeout_ms)
 		return 0;
 	}
 	f->now += 1;
-	return 1;
+	/* Like poll: what was asked for, plus POLLERR for a failed connect. */
+	return events | (f->so_err ? POLLERR : 0);
 }
 
 static int fake_connect(void *ctx, int fd, const struct sockaddr *sa, socklen_t len)
@@ -97,7 +99,9 @@ static int fake_connect(void *ctx, int fd, const struct sockaddr *sa, socklen_t 
 
 static int fake_sock_error(void *ctx, int fd)
 {
-	return ((struct fake *)ctx)->so_err;
+	struct fake *f = ctx;
+	f->so_err_calls++;
+	return f->so_err;
 }
 
 static int fake_getfl(void *ctx, int fd)
@@ -478,6 +482,11 @@ static void test_connect_and_time(void)
 	F.so_err = EHOSTUNREACH;
 	run(&d, 1, &dst, 0);
 	is_int(d.err, EHOSTUNREACH, "async connect error from SO_ERROR");
+
+	fake_reset();
+	rx_s5_ok();
+	is_int(run(&d, 1, &dst, 0), 0, "async connect, clean POLLOUT");
+	is_int(F.so_err_calls, 0, "a clean POLLOUT needs no SO_ERROR query");
 
 	fake_reset();
 	F.connect_err = 0;
