@@ -137,6 +137,25 @@ chromium_run() {
 	refute_output 0
 }
 
+@test "Chromium, sandboxed as an ordinary user: zygote, GPU and renderers, by name" {
+	require_cmd chromium setpriv
+	# proxychains4 makes Chromium abort (GPU process) and Dante's client hangs its
+	# zygote; here the whole sandboxed process tree must just work. The user cannot
+	# open root's name table, so it gets its own (env -u: the path our constructor
+	# then picks), removed afterwards.
+	local home=$NETNS_DIR/nobody
+	mkdir -p "$home" && chmod 777 "$home" && chmod 755 "$NETNS_DIR" && chmod 644 "$SHIM_CONF"
+	run shim_run env -u SOCKSIFY_NAMETABLE timeout 120 setpriv --reuid=65534 \
+		--regid=65534 --clear-groups env HOME="$home" chromium --headless \
+		--no-first-run --disable-background-networking --disable-sync \
+		--disable-component-update --disable-default-apps --disable-breakpad \
+		--user-data-dir="$home/profile" --disable-features=AsyncDns \
+		--dump-dom http://target.test/red.html
+	find /dev/shm -maxdepth 1 -user 65534 -name 'socksify-*' -delete
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
+}
+
 @test "Chromium's own DNS client cannot leak with udp=block" {
 	require_cmd chromium
 	# Its datagrams are the datagram family's to refuse (issue 5); until the library
