@@ -145,3 +145,18 @@ http.get({host: process.argv[1], port: 80, path: "/", timeout: 10000}, (res) => 
 	run cat "$NETNS_DIR/clone/README"
 	assert_output "$NETNS_MARKER"
 }
+
+@test "through the launcher: socksify -p URL curl" {
+	require_file "$SOCKSIFY"
+	run in_client env SOCKSIFY_LIB="$SOCKSIFY_LIB" SOCKSIFY_CONF="$SHIM_CONF" "$SOCKSIFY" \
+		-p "$SHIM_PROXY" curl -sS --max-time 10 "http://$NS_TARGET_IP/"
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
+}
+
+@test "through the launcher: --check passes on the same proxy" {
+	require_file "$SOCKSIFY"
+	run in_client env SOCKSIFY_LIB="$SOCKSIFY_LIB" SOCKSIFY_CONF="$SHIM_CONF" "$SOCKSIFY" \
+		-p "$SHIM_PROXY" --check="$NS_TARGET_IP:80"
+	assert_success
+}
