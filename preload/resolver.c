@@ -1351,20 +1351,25 @@ bool fakedns_name(const struct socks_addr *addr, struct socks_addr *name_out)
 
 /* ---- start-up, fork and exit ---- */
 
+/* Our locks are held across fork so that a child never inherits one held by a thread
+ * it does not have. */
 static void rs_atfork_prepare(void)
 {
 	pthread_mutex_lock(&rs_table_mu);
 	pthread_mutex_lock(&rs_reg_mu);
+	pthread_rwlock_wrlock(&rs_hosts_lock);
 }
 
 static void rs_atfork_parent(void)
 {
+	pthread_rwlock_unlock(&rs_hosts_lock);
 	pthread_mutex_unlock(&rs_reg_mu);
 	pthread_mutex_unlock(&rs_table_mu);
 }
 
 static void rs_atfork_child(void)
 {
+	pthread_rwlock_unlock(&rs_hosts_lock);
 	pthread_mutex_unlock(&rs_reg_mu);
 	pthread_mutex_unlock(&rs_table_mu);
 	/* The child shares the mapping: record it, so the table outlives our exit while
