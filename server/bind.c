@@ -65,8 +65,8 @@ static void bind_on_accept(struct ev_loop *loop, struct ev_io *io, uint32_t reve
 	union sa46 peer;
 	socklen_t len = sizeof(peer);
 	struct socks_addr pa;
-	int one = 1, lfd = io->fd;
-	int fd = accept4(lfd, &peer.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int one = 1;
+	int fd = accept4(io->fd, &peer.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	(void)loop;
 	(void)revents;
@@ -85,8 +85,7 @@ static void bind_on_accept(struct ev_loop *loop, struct ev_io *io, uint32_t reve
 			return;
 		}
 	}
-	ev_io_stop(srv.loop, io);
-	close(lfd);
+	ev_io_close(srv.loop, io);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	s->tio.fd = fd;
 	s->dest = peer;

@@ -51,10 +51,7 @@ static void he_close_attempt(struct he_attempt *a)
 {
 	if (!a->live)
 		return;
-	int fd = a->io.fd;
-
-	ev_io_stop(srv.loop, &a->io);
-	close(fd);
+	ev_io_close(srv.loop, &a->io);
 	a->live = false;
 	a->he->live--;
 }
@@ -92,12 +89,13 @@ static void he_win(struct he *he, struct he_attempt *a)
 	socklen_t len = sizeof(ss);
 	struct socks_addr bnd;
 
-	ev_io_stop(srv.loop, &a->io); /* the fd moves to the session */
+	/* The fd moves to the session, already watched for what the relay wants
+	 * first (the target's first bytes). */
+	ev_io_move(srv.loop, &a->io, &s->tio, EPOLLIN);
 	a->live = false;
 	he->live--;
 	s->dest = he->addrs[a->idx];
 	he_free(he);
-	s->tio.fd = fd;
 	/* The real bound address: what the target sees as our side. */
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
 	    !addr_from_sockaddr(&bnd, (struct sockaddr *)&ss, len)) {

@@ -118,6 +118,41 @@ void ev_io_stop(struct ev_loop *loop, struct ev_io *io)
 	io->fd = -1;
 }
 
+void ev_io_close(struct ev_loop *loop, struct ev_io *io)
+{
+	(void)loop;
+	if (io->fd >= 0)
+		close(io->fd);
+	io->added = false;
+	io->events = 0;
+	io->fd = -1;
+}
+
+int ev_io_move(struct ev_loop *loop, struct ev_io *from, struct ev_io *to, uint32_t events)
+{
+	to->fd = from->fd;
+	to->added = from->added;
+	to->events = from->events;
+	from->fd = -1;
+	from->added = false;
+	from->events = 0;
+	if (!to->added)
+		return ev_io_set(loop, to, events);
+	/* MOD even with the same events: the data pointer must name the new owner. */
+	struct epoll_event ee = { .events = events, .data.ptr = to };
+
+	if (events == 0) {
+		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, to->fd, NULL);
+		to->added = false;
+		to->events = 0;
+		return 0;
+	}
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, to->fd, &ee) < 0)
+		return -1;
+	to->events = events;
+	return 0;
+}
+
 /* ---- timers: a 1-based binary min-heap; t->idx is the slot + 1 ---- */
 
 static void heap_place(struct ev_loop *loop, size_t i, struct ev_timer *t)

@@ -45,6 +45,12 @@ void ev_io_init(struct ev_io *io, int fd, ev_io_cb cb);
 int ev_io_set(struct ev_loop *loop, struct ev_io *io, uint32_t events);
 /* Unregisters; the caller still owns (and closes) the fd. */
 void ev_io_stop(struct ev_loop *loop, struct ev_io *io);
+/* Unregisters and closes the fd. No EPOLL_CTL_DEL: close() drops the fd from the
+ * set, since socksifyd never dups or forks its sockets. */
+void ev_io_close(struct ev_loop *loop, struct ev_io *io);
+/* Hands a registered fd over to another ev_io (one epoll_ctl, which also sets the
+ * new events); from is left without an fd. */
+int ev_io_move(struct ev_loop *loop, struct ev_io *from, struct ev_io *to, uint32_t events);
 
 void ev_timer_init(struct ev_timer *t, ev_timer_cb cb);
 void ev_timer_start(struct ev_loop *loop, struct ev_timer *t, uint64_t after_ms);

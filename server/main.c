@@ -232,12 +232,7 @@ static void print_counters(void)
 static void stop_listening(void)
 {
 	for (unsigned i = 0; i < nlisteners; i++) {
-		int fd = listeners[i].io.fd;
-
-		if (fd >= 0) {
-			ev_io_stop(srv.loop, &listeners[i].io);
-			close(fd);
-		}
+		ev_io_close(srv.loop, &listeners[i].io);
 	}
 	ev_timer_stop(srv.loop, &accept_pause);
 }

@@ -234,6 +234,14 @@ static enum pump_rc relay_pump(struct session *s, struct relay_dir *d, int in, i
 		else
 			srv.st.bytes_down += (uint64_t)n;
 		session_touch(s);
+		/* Less than asked for: the socket is drained for now. Flush and wait
+		 * for epoll (level-triggered, so nothing is missed) instead of a read
+		 * that would only say EAGAIN. */
+		if (n < (d->buf ? RELAY_BUF_CAP : RELAY_SPLICE_MAX)) {
+			if (relay_flush(d, out, &blocked) != PUMP_OK)
+				return PUMP_ERR;
+			break;
+		}
 	}
 	if (d->pipe && !d->pending) {
 		pipe_put(d->pipe);
@@ -321,9 +329,8 @@ static void relay_on_target(struct ev_loop *loop, struct ev_io *io, uint32_t rev
 
 void relay_start(struct session *s)
 {
-	int tfd = s->tio.fd;
-
-	ev_io_init(&s->tio, tfd, relay_on_target);
+	/* tio keeps its registration (connect and BIND hand it over watched). */
+	s->tio.cb = relay_on_target;
 	s->cio.cb = relay_on_client;
 	/* Bytes the client sent right behind its request go first. */
 	if (s->hs && s->hs->len) {

@@ -180,10 +180,7 @@ static void session_drain_mode(struct session *s, const char *why)
 	 * timer) so that unread input cannot turn the close into a reset that would
 	 * destroy the reply in flight. */
 	shutdown(s->cio.fd, SHUT_WR);
-	if (s->tio.fd >= 0) {
-		ev_io_stop(srv.loop, &s->tio);
-		close(s->tio.fd);
-	}
+	ev_io_close(srv.loop, &s->tio);
 	s->cio.cb = session_on_client;
 	ev_io_set(srv.loop, &s->cio, EPOLLIN);
 	session_set_state(s, SESS_FAILED);
@@ -253,18 +250,8 @@ void session_close(struct session *s, const char *why)
 	session_log_close(s);
 	s->state = SESS_DONE;
 	ev_timer_stop(srv.loop, &s->timer);
-	if (s->cio.fd >= 0) {
-		int fd = s->cio.fd;
-
-		ev_io_stop(srv.loop, &s->cio);
-		close(fd);
-	}
-	if (s->tio.fd >= 0) {
-		int fd = s->tio.fd;
-
-		ev_io_stop(srv.loop, &s->tio);
-		close(fd);
-	}
+	ev_io_close(srv.loop, &s->cio);
+	ev_io_close(srv.loop, &s->tio);
 	if (s->reject)
 		srv.st.rejecting--;
 	else

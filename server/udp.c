@@ -66,18 +66,8 @@ void udp_free(struct session *s)
 	for (unsigned i = 0; i < UDP_MAX_RESOLVING; i++)
 		if (u->jobs[i])
 			u->jobs[i]->job.owner = NULL;
-	if (u->rio4.fd >= 0) {
-		int fd = u->rio4.fd;
-
-		ev_io_stop(srv.loop, &u->rio4);
-		close(fd);
-	}
-	if (u->rio6.fd >= 0) {
-		int fd = u->rio6.fd;
-
-		ev_io_stop(srv.loop, &u->rio6);
-		close(fd);
-	}
+	ev_io_close(srv.loop, &u->rio4);
+	ev_io_close(srv.loop, &u->rio6);
 	s->udp = NULL;
 	ev_defer_free(srv.loop, u);
 }
