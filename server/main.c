@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@ struct listener {
 static struct listener listeners[MAX_LISTENERS];
 static unsigned nlisteners;
 static struct ev_timer accept_pause;
+static struct ev_timer housekeeping;
 static int reserve_fd = -1;
 static struct ev_io sig_io;
 static int log_fd = -1;
@@ -235,6 +237,7 @@ static void stop_listening(void)
 		ev_io_close(srv.loop, &listeners[i].io);
 	}
 	ev_timer_stop(srv.loop, &accept_pause);
+	ev_timer_stop(srv.loop, &housekeeping);
 }
 
 static void on_signal(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
@@ -266,6 +269,22 @@ static void on_signal(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 			break;
 		}
 	}
+}
+
+#define HOUSEKEEPING_MS 1000
+#define TRIM_AFTER_CLOSED 128
+
+/* After a burst of sessions ended, hand the freed heap back to the system: glibc
+ * keeps it otherwise, and a flood would leave the server at its peak size. */
+static void on_housekeeping(struct ev_loop *loop, struct ev_timer *t)
+{
+	static uint64_t closed_at_trim;
+
+	if (srv.st.closed - closed_at_trim >= TRIM_AFTER_CLOSED) {
+		malloc_trim(0);
+		closed_at_trim = srv.st.closed;
+	}
+	ev_timer_start(loop, t, HOUSEKEEPING_MS);
 }
 
 static void set_accepting(bool on)
@@ -526,6 +545,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	ev_timer_init(&accept_pause, on_accept_pause);
+	ev_timer_init(&housekeeping, on_housekeeping);
+	ev_timer_start(srv.loop, &housekeeping, HOUSEKEEPING_MS);
 	int sfd = sys_signalfd(sigs, 4);
 
 	if (sfd < 0) {

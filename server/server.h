@@ -27,6 +27,7 @@ struct srv_opts {
 
 struct srv_stats {
 	uint64_t active, total, failed, rejected, denied;
+	uint64_t closed; /* sessions ended, rejections included */
 	uint64_t bytes_up, bytes_down;
 	uint64_t udp_up, udp_down;
 	unsigned rejecting; /* sessions answering "over the limit" right now */

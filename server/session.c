@@ -252,6 +252,7 @@ void session_close(struct session *s, const char *why)
 	ev_timer_stop(srv.loop, &s->timer);
 	ev_io_close(srv.loop, &s->cio);
 	ev_io_close(srv.loop, &s->tio);
+	srv.st.closed++;
 	if (s->reject)
 		srv.st.rejecting--;
 	else

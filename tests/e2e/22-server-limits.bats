@@ -81,11 +81,12 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 	exec 5>&-
 	wait "$hp"
 	probe basic --proxy "$PROXY" --target "127.0.0.1:$TCP_PORT"
-	sleep 0.5
+	# The housekeeping timer (1 s) hands the freed heap back after a burst.
+	sleep 1.5
 	after=$(pss_kb "$SOCKSIFYD_PID")
 	echo "# PSS base ${base} kB, 300 idle sessions ${held} kB ($(((held - base) * 1024 / 300)) B/session), after ${after} kB" >&3
 	[ $(((held - base) * 1024 / 300)) -le 2048 ]
-	[ "$after" -le $((base + 1024)) ]
+	[ "$after" -le $((base + 256)) ]
 }
 
 @test "--max-per-client: the next one from that IP gets REP 1, other IPs are served" {
