@@ -162,6 +162,14 @@ threads() {
 
 record() { echo "$3" >>"$RAW/$1.$2"; } # record SUBJECT METRIC VALUE
 
+# rotate K WORDS...: the words starting from the K-th (mod count), wrapping around
+rotate() {
+	local k=$1
+	shift
+	local n=$# i a=("$@")
+	for ((i = 0; i < n; i++)); do echo "${a[(i + k) % n]}"; done
+}
+
 # median SUBJECT METRIC [FORMAT]: median of the recorded values, or "n/a"
 median() {
 	local f=$RAW/$1.$2
@@ -270,12 +278,13 @@ server_part() {
 	for rep in $(seq "$REPS"); do
 		over_time && break
 		log "bulk + connections, repetition $rep/$REPS"
-		# interleaved, so that the machine's noise spreads over every server alike
-		for s in "${SERVERS[@]}"; do
+		# interleaved and rotated, so that the machine's noise and any after-effect of
+		# the previous measurement spread over every server alike
+		for s in $(rotate "$rep" "${SERVERS[@]}"); do bench_conns "$s" seq 1 "$SEQ_N"; done
+		for s in $(rotate "$rep" "${SERVERS[@]}"); do bench_conns "$s" conc "$CONC" "$CONC_N"; done
+		for s in $(rotate "$rep" "${SERVERS[@]}"); do
 			bench_bulk "$s" up
 			bench_bulk "$s" down
-			bench_conns "$s" seq 1 "$SEQ_N"
-			bench_conns "$s" conc "$CONC" "$CONC_N"
 		done
 	done
 	log "handshakes"
@@ -650,8 +659,12 @@ shim_part() {
 	for rep in $(seq "$REPS"); do
 		over_time && break
 		log "shim connect loop + bulk, repetition $rep/$REPS"
-		for l in "${subjects[@]}"; do
-			shim_loop "$l"
+		# three short loops per repetition: a median over more samples holds up better
+		# on a shared machine than a few long loops
+		for _ in 1 2 3; do
+			for l in $(rotate "$rep" "${subjects[@]}"); do shim_loop "$l"; done
+		done
+		for l in $(rotate "$rep" "${subjects[@]}"); do
 			shim_bulk "$l" down
 			shim_bulk "$l" up
 		done
@@ -672,7 +685,8 @@ shim_tables() {
 	echo "third namespace that the client namespace has no route to, so only a tunnelled"
 	echo "connection succeeds. \"bare\" = sxbench speaking SOCKS5 itself (sequential steps)."
 	echo
-	echo "Per connect: $LOOP_N sequential connect()+close() to the target, microseconds each."
+	echo "Per connect: $LOOP_N sequential connect()+close() to the target, microseconds each"
+	echo "(median of 3 x $REPS loops)."
 	echo "Bulk: one $SHIM_BULK stream each way; client CPU = the client process's own"
 	echo "utime+stime (getrusage) per GB moved."
 	echo
@@ -729,6 +743,79 @@ shim_tables() {
 
 # =====================================================================================
 
+# verdict VALUE OP LIMIT: "yes" / "NO" / "n/a" for a numeric comparison
+verdict() {
+	awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
+		num = "^[0-9.]+$"
+		if (v !~ num || l !~ num) { print "n/a"; exit }
+		ok = (op == ">=") ? v + 0 >= l + 0 : (op == "<=") ? v + 0 <= l + 0 : (op == ">") ? v + 0 > l + 0 : v + 0 < l + 0
+		print ok ? "yes" : "NO" }'
+}
+
+min2() { awk -v a="$1" -v b="$2" 'BEGIN { num = "^[0-9.]+$"
+	if (a !~ num || b !~ num) print "n/a"; else print (a + 0 < b + 0) ? a : b }'; }
+max2() { awk -v a="$1" -v b="$2" 'BEGIN { num = "^[0-9.]+$"
+	if (a !~ num || b !~ num) print "n/a"; else print (a + 0 > b + 0) ? a : b }'; }
+
+# The targets of issues 2 and 3, each against what this run measured.
+targets_table() {
+	local v v2 l
+	echo "### Targets (issues 2 and 3)"
+	echo
+	echo "| target | measured | met |"
+	echo "|---|---|---|"
+	if [[ -s $RAW/socksifyd.bulkcpu_up ]]; then
+		v=$(min2 "$(median socksifyd bulkcpu_up)" "$(median socksifyd bulkcpu_down)")
+		echo "| socksifyd bulk >= 6000 MB per server CPU-s (worse direction) | $v | $(verdict "$v" '>=' 6000) |"
+		v=$(min2 "$(ratio "$(median socksifyd bulk_up)" "$(median direct bulk_up)" %.2f)" \
+			"$(ratio "$(median socksifyd bulk_down)" "$(median direct bulk_down)" %.2f)")
+		echo "| one stream >= 0.8x direct (server on a core of its own: ${PIN_GEN:+pinned}${PIN_GEN:-NOT pinned, so not a fair test}) | ${v}x | $(verdict "$v" '>=' 0.8) |"
+		for l in seq conc; do
+			v=$(median socksifyd "conn_$l") v2=$(median microsocks "conn_$l")
+			echo "| connections/s ($l) > microsocks | $v vs $v2 | $(verdict "$v" '>' "$v2") |"
+			v=$(median socksifyd "conncpu_$l" %.1f) v2=$(median microsocks "conncpu_$l" %.1f)
+			echo "| server CPU per connection ($l) < microsocks | $v vs $v2 us | $(verdict "$v" '<' "$v2") |"
+		done
+		v=$(median socksifyd idle_pss %.1f)
+		echo "| idle session PSS <= 2 KiB | $v KiB | $(verdict "$v" '<=' 2) |"
+		if [[ -s $RAW/socksifyd.max_opened ]]; then
+			v=$(median socksifyd max_opened)
+			echo "| idle sessions up to the fd limit (~9900 at 20000 fds), rest refused | $v open, $(median socksifyd max_failed) refused | $(verdict "$v" '>=' 9800) |"
+		fi
+		v=$(median socksifyd hs_pipe_ok)
+		echo "| pipelined greeting+request answered in one round trip | $v of $HS_N | $(verdict "$v" '>=' "$HS_N") |"
+		v=$(median socksifyd-auth hs_pipe_ok)
+		echo "| pipelined greeting+auth+request answered in one round trip | $v of $HS_N | $(verdict "$v" '>=' "$HS_N") |"
+	else
+		echo "| socksifyd targets | ${SNOTE[socksifyd]:-not measured} | n/a |"
+	fi
+	if [[ -s $RAW/shim-libsocksify.loop_us ]]; then
+		v=$(ratio "$(median shim-libsocksify loop_us %.1f)" "$(median shim-bare loop_us %.1f)" %.2f)
+		echo "| per proxied connect <= 1.0x the bare SOCKS5 client | ${v}x | $(verdict "$v" '<=' 1.0) |"
+	fi
+	if [[ -s $RAW/start-libsocksify.start_ms ]]; then
+		v=$(ratio "$(median start-libsocksify start_ms %.3f)" "$(median start-bare start_ms %.3f)" %.2f)
+		echo "| LD_PRELOAD=libsocksify.so true within 10% of bare true | ${v}x | $(verdict "$v" '<=' 1.10) |"
+		v=$(median start-socksify start_ms %.3f)
+		v2=$(min2 "$(min2 "$(median start-proxychains4-cmd start_ms %.3f)" "$(median start-torsocks-cmd start_ms %.3f)")" \
+			"$(median start-dante-cmd start_ms %.3f)")
+		echo "| socksify true below every peer launcher | $v vs best peer $v2 ms | $(verdict "$v" '<' "$v2") |"
+	fi
+	if [[ -s $RAW/shim-libsocksify.rss ]]; then
+		v=$(awk -v a="$(median shim-libsocksify rss)" -v b="$(median shim-bare rss)" 'BEGIN { print a - b }')
+		v2=$(awk -v a="$(median shim-libsocksify pss)" -v b="$(median shim-bare pss)" 'BEGIN { print a - b }')
+		echo "| at most 150 KB added memory (RSS / PSS) | $v / $v2 KiB | RSS $(verdict "$v" '<=' 146), PSS $(verdict "$v2" '<=' 146) |"
+		v=$(median shim-libsocksify threads)
+		echo "| no thread in a process that never connects | $v thread(s) in all | $(verdict "$v" '<=' 1) |"
+	fi
+	if [[ -s $RAW/shim-libsocksify.bulkcpu_down ]]; then
+		v=$(max2 "$(ratio "$(median shim-libsocksify bulkcpu_down %.3f)" "$(median shim-bare bulkcpu_down %.3f)" %.2f)" \
+			"$(ratio "$(median shim-libsocksify bulkcpu_up %.3f)" "$(median shim-bare bulkcpu_up %.3f)" %.2f)")
+		echo "| bulk through the shim: no added client CPU (within 10% noise, worse direction) | ${v}x | $(verdict "$v" '<=' 1.10) |"
+	fi
+	echo
+}
+
 header() {
 	local rev
 	rev=$(git -C "$HERE" rev-parse --short HEAD 2>/dev/null || echo "?")
@@ -749,6 +836,7 @@ PARTS=${BENCH_PARTS:-servers shim}
 [[ $PARTS == *shim* ]] && shim_part
 {
 	header
+	targets_table
 	server_tables
 	shim_tables
 	echo "_total run time: $((SECONDS - BENCH_START)) s_"

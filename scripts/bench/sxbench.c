@@ -592,7 +592,8 @@ static int run_connloop(const struct opts *o)
 	c0 = cpu_self_s();
 	t0 = now_s();
 	for (unsigned long i = 0; i < o->n; i++) {
-		int fd = ep.via_proxy ? open_stream(&ep, o, false) :
+		/* nodelay: the SOCKS steps are small writes; no option reset after them */
+		int fd = ep.via_proxy ? open_stream(&ep, o, true) :
 					socket(ep.target.ss_family, SOCK_STREAM, 0);
 		if (fd >= 0 && !ep.via_proxy &&
 		    connect(fd, (struct sockaddr *)&ep.target, ep.target_len) < 0) {
