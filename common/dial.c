@@ -611,6 +611,7 @@ void dial_init(struct dial *d, int fd, const struct dial_hop *hops, size_t nhops
 	d->reply = 0;
 	d->http_status = 0;
 	memset(&d->bound, 0, sizeof(d->bound));
+	d->connect_deadline_ms = 0;
 	d->err = 0;
 	d->fail_hop = 0;
 	d->msg[0] = '\0';
@@ -723,12 +724,15 @@ int dial_run(struct dial *d, uint64_t deadline_ms)
 		if (st == DIAL_FAILED)
 			return -1;
 
-		uint64_t now = dial_now_ms(d->io);
-		if (now >= deadline_ms) {
+		uint64_t now = dial_now_ms(d->io), until = deadline_ms;
+		if (st == DIAL_TCP_CONNECT && d->connect_deadline_ms != 0 &&
+		    d->connect_deadline_ms < until)
+			until = d->connect_deadline_ms;
+		if (now >= until) {
 			dial_fail(d, d->hop, ETIMEDOUT, "timed out in %s", dial_state_name(st));
 			return -1;
 		}
-		uint64_t left = deadline_ms - now;
+		uint64_t left = until - now;
 		short ev = dial_events(d);
 		int r = IO(d, wait)(IOCTX(d), d->fd, ev, left > 0x7fffffff ? 0x7fffffff : (int)left);
 		if (r < 0 && errno != EINTR) {

@@ -108,6 +108,11 @@ struct dial {
 	int http_status;              /* last HTTP CONNECT status */
 	struct socks_addr bound;      /* BND.ADDR/PORT of the last hop's reply */
 
+	/* Optional (0: none): a tighter deadline for the TCP connect to the first hop
+	 * alone, so a chain can give up on a black-holed hop and still fail over
+	 * within the overall deadline. On the io->now_ms clock. */
+	uint64_t connect_deadline_ms;
+
 	/* Result. err: an errno as connect(2) would give it (common/errmap.h);
 	 * fail_hop: index of the hop that could not be reached or refused us, nhops
 	 * when the destination itself failed (the chain layer skips a dead hop on that

@@ -330,6 +330,22 @@ static int chain_build(const struct socksify_conf *c, const size_t *order, size_
 	return 0;
 }
 
+/* A first hop that never answers the SYN must not eat the whole connect_timeout
+ * when another proxy could take over: while others are left, the TCP connect to
+ * it gets half of the time that remains. */
+static uint64_t chain_hop0_deadline(const struct socksify_conf *c, uint64_t deadline,
+				    const bool *dead, size_t first)
+{
+	size_t alive = 0;
+	uint64_t now = dial_now_ms(&chain_io);
+
+	for (size_t i = 0; i < c->nproxies; i++)
+		alive += !dead[i] && i != first;
+	if (alive == 0 || now >= deadline)
+		return 0;
+	return now + (deadline - now) / 2;
+}
+
 int chain_connect(int fd, int family, const struct socks_addr *dst)
 {
 	const struct socksify_conf *c = shim_conf();
@@ -359,6 +375,8 @@ int chain_connect(int fd, int family, const struct socks_addr *dst)
 			break;
 		}
 		dial_init(&d, fd, t.hops, t.n, dst, SOCKS_CMD_CONNECT, &chain_io, 0);
+		if (c->chain != CHAIN_STRICT)
+			d.connect_deadline_ms = chain_hop0_deadline(c, deadline, dead, t.idx[0]);
 		if (dial_run(&d, deadline) == 0)
 			return 0;
 		err = d.err;
@@ -366,7 +384,8 @@ int chain_connect(int fd, int family, const struct socks_addr *dst)
 		chain_disconnect(fd);
 		/* Strict never fails over; a failing destination is not the chain's fault;
 		 * past the deadline there is nothing left to try with. */
-		if (c->chain == CHAIN_STRICT || d.fail_hop >= t.n || err == ETIMEDOUT)
+		if (c->chain == CHAIN_STRICT || d.fail_hop >= t.n ||
+		    dial_now_ms(&chain_io) >= deadline)
 			break;
 		LOG_INFO("skipping a dead hop: %s", d.msg);
 		dead[t.idx[d.fail_hop]] = true;

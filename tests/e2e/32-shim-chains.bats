@@ -129,6 +129,19 @@ conf() {
 	assert_output --partial "$NETNS_MARKER"
 }
 
+@test "dynamic chain skips a first hop that never answers the SYN, within connect_timeout" {
+	local f
+	# 198.18.1.77 is on the client's link but nobody has it: SYNs go nowhere.
+	f=$(conf dynbh "chain = dynamic" "connect_timeout = 3000" \
+		"proxy = socks5://198.18.1.77:1080" "proxy = socks5://198.18.1.2:$PA")
+	run shim_connect SOCKSIFY_CONF="$f" SOCKSIFY_PROXY= "$NS_TARGET_IP" 7 "after-blackhole"
+	assert_line --partial "result=OK"
+	assert_line "reply=after-blackhole"
+	local ms
+	ms=$(sed -n 's/.*elapsed_ms=\([0-9]*\).*/\1/p' <<<"$output")
+	[ "$ms" -lt 3000 ]
+}
+
 @test "dynamic chain with every hop dead fails with ECONNREFUSED" {
 	local f
 	f=$(conf dyn0 "chain = dynamic" "proxy = socks5://198.18.1.2:$PDEAD" \

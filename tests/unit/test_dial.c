@@ -499,6 +499,15 @@ static void test_connect_and_time(void)
 	is_int(d.err, ETIMEDOUT, "a first hop that never accepts: ETIMEDOUT");
 
 	fake_reset();
+	F.stall = true;
+	dial_init(&d, 7, H, 1, &dst, SOCKS_CMD_CONNECT, &fake_io, 0);
+	d.connect_deadline_ms = F.now + 300;
+	dial_run(&d, F.now + 5000);
+	ok(d.err == ETIMEDOUT && F.now <= 1000 + 300 + 1,
+	   "connect_deadline_ms bounds the TCP connect alone (at %llu)",
+	   (unsigned long long)F.now);
+
+	fake_reset();
 	RX(0x05, 0x00);
 	run(&d, 1, &dst, 0); /* the request reply never comes (no EOF): the clock runs */
 	is_int(d.err, ETIMEDOUT, "a proxy that never answers: ETIMEDOUT");
