@@ -52,6 +52,7 @@ struct nt_header {
 	uint32_t live;
 	uint32_t evictions;
 	uint32_t wip; /* index + 1 of the entry a writer is changing, for crash repair */
+	uint32_t repairs; /* writers that died holding the lock */
 	uint32_t last_activity; /* nt_now() of the last insertion or attach */
 	pthread_mutex_t lock; /* process-shared, robust */
 };
@@ -485,6 +486,7 @@ static int nt_lock(struct nametable *t)
 	struct nt_header *h = nt_hdr(t);
 	int rc = pthread_mutex_lock(&h->lock);
 	if (rc == EOWNERDEAD) {
+		h->repairs++;
 		nt_repair(t);
 		pthread_mutex_consistent(&h->lock);
 		rc = 0;
@@ -620,6 +622,7 @@ void nt_get_stats(const struct nametable *t, struct nt_stats *st)
 	st->live = __atomic_load_n(&h->live, __ATOMIC_RELAXED);
 	st->capacity = nt_capacity(t);
 	st->evictions = __atomic_load_n(&h->evictions, __ATOMIC_RELAXED);
+	st->repairs = __atomic_load_n(&h->repairs, __ATOMIC_RELAXED);
 	int32_t *pids = nt_pids(t);
 	for (uint32_t i = 0; i < NT_NPIDS; i++)
 		st->npids += __atomic_load_n(&pids[i], __ATOMIC_RELAXED) != 0;

@@ -115,6 +115,7 @@ struct nt_stats {
 	uint32_t capacity;
 	uint32_t evictions;
 	uint32_t npids;     /* registered process slots in use */
+	uint32_t repairs;   /* writers that died holding the lock, repaired after */
 };
 void nt_get_stats(const struct nametable *t, struct nt_stats *st);
 

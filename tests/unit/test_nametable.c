@@ -330,6 +330,60 @@ static void test_forked_writers(void)
 	unlink(path);
 }
 
+/* Writers SIGKILLed at random moments, some surely inside the lock: the next writer
+ * gets EOWNERDEAD, repairs the table, and every name still round-trips. alarm() turns
+ * a deadlock into a failure instead of a hang. */
+static void test_killed_writers(void)
+{
+	struct nt_params p;
+	nt_params_default(&p);
+	struct nametable t;
+	const char *path = tpath("kill");
+	is_int(nt_create(&t, path, &p), 0, "create");
+	alarm(60);
+	unsigned salt = 0;
+	for (int round = 0; round < 30; round++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			struct nametable c;
+			char name[64];
+			if (nt_attach(&c, path) != 0)
+				_exit(1);
+			for (unsigned i = 0;; i++) {
+				uint32_t x;
+				snprintf(name, sizeof(name), "k%u-%d.kill.test", i, round);
+				nt_lookup(&c, name, &x);
+			}
+		}
+		usleep(2000 + (unsigned)(round * 997) % 5000);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		salt++;
+	}
+	uint32_t x;
+	is_int(nt_lookup(&t, "after.kill.test", &x), 0, "a writer after the killings gets the lock");
+	char name[64], got[300];
+	int bad = 0, found = 0;
+	for (int round = 0; round < 30; round++) {
+		for (unsigned i = 0; i < 20000; i++) {
+			snprintf(name, sizeof(name), "k%u-%d.kill.test", i, round);
+			if (nt_find(&t, name, &x) != 0)
+				continue;
+			found++;
+			if (nt_name(&t, x, got, sizeof(got)) < 0 || strcmp(got, name) != 0)
+				bad++;
+		}
+	}
+	struct nt_stats st;
+	nt_get_stats(&t, &st);
+	ok(found > 0, "names survive (%d found, %u live)", found, st.live);
+	ok(st.repairs > 0, "some writers died holding the lock (%u repairs)", st.repairs);
+	is_int(bad, 0, "every surviving name round-trips");
+	alarm(0);
+	nt_detach(&t);
+	unlink(path);
+}
+
 static void test_cleanup(void)
 {
 	struct nt_params p;
@@ -404,6 +458,7 @@ int main(void)
 	test_collisions();
 	test_eviction();
 	test_forked_writers();
+	test_killed_writers();
 	test_cleanup();
 	test_million();
 	return tap_done();
