@@ -794,16 +794,17 @@ SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct 
 			    struct addrinfo **res)
 {
 	bool pass = true;
-	int rc = rs_passthrough() ? 0 : rs_getaddrinfo(node, service, hints, res, &pass);
+	if (rs_passthrough())
+		return real()->getaddrinfo(node, service, hints, res);
+	int rc = rs_getaddrinfo(node, service, hints, res, &pass);
 	if (!pass)
 		return rc;
-	if (node != NULL && !rs_passthrough() && rs_is_numeric(node) && hints &&
-	    (hints->ai_flags & AI_CANONNAME)) {
-		/* A numeric host with AI_CANONNAME: make sure libc cannot go looking for a
-		 * canonical name. */
-		struct addrinfo h2 = *hints;
-		h2.ai_flags |= AI_NUMERICHOST;
-		return real()->getaddrinfo(node, service, &h2, res);
+	if (node != NULL && hints != NULL && (hints->ai_flags & AI_CANONNAME) &&
+	    rs_is_numeric(node)) {
+		/* A literal with AI_CANONNAME: libc must not go looking for a name. */
+		struct addrinfo numeric = *hints;
+		numeric.ai_flags |= AI_NUMERICHOST;
+		return real()->getaddrinfo(node, service, &numeric, res);
 	}
 	return real()->getaddrinfo(node, service, hints, res);
 }
