@@ -353,6 +353,25 @@ gai() { shim_run "$SNIPPETS/dns_getaddrinfo" "$@"; }
 	assert_output --partial "$NETNS_MARKER"
 }
 
+@test "a fake address with no name fails with EHOSTUNREACH and never reaches the proxy" {
+	need_hook
+	run shim_run "$NETNS_PY" -c '
+import errno, socket
+for fam, addr in ((socket.AF_INET, "240.200.0.1"), (socket.AF_INET6, "fd73:6f63:6b73::f0c8:1")):
+    s = socket.socket(fam)
+    try:
+        s.connect((addr, 80))
+        print("connected?!")
+    except OSError as e:
+        print(errno.errorcode.get(e.errno, e.errno))'
+	assert_success
+	assert_line --index 0 --partial "refused: a fake DNS address with no name"
+	assert_line --index 1 "EHOSTUNREACH"
+	assert_line --index 3 "EHOSTUNREACH"
+	run grep -E 'asked=(240\.200\.|\[fd73:6f63:6b73::f0c8)' "$NETNS_DIR/dns.log"
+	assert_failure
+}
+
 @test "curl by name" {
 	need_hook
 	run shim_run curl -sS --max-time 10 http://target.test/
