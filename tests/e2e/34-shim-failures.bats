@@ -57,6 +57,40 @@ elapsed() {
 	assert_snippet_pass
 }
 
+@test "a proxy that answers garbage: ECONNREFUSED at once, the message says why" {
+	shim_faulty_server 1097 "474554202f20485454502f312e300d0a"
+	run shim_connect SOCKSIFY_PROXY="socks5://198.18.1.2:1097" "$NS_TARGET_IP" 80
+	assert_line --partial "result=ECONNREFUSED"
+	[ "$(elapsed)" -lt 1000 ]
+	assert_line --partial "bad method reply"
+}
+
+@test "a proxy that closes at once: ECONNREFUSED, says the proxy closed" {
+	shim_faulty_server 1098 ""
+	run shim_connect SOCKSIFY_PROXY="socks5://198.18.1.2:1098" "$NS_TARGET_IP" 80
+	assert_line --partial "result=ECONNREFUSED"
+	assert_line --regexp "closed by the proxy|Connection reset"
+}
+
+@test "a silent second hop: ETIMEDOUT within connect_timeout for the whole chain" {
+	local f
+	# socksifyd must be allowed to reach its own address for this chain.
+	start_socksifyd "$NS_PROXY" "$NETNS_DIR/s5local.log" --open -l 198.18.1.2:0 \
+		--allow-local-dest
+	f=$(conf silent2 "proxy = socks5://198.18.1.2:$SOCKSIFYD_PORT" \
+		"proxy = socks5://198.18.1.2:1099" "connect_timeout = 1000")
+	run shim_connect SOCKSIFY_CONF="$f" SOCKSIFY_PROXY= "$NS_TARGET_IP" 80
+	assert_line --partial "result=ETIMEDOUT"
+	[ "$(elapsed)" -lt 2500 ]
+	assert_line --partial "hop 2"
+}
+
+@test "an IPv6 destination through a socks4a proxy: ENETUNREACH, says why" {
+	run shim_connect SOCKSIFY_PROXY="socks4a://198.18.1.2:$S5" "$NS_TARGET_IP6" 80
+	assert_line --partial "result=ENETUNREACH"
+	assert_line --partial "SOCKS4 cannot carry IPv6"
+}
+
 @test "a first hop that never answers the SYN: ETIMEDOUT within connect_timeout" {
 	local f
 	# 198.18.1.77 is on the client's link but nobody has it: no ARP answer.

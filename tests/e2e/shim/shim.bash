@@ -96,3 +96,24 @@ shim_connect() {
 shim_hosts() {
 	printf '%s\t%s\n' "$2" "$1" >>"/etc/netns/$NS_CLIENT/hosts"
 }
+
+# shim_faulty_server PORT HEX: accepts, sends the bytes HEX (e.g. "0500" or "" for an
+# immediate close) after reading whatever arrives first, then closes.
+shim_faulty_server() {
+	local port=$1 hex=$2
+	netns_bg "$NS_PROXY" "$NETNS_DIR/faulty-$port.log" "$NETNS_PY" -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("198.18.1.2", int(sys.argv[1]))); s.listen(64)
+reply = bytes.fromhex(sys.argv[2])
+print("faulty ready", flush=True)
+while True:
+    c, _ = s.accept()
+    try:
+        if reply:
+            c.recv(512); c.sendall(reply)
+    finally:
+        c.close()
+' "$port" "$hex"
+	wait_for_line "$NETNS_DIR/faulty-$port.log" '^faulty ready' 10
+}
