@@ -446,8 +446,8 @@ static void session_on_client(struct ev_loop *loop, struct ev_io *io, uint32_t r
 	(void)loop;
 	if ((revents & (EPOLLERR | EPOLLHUP)) &&
 	    (s->state == SESS_AUTH_CHECK || s->state == SESS_RESOLVE || s->state == SESS_CONNECT)) {
-		/* Reported even while nothing is watched: without this a reset client
-		 * would spin the loop until its connect finished. */
+		/* The client is not read in these states (its fd is out of the set), but
+		 * an error reported before that, in this batch, still ends it. */
 		session_close(s, "client reset");
 		return;
 	}

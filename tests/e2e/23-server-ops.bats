@@ -119,6 +119,8 @@ auth_ok() {
 	! auth_ok nobody pwp
 	probe auth --proxy "$PROXY" --target "127.0.0.1:$TCP_PORT" --user sha512 --password pw6
 	probe pipelined --proxy "$PROXY" --target "127.0.0.1:$TCP_PORT" --user plain --password pwp
+	# The hash is checked on a worker; the request queued behind it must still be served.
+	probe pipelined --proxy "$PROXY" --target "127.0.0.1:$TCP_PORT" --user yes --password pwy
 }
 
 @test "SIGHUP reloads users and ACLs without dropping sessions; a bad file keeps the old" {
