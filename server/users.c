@@ -20,6 +20,7 @@ struct user_ent {
 struct users {
 	struct user_ent *byname;
 	size_t n;
+	const char *decoy; /* a hash from the table, checked for unknown users */
 };
 
 /* The secret an unknown user is checked against: a plain string, so the failure
@@ -70,6 +71,8 @@ static bool users_add(struct users *u, const char *name, const char *secret, cha
 	}
 	memcpy(e->name, name, nlen + 1);
 	HASH_ADD(hh, u->byname, name, nlen, e);
+	if (!u->decoy && users_secret_is_hash(e->secret))
+		u->decoy = e->secret;
 	u->n++;
 	return true;
 }
@@ -137,7 +140,11 @@ const char *users_secret(const struct users *u, const char *user, bool *known)
 	if (u)
 		HASH_FIND(hh, u->byname, user, strlen(user), e);
 	*known = e != NULL;
-	return e ? e->secret : users_dummy;
+	if (e)
+		return e->secret;
+	/* An unknown user costs a real crypt(3) when the table has hashes, so response
+	 * time does not tell which names exist. */
+	return u && u->decoy ? u->decoy : users_dummy;
 }
 
 bool users_secret_is_hash(const char *secret)
