@@ -42,15 +42,28 @@ TCK=$(getconf CLK_TCK)
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 
+# Only a process that is still our own child is ever signalled: a PID that exited and
+# was reaped may since belong to someone else.
+our_child() { [[ $(ps -o ppid= -p "$1" 2>/dev/null | tr -d ' ') == "$$" ]]; }
+
+stop_pid() { # stop_pid PID: TERM, a bounded wait, then KILL; only our own child
+	local p=$1
+	our_child "$p" || return 0
+	kill "$p" 2>/dev/null
+	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		our_child "$p" && [[ $(ps -o stat= -p "$p" 2>/dev/null) != Z* ]] || break
+		sleep 0.1
+	done
+	our_child "$p" && [[ $(ps -o stat= -p "$p" 2>/dev/null) != Z* ]] && kill -9 "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+	return 0
+}
+
 cleanup() {
 	local p ns
 	trap '' PIPE # a closed stdout must not stop the cleanup half-way
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${PIDS[@]}"; do
-		# bounded wait for each of our own PIDs, then the hard way
-		for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null
-	done
+	for p in "${PIDS[@]}"; do our_child "$p" && kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}"; do stop_pid "$p"; done
 	for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null; done
 	rm -rf "$WORK"
 }
@@ -366,7 +379,7 @@ bench_idle() {
 	cpid=$!
 	PIDS+=($cpid)
 	if ! wait_line "$WORK/idle.out" '^ready' 240; then
-		kill "$cpid" 2>/dev/null
+		stop_pid "$cpid"
 		record "$s" "${label}_opened" 0
 		return
 	fi
@@ -374,8 +387,7 @@ bench_idle() {
 	thr=$(threads "${SPID[$s]}")
 	opened=$(awk '/^ready/ {print $2}' "$WORK/idle.out")
 	failed=$(awk '/^ready/ {print $3}' "$WORK/idle.out")
-	kill "$cpid" 2>/dev/null
-	wait "$cpid" 2>/dev/null
+	stop_pid "$cpid"
 	record "$s" "${label}_opened" "$opened"
 	record "$s" "${label}_failed" "$failed"
 	record "$s" "${label}_threads" "$thr"
@@ -610,8 +622,7 @@ shim_mem() {
 		record "shim-$l" pss "$(awk '/^Pss:/ {print $2}' /proc/$pid/smaps_rollup)"
 		record "shim-$l" threads "$(awk '/^Threads:/ {print $2}' /proc/$pid/status)"
 	fi
-	kill "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	stop_pid "$pid"
 }
 
 # start-up: hyperfine medians. Preloads are set in hyperfine's own environment, so the
