@@ -381,8 +381,9 @@ static int open_listener(struct listener *l)
 	/* The readiness line tests and scripts wait for, whatever the log level. */
 	n = snprintf(line, sizeof(line), "socksifyd[%ld]: listening on %s\n", (long)getpid(),
 		     sockaddr_str(&bound.sa, len, as, sizeof(as)));
-	if (n > 0 && write(2, line, (size_t)n) < 0)
-		return fd;
+	/* Nothing useful to do if stderr is gone: the listener works regardless. */
+	if (n > 0 && write(2, line, (size_t)n) != n)
+		LOG_WARN("cannot write the readiness line: %s", strerror(errno));
 	return fd;
 }
 
