@@ -183,6 +183,33 @@ s, (rep, h, p) = t.udp_assoc(sys.argv[2]); print(rep, h, p)' "$BATS_TEST_DIRNAME
 	assert_output --regexp '^0 203\.0\.113\.7 [1-9][0-9]*$'
 }
 
+@test "netns: BIND listens on the outbound-facing address, the target connects back" {
+	nsrv
+	local out=$BATS_TEST_TMPDIR/bind.out h p
+	ip netns exec "$NS_CLIENT" "$NETNS_PY" -u "$TOOL" probe bind-remote --proxy "$P4" \
+		--dest "$NS_TARGET_IP:0" --want-bnd "$NS_PROXY_OUT_IP" --user alice --password secret \
+		>"$out" 2>&1 &
+	local pp=$!
+	wait_for_line "$out" '^bound ' 10
+	read -r _ h p < <(grep '^bound ' "$out")
+	run timeout 10 ip netns exec "$NS_TARGET" "$NETNS_PY" -c '
+import socket, sys
+c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+d = b""
+while len(d) < 7:
+    d += c.recv(7 - len(d))
+assert d == b"to-peer", d
+c.sendall(b"to-client")
+c.close()' "$h" "$p"
+	assert_success
+	local rc=0
+	wait "$pp" || rc=$?
+	cat "$out"
+	[ "$rc" -eq 0 ]
+	run grep -c '^FAIL' "$out"
+	assert_output 0
+}
+
 @test "netns: Happy Eyeballs: a dead IPv6 path costs 250 ms, not a failure (last: changes the target)" {
 	nsrv -vv
 	# The target drops its IPv6 address: the proxy's SYNs to fd00:2::2 go unanswered

@@ -549,6 +549,26 @@ def probe_bind(a, ck):
         s.close()
 
 
+def probe_bind_remote(a, ck):
+    """BIND naming a.dest as the expected peer: prints "bound HOST PORT", waits for
+    that peer (started by the caller) to connect, then sends "to-peer" and expects
+    "to-client" back."""
+    h, p = hostport(a.dest)
+    s = connect_proxy(a.proxy)
+    s5_hello(s)
+    s.sendall(s5_req(2, h, p))
+    rep, bh, bp = read_s5_reply(s)
+    ck.check(rep == 0, "BIND first reply (rep %d) %s:%d" % (rep, bh, bp))
+    if a.want_bnd:
+        ck.check(bh == a.want_bnd, "listening on the outbound-facing address %s" % a.want_bnd)
+    print("bound %s %d" % (bh, bp), flush=True)
+    rep, ph, pp = read_s5_reply(s, timeout=15)
+    ck.check(rep == 0 and ph == h, "second reply names the peer %s:%d" % (ph, pp))
+    s.sendall(b"to-peer")
+    ck.check(recv_exact(s, 9) == b"to-client", "peer -> client")
+    s.close()
+
+
 def udp_assoc(proxy, dst_port=0, src=None):
     s = connect_proxy(proxy, src)
     s5_hello(s)
