@@ -58,6 +58,7 @@ socklen_t sa46_len(const union sa46 *a)
 static void session_on_client(struct ev_loop *loop, struct ev_io *io, uint32_t revents);
 static void session_on_timer(struct ev_loop *loop, struct ev_timer *t);
 static void session_parse(struct session *s);
+static void auth_done(struct session *s, bool ok);
 
 void session_set_state(struct session *s, enum sess_state st)
 {
@@ -318,10 +319,21 @@ static void session_on_timer(struct ev_loop *loop, struct ev_timer *t)
 	uint64_t now = ev_now(loop);
 
 	switch (s->state) {
+	case SESS_AUTH_CHECK:
+		/* The client waits for a verdict: a slow check is a failed one. */
+		if (s->job) {
+			s->job->owner = NULL;
+			s->job = NULL;
+		}
+		auth_done(s, false);
+		s->why = "handshake timeout";
+		return;
+	case SESS_REQUEST:
+		/* A method was agreed, so the client understands a reply. */
+		session_fail(s, S5_REP_GENERAL_FAILURE, "handshake timeout");
+		return;
 	case SESS_GREETING:
 	case SESS_AUTH:
-	case SESS_AUTH_CHECK:
-	case SESS_REQUEST:
 		session_close(s, "handshake timeout");
 		return;
 	case SESS_RESOLVE:

@@ -401,8 +401,14 @@ def probe_idle(a, ck):
     s3 = connect_proxy(a.proxy)
     s3.sendall(b"\x05\x01\x00")
     recv_exact(s3, 2)  # greeting done, request never comes
-    ok = all(wait_eof(s, a.deadline + 3) for s in (s1, s2, s3))
+    ok = all(wait_eof(s, a.deadline + 3) for s in (s1, s2))
     took = time.time() - t0
+    try:
+        rep = read_s5_reply(s3, a.deadline + 3)[0]
+    except (EOFError, OSError, ValueError):
+        rep = None
+    ck.check(rep == 1, "a client that never sent its request gets REP 1 at the deadline (%r)" % rep)
+    ok = ok and wait_eof(s3, 4)
     ck.check(ok, "silent, half-greeting and no-request clients closed (%.1f s)" % took)
     ck.check(took >= a.deadline - 0.5, "not before the deadline (%.1f s >= %d s)" %
              (took, a.deadline))
