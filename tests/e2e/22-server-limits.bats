@@ -100,6 +100,19 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 	grep -q 'end="idle timeout"' "$LOG"
 }
 
+@test "--linger: once one direction ended, an idle session closes after the linger time" {
+	srv linger -l 127.0.0.1:0 --allow-local-dest -v --linger 1 --idle-timeout 60
+	run timeout 20 "$NETNS_PY" -c '
+import sys, time; sys.path.insert(0, sys.argv[1]); import srvtool as t
+s, (rep, _, _) = t.s5_connect(sys.argv[2], "127.0.0.1", int(sys.argv[3]))
+s.sendall(b"HALFCLOSE\n")      # the target ends its direction, ours stays open
+assert t.wait_eof(s, 3)
+time.sleep(2.5)
+print("slept")' "$BATS_TEST_DIRNAME/server" "$PROXY" "$TCP_PORT"
+	assert_success
+	wait_for_line "$LOG" 'end="linger timeout"' 3
+}
+
 @test "fd exhaustion: no crash, no busy loop, served again once fds are back" {
 	LOG=$BATS_TEST_TMPDIR/fd.log
 	netns_bg - "$LOG" prlimit --nofile=48:48 "$SOCKSIFYD" -l 127.0.0.1:0 --allow-local-dest -v
