@@ -32,6 +32,7 @@ enum tgt_cmd {
 	TGT_DOWNLOAD = 'D', /* 8-byte big-endian count follows; send that many bytes */
 	TGT_ECHO = 'E',     /* echo until EOF */
 	TGT_HOLD = 'H',     /* answer one byte, then hold until EOF */
+	TGT_QUERY = 'Q',    /* 1-byte length L, L bytes; echo them and close first */
 };
 
 struct opts {
@@ -332,6 +333,16 @@ static void *target_conn(void *arg)
 				break;
 		break;
 	}
+	case TGT_QUERY: {
+		/* The target closes first, as an HTTP/1.0 server would, so TIME_WAIT lands on
+		 * its listening port and not on the ephemeral ports of the server under test:
+		 * thousands of connections a second would otherwise exhaust them (Dante binds
+		 * before connecting, so it cannot reuse a TIME_WAIT port, and failed). */
+		unsigned char len, q[255];
+		if (read_all(fd, &len, 1) && read_all(fd, q, len))
+			write_all(fd, q, len);
+		break;
+	}
 	case TGT_HOLD:
 		if (write_all(fd, &cmd, 1))
 			while ((r = recv(fd, &cmd, 1, 0)) > 0)
@@ -458,21 +469,21 @@ struct conn_job {
 	double *lat; /* seconds per connection, count of them */
 };
 
-/* One connection of the rate test: CONNECT, a small request, its echo, close. */
+/* One connection of the rate test: CONNECT, a small request, its answer, the far
+ * end's close, our close. */
 static void *conn_worker(void *arg)
 {
 	struct conn_job *j = arg;
-	unsigned char req[512], resp[512];
-	size_t rl = j->o->req < sizeof(req) ? j->o->req : sizeof(req);
-	if (rl < 1)
-		rl = 1;
-	memset(req, 'x', rl);
-	req[0] = TGT_ECHO;
+	unsigned char req[258], resp[256];
+	size_t pl = j->o->req < 255 ? j->o->req : 255;
+	memset(req, 'x', sizeof(req));
+	req[0] = TGT_QUERY;
+	req[1] = (unsigned char)pl;
 	for (unsigned long i = 0; i < j->count; i++) {
 		double t0 = now_s();
 		int fd = open_stream(j->ep, j->o, true);
-		/* the target eats the command byte and echoes the rest */
-		if (fd < 0 || !write_all(fd, req, rl) || (rl > 1 && !read_all(fd, resp, rl - 1)))
+		if (fd < 0 || !write_all(fd, req, pl + 2) || !read_all(fd, resp, pl) ||
+		    recv(fd, resp, 1, 0) != 0)
 			j->fails++;
 		if (fd >= 0)
 			close(fd);
