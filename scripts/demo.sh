@@ -16,7 +16,12 @@ SOCKSIFY_BIN=$BUILD/socksify
 PY=python3
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 
-heading() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Bold headings on a terminal only, so CI logs stay plain text.
+if [ -t 1 ]; then
+	heading() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+	heading() { printf '\n== %s\n' "$*"; }
+fi
 say() { printf '   %s\n' "$*"; }
 die() {
 	printf 'demo: %s\n' "$*" >&2
@@ -56,13 +61,15 @@ wait_listen() {
 }
 
 show_log() {
-	heading "socksifyd's log: the session it relayed"
+	heading "socksifyd's log: the sessions it relayed"
 	sed 's/^/   /' "$1"
 }
 
+# The topology and its helpers (wait_for_line, netns_bg, ...), as the suites use them.
+# shellcheck source=tests/lib/netns.bash
+source "$TOP/tests/lib/netns.bash"
+
 demo_netns() {
-	# shellcheck source=tests/lib/netns.bash
-	source "$TOP/tests/lib/netns.bash"
 	# netns_up calls bats' skip only when not root; we are root here.
 	heading "Namespace topology"
 	netns_up || die "could not build the namespace topology"
@@ -86,16 +93,34 @@ demo_netns() {
 	out=$(in_client "$SOCKSIFY_BIN" -p "socks5h://$NS_PROXY_IP:$port" \
 		curl -sS --max-time 10 "http://$NS_TARGET_IP/" 2>&1)
 	printf '%s\n' "$out" | sed 's/^/   /'
-	# Let socksifyd write its end-of-session line before we show the log.
-	sleep 0.3
+	local by_ip=0 by_name=0 before after
+	grep -q "$NETNS_MARKER" <<<"$out" && by_ip=1
+
+	heading "By name: target.test is resolved by the proxy, not the client"
+	before=$(canary_count)
+	say "\$ socksify -p socks5h://$NS_PROXY_IP:$port curl -sS http://target.test/"
+	out=$(in_client "$SOCKSIFY_BIN" -p "socks5h://$NS_PROXY_IP:$port" \
+		curl -sS --max-time 10 "http://target.test/" 2>&1)
+	printf '%s\n' "$out" | sed 's/^/   /'
+	after=$(canary_count)
+	say "DNS queries that left the client namespace (the canary's count): $((after - before))"
+	grep -q "$NETNS_MARKER" <<<"$out" && [ "$after" -eq "$before" ] && by_name=1
+
+	# Let socksifyd write its end-of-session lines before we show the log.
+	wait_for_line "$log" 'asked=target\.test' 2 2>/dev/null
 	show_log "$log"
 	heading "Result"
-	if grep -q "$NETNS_MARKER" <<<"$out"; then
-		say "OK: the page arrived, and only through socksifyd."
-		return 0
+	if [ $by_ip = 1 ]; then
+		say "OK: the page arrived by address, and only through socksifyd."
+	else
+		say "FAILED: the page did not arrive through socksifyd."
 	fi
-	say "FAILED: the page did not arrive through socksifyd."
-	return 1
+	if [ $by_name = 1 ]; then
+		say "OK: the page arrived by name, resolved by the proxy, with no DNS leak."
+	else
+		say "FAILED: fetching by name did not work without a leak."
+	fi
+	[ $by_ip = 1 ] && [ $by_name = 1 ]
 }
 
 demo_host() {
@@ -135,7 +160,7 @@ demo_host() {
 	out=$("$SOCKSIFY_BIN" -p "socks5h://127.0.0.1:$port" curl -sS --max-time 10 \
 		"http://$addr:$hport/" 2>&1)
 	printf '%s\n' "$out" | sed 's/^/   /'
-	sleep 0.3
+	wait_for_line "$log" "asked=$addr" 2 2>/dev/null
 	show_log "$log"
 	heading "Result"
 	if grep -q 'hello through socksify' <<<"$out" && grep -q "$addr" "$log"; then
