@@ -141,7 +141,7 @@ demo_host() {
 	$PY -m http.server --bind "$addr" --directory "$www" 0 >"$WORK/http.log" 2>&1 </dev/null &
 	HOST_PIDS+=($!)
 	for ((i = 0; i < 200; i++)); do
-		hport=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$WORK/http.log" | head -n 1)
+		hport=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$WORK/http.log" 2>/dev/null | head -n 1)
 		[ -n "$hport" ] && break
 		sleep 0.05
 	done
