@@ -41,8 +41,9 @@ static unsigned nlisteners;
 static struct ev_timer accept_pause;
 static struct ev_timer housekeeping;
 static int reserve_fd = -1;
-static struct ev_io sig_io;
+static struct ev_io sig_io = { .fd = -1 };
 static int log_fd = -1;
+static bool pidfile_written; /* only then is the file ours to remove */
 
 static void usage(FILE *f)
 {
@@ -400,14 +401,18 @@ static bool write_pidfile(const char *path)
 	return close(fd) == 0 && ok;
 }
 
-int main(int argc, char **argv)
+/* The command line as given; what it leads to lives in srv.o. */
+struct cmdline {
+	union sa46 listen[MAX_LISTENERS];
+	unsigned nlisten;
+	int verbose, quiet;
+};
+
+/* Parses argv into srv.o and cl. Exits 2 on a bad option or value (0 for -h/-V). */
+static void parse_args(int argc, char **argv, struct cmdline *cl)
 {
-	union sa46 listen_addrs[MAX_LISTENERS];
-	unsigned nlisten = 0;
-	int verbose = 0, quiet = 0, opt, rc = 1;
 	char err[512];
-	unsigned long nofile;
-	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	int opt;
 
 	srv.o.idle_ms = 300 * 1000;
 	srv.o.handshake_ms = 10 * 1000;
@@ -416,12 +421,12 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "l:u:a:L:vqhV", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
-			if (nlisten == MAX_LISTENERS)
+			if (cl->nlisten == MAX_LISTENERS)
 				die_usage("too many listen addresses (at most 16): %s", optarg);
-			if (!parse_listen(optarg, &listen_addrs[nlisten]))
+			if (!parse_listen(optarg, &cl->listen[cl->nlisten]))
 				die_usage("--listen: '%s' is not ADDR:PORT (an IP address, [IPv6]:PORT)",
 					  optarg);
-			nlisten++;
+			cl->nlisten++;
 			break;
 		case 'u':
 			srv.o.users_path = optarg;
@@ -473,128 +478,153 @@ int main(int argc, char **argv)
 			srv.o.log_file = optarg;
 			break;
 		case 'v':
-			verbose++;
+			cl->verbose++;
 			break;
 		case 'q':
-			quiet = 1;
+			cl->quiet = 1;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			exit(0);
 		case 'V':
 			printf("socksifyd %s\n", SOCKSIFY_VERSION);
-			return 0;
+			exit(0);
 		default:
 			fprintf(stderr, "Try 'socksifyd --help'.\n");
-			return 2;
+			exit(2);
 		}
 	}
 	if (optind < argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
-	if (nlisten == 0) {
-		parse_listen("127.0.0.1:1080", &listen_addrs[0]);
-		nlisten = 1;
+	if (cl->nlisten == 0) {
+		parse_listen("127.0.0.1:1080", &cl->listen[0]);
+		cl->nlisten = 1;
 	}
+}
 
-	enum log_level level = quiet ? LOG_ERROR : verbose >= 2 ? LOG_DEBUG
-						 : verbose == 1 ? LOG_INFO : LOG_WARN;
+/* Refuses to become an open proxy by accident (SPEC): false, with the reason on
+ * stderr, for a non-loopback listener without --users or --open. */
+static bool check_open_proxy(const struct cmdline *cl)
+{
+	for (unsigned i = 0; i < cl->nlisten; i++) {
+		char as[ADDR_STR_MAX];
+
+		if (sa46_is_loopback(&cl->listen[i]) || srv.o.users_path || srv.o.open)
+			continue;
+		fprintf(stderr,
+			"socksifyd: refusing to listen on %s without authentication: anyone who "
+			"can reach it could use this host as an open proxy. Give --users FILE, or "
+			"--open if that is really intended.\n",
+			sockaddr_str(&cl->listen[i].sa, sa46_len(&cl->listen[i]), as, sizeof(as)));
+		return false;
+	}
+	return true;
+}
+
+/* Logging, users file and ACL: what must work before anything listens. */
+static bool load_config(const struct cmdline *cl)
+{
+	enum log_level level = cl->quiet ? LOG_ERROR : cl->verbose >= 2 ? LOG_DEBUG
+						  : cl->verbose == 1 ? LOG_INFO : LOG_WARN;
+	char err[512];
+
 	if (srv.o.log_file) {
 		log_fd = log_open_file(srv.o.log_file);
 		if (log_fd < 0) {
 			fprintf(stderr, "socksifyd: -L %s: %s\n", srv.o.log_file, strerror(errno));
-			return 1;
+			return false;
 		}
 	}
 	log_setup("socksifyd", level, log_fd >= 0 ? log_fd : 2, 1);
-
-	/* Refuse to become an open proxy by accident (SPEC). */
-	for (unsigned i = 0; i < nlisten; i++) {
-		if (!sa46_is_loopback(&listen_addrs[i]) && !srv.o.users_path && !srv.o.open) {
-			char as[ADDR_STR_MAX];
-
-			fprintf(stderr,
-				"socksifyd: refusing to listen on %s without authentication: anyone "
-				"who can reach it could use this host as an open proxy. Give --users "
-				"FILE, or --open if that is really intended.\n",
-				sockaddr_str(&listen_addrs[i].sa, sa46_len(&listen_addrs[i]), as,
-					     sizeof(as)));
-			return 1;
-		}
-	}
 	if (srv.o.users_path) {
 		srv.users = users_load(srv.o.users_path, err, sizeof(err));
 		if (!srv.users) {
 			fprintf(stderr, "socksifyd: --users %s\n", err);
-			return 1;
+			return false;
 		}
 	}
 	if (!build_acl(&srv.acl, err, sizeof(err))) {
 		fprintf(stderr, "socksifyd: %s\n", err);
-		goto out;
+		return false;
 	}
+	return true;
+}
 
-	signal(SIGPIPE, SIG_IGN); /* splice into a closed socket raises it */
-	nofile = sys_raise_nofile();
-	if (!srv.o.max_sessions)
-		/* Two fds per session, and room for listeners, pipes and rejections. */
-		srv.o.max_sessions = nofile > 400 ? (nofile - 200) / 2 : 100;
-	reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+/* The loop, its workers, signals, timers and listeners; readiness once all listen. */
+static bool start(const struct cmdline *cl, unsigned long nofile)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	char ready[64];
+	int sfd;
 
 	srv.loop = ev_new();
 	if (!srv.loop || !pool_init(srv.loop, RESOLVER_THREADS)) {
 		fprintf(stderr, "socksifyd: cannot set up the event loop: %s\n", strerror(errno));
-		goto out;
+		return false;
 	}
 	ev_timer_init(&accept_pause, on_accept_pause);
 	ev_timer_init(&housekeeping, on_housekeeping);
 	ev_timer_start(srv.loop, &housekeeping, HOUSEKEEPING_MS);
-	int sfd = sys_signalfd(sigs, 4);
-
+	sfd = sys_signalfd(sigs, 4);
 	if (sfd < 0) {
 		fprintf(stderr, "socksifyd: signalfd: %s\n", strerror(errno));
-		goto out;
+		return false;
 	}
 	ev_io_init(&sig_io, sfd, on_signal);
 	ev_io_set(srv.loop, &sig_io, EPOLLIN);
-
-	for (unsigned i = 0; i < nlisten; i++) {
+	for (unsigned i = 0; i < cl->nlisten; i++) {
 		struct listener *l = &listeners[nlisteners];
 		char as[ADDR_STR_MAX];
 
-		l->addr = listen_addrs[i];
+		l->addr = cl->listen[i];
 		l->loopback = sa46_is_loopback(&l->addr);
 		if (open_listener(l) < 0) {
 			fprintf(stderr, "socksifyd: cannot listen on %s: %s\n",
 				sockaddr_str(&l->addr.sa, sa46_len(&l->addr), as, sizeof(as)),
 				strerror(errno));
-			goto out;
+			return false;
 		}
 		nlisteners++;
 		ev_io_set(srv.loop, &l->io, EPOLLIN);
 	}
 	if (srv.o.pidfile && !write_pidfile(srv.o.pidfile)) {
 		fprintf(stderr, "socksifyd: --pidfile %s: %s\n", srv.o.pidfile, strerror(errno));
-		goto out;
+		return false;
 	}
-	{
-		char ready[64];
-
-		snprintf(ready, sizeof(ready), "READY=1\nMAINPID=%ld", (long)getpid());
-		if (!sys_notify(ready))
-			LOG_WARN("NOTIFY_SOCKET: cannot send readiness: %s", strerror(errno));
-	}
+	pidfile_written = srv.o.pidfile != NULL;
+	snprintf(ready, sizeof(ready), "READY=1\nMAINPID=%ld", (long)getpid());
+	if (!sys_notify(ready))
+		LOG_WARN("NOTIFY_SOCKET: cannot send readiness: %s", strerror(errno));
 	LOG_INFO("serving: max %lu sessions, %lu per client, fd limit %lu, %s",
 		 srv.o.max_sessions, srv.o.max_per_client, nofile,
 		 srv.users ? "username/password required" : "no authentication");
-	rc = ev_run(srv.loop) == 0 ? 0 : 1;
-	if (srv.o.pidfile)
-		unlink(srv.o.pidfile);
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	struct cmdline cl = { .nlisten = 0 };
+	unsigned long nofile;
+	int rc = 1;
+
+	parse_args(argc, argv, &cl);
+	if (!check_open_proxy(&cl) || !load_config(&cl))
+		goto out;
+	signal(SIGPIPE, SIG_IGN); /* splice into a closed socket raises it */
+	nofile = sys_raise_nofile();
+	if (!srv.o.max_sessions)
+		/* Two fds per session, and room for listeners, pipes and rejections. */
+		srv.o.max_sessions = nofile > 400 ? (nofile - 200) / 2 : 100;
+	reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (start(&cl, nofile))
+		rc = ev_run(srv.loop) == 0 ? 0 : 1;
 out:
+	if (pidfile_written)
+		unlink(srv.o.pidfile);
 	stop_listening();
 	session_close_all("server exit");
-	if (sig_io.fd > 0) {
-		ev_io_stop(srv.loop, &sig_io);
-	}
+	if (srv.loop)
+		ev_io_close(srv.loop, &sig_io);
 	relay_pool_drain();
 	pool_shutdown();
 	users_free(srv.users);
@@ -604,5 +634,7 @@ out:
 		ev_free(srv.loop);
 	if (reserve_fd >= 0)
 		close(reserve_fd);
+	if (log_fd >= 0)
+		close(log_fd);
 	return rc;
 }
