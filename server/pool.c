@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -13,12 +14,18 @@
 #include "log.h"
 #include "pool.h"
 
+#define POOL_MAX_THREADS 64
+/* At exit, how long to wait for workers to finish (a lookup may hang on a dead DNS
+ * server); a worker that ends cleanly frees glibc's per-thread resolver state. */
+#define POOL_JOIN_MS 1500
+
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct pool_job *todo_head, *todo_tail;
 	struct pool_job *done_head, *done_tail;
 	unsigned max_threads, nthreads, idle;
+	pthread_t tids[POOL_MAX_THREADS];
 	bool stopping;
 	int efd;
 	struct ev_io io;
@@ -86,6 +93,8 @@ static void pool_on_done(struct ev_loop *loop, struct ev_io *io, uint32_t revent
 bool pool_init(struct ev_loop *loop, unsigned threads)
 {
 	pool.max_threads = threads ? threads : 1;
+	if (pool.max_threads > POOL_MAX_THREADS)
+		pool.max_threads = POOL_MAX_THREADS;
 	pool.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (pool.efd < 0)
 		return false;
@@ -105,7 +114,6 @@ static bool pool_spawn(void)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	rc = pthread_create(&tid, &attr, pool_worker, NULL);
 	pthread_attr_destroy(&attr);
@@ -114,7 +122,7 @@ static bool pool_spawn(void)
 		LOG_ERR("cannot start a worker thread: %s", strerror(rc));
 		return false;
 	}
-	pool.nthreads++;
+	pool.tids[pool.nthreads++] = tid;
 	return true;
 }
 
@@ -138,12 +146,38 @@ bool pool_submit(struct pool_job *job)
 	return ok;
 }
 
-/* Tells the workers to exit; jobs still queued are dropped with the process. The
- * workers are detached, so nothing waits for a getaddrinfo stuck on a dead server. */
+/* Tells the workers to exit and waits for them a bounded time; jobs still queued
+ * are dropped with the process, and a worker stuck in a lookup is left behind. */
 void pool_shutdown(void)
 {
+	struct timespec deadline;
+
 	pthread_mutex_lock(&pool.mu);
 	pool.stopping = true;
 	pthread_cond_broadcast(&pool.cv);
 	pthread_mutex_unlock(&pool.mu);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += POOL_JOIN_MS / 1000;
+	deadline.tv_nsec += (POOL_JOIN_MS % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	for (unsigned i = 0; i < pool.nthreads; i++)
+		if (pthread_timedjoin_np(pool.tids[i], NULL, &deadline) != 0)
+			pthread_detach(pool.tids[i]);
+	pool.nthreads = 0;
+	/* Results that came back after the loop stopped: their owners are gone. */
+	while (pool.done_head) {
+		struct pool_job *j = pool.done_head;
+
+		pool.done_head = j->next;
+		j->owner = NULL;
+		j->done(j);
+	}
+	pool.done_tail = NULL;
+	if (pool.efd >= 0) {
+		close(pool.efd);
+		pool.efd = -1;
+	}
 }
