@@ -13,6 +13,8 @@
 #   BENCH_SHIM=0       skip the client (shim) part (it needs root for namespaces)
 #   SHIM_SERVER=name   socksifyd | microsocks for the shim part (default: socksifyd if it runs)
 #   BENCH_PARTS="servers shim"   which parts to run (both by default)
+#   BENCH_MICROSOCKS, BENCH_DANTED, BENCH_LIB_PROXYCHAINS, BENCH_LIB_DANTE,
+#   BENCH_LIB_TORSOCKS   other builds of the peers (a missing one is skipped with a note)
 set -u -o pipefail
 
 BUILD=${BUILD:-${B:-$PWD/build}} # make passes its B= in the environment
@@ -29,6 +31,9 @@ else
 	HS_N=300 LOOP_N=1000 SHIM_BULK=1G HF_RUNS=300
 fi
 CONC=64
+# the peers, overridable to compare another build (or to see a missing peer skipped)
+MICROSOCKS=${BENCH_MICROSOCKS:-microsocks}
+DANTED=${BENCH_DANTED:-danted}
 BENCH_START=$SECONDS
 # bounded wall time for the whole run: a hung peer must not hang `make bench`
 DEADLINE=$((SECONDS + ${BENCH_MAX_SECONDS:-1200}))
@@ -234,8 +239,8 @@ start_socksifyd() { # NAME [ARGS...]
 start_microsocks() { # NAME [ARGS...]
 	local name=$1 port
 	shift
-	if ! command -v microsocks >/dev/null; then SNOTE[$name]="skipped: microsocks not installed"; return 1; fi
-	$PIN_SRV microsocks -i 127.0.0.1 -p 0 "$@" >"$WORK/$name.log" 2>&1 &
+	if ! command -v "$MICROSOCKS" >/dev/null; then SNOTE[$name]="skipped: $MICROSOCKS not installed"; return 1; fi
+	$PIN_SRV "$MICROSOCKS" -i 127.0.0.1 -p 0 "$@" >"$WORK/$name.log" 2>&1 &
 	SPID[$name]=$!
 	PIDS+=("$!")
 	if ! port=$(port_of "" "${SPID[$name]}"); then SNOTE[$name]="skipped: did not start"; return 1; fi
@@ -244,7 +249,7 @@ start_microsocks() { # NAME [ARGS...]
 
 start_danted() { # NAME
 	local name=$1 port
-	if ! command -v danted >/dev/null; then SNOTE[$name]="skipped: dante-server not installed"; return 1; fi
+	if ! command -v "$DANTED" >/dev/null; then SNOTE[$name]="skipped: $DANTED (dante-server) not installed"; return 1; fi
 	port=$(free_port "" 127.0.0.1)
 	cat >"$WORK/$name.conf" <<-EOF
 		logoutput: $WORK/$name.log
@@ -258,7 +263,7 @@ start_danted() { # NAME
 		socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
 	EOF
 	# foreground (no -D), never through systemd
-	$PIN_SRV danted -f "$WORK/$name.conf" -p "$WORK/$name.pid" >>"$WORK/$name.out" 2>&1 &
+	$PIN_SRV "$DANTED" -f "$WORK/$name.conf" -p "$WORK/$name.pid" >>"$WORK/$name.out" 2>&1 &
 	SPID[$name]=$!
 	PIDS+=("$!")
 	for _ in $(seq 100); do
@@ -501,9 +506,10 @@ server_tables() {
 
 NS_C=sxb$$c NS_P=sxb$$p NS_T=sxb$$t
 C_IP=198.18.201.1 P_IP=198.18.201.2 P2_IP=198.18.202.1 T_IP=198.18.202.2
-LIB_PC=/usr/lib/x86_64-linux-gnu/libproxychains.so.4
-LIB_DANTE=/usr/lib/x86_64-linux-gnu/libdsocksd.so.0
-LIB_TOR=/usr/lib/x86_64-linux-gnu/torsocks/libtorsocks.so
+LIBDIR=/usr/lib/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+LIB_PC=${BENCH_LIB_PROXYCHAINS:-$LIBDIR/libproxychains.so.4}
+LIB_DANTE=${BENCH_LIB_DANTE:-$LIBDIR/libdsocksd.so.0}
+LIB_TOR=${BENCH_LIB_TORSOCKS:-$LIBDIR/torsocks/libtorsocks.so}
 declare -A LNOTE LENV
 
 netns_make() {
@@ -550,8 +556,8 @@ shim_setup() {
 			fi
 		fi
 	fi
-	if [[ -z $SHIM_SRV ]] && command -v microsocks >/dev/null; then
-		ip netns exec "$NS_P" $PIN_SRV microsocks -i $P_IP -p 0 >"$WORK/shim-microsocks.log" 2>&1 &
+	if [[ -z $SHIM_SRV ]] && command -v "$MICROSOCKS" >/dev/null; then
+		ip netns exec "$NS_P" $PIN_SRV "$MICROSOCKS" -i $P_IP -p 0 >"$WORK/shim-microsocks.log" 2>&1 &
 		pid=$!
 		PIDS+=("$pid")
 		if port=$(port_of "ip netns exec $NS_P" "$pid"); then
