@@ -155,6 +155,11 @@ netns_setup_links() {
 		ip netns add "$ns" || return 1
 		echo "$ns" >>"$NETNS_DIR/namespaces"
 		ip -n "$ns" link set lo up || return 1
+		# No duplicate address detection at all: nodad covers our addresses, this also
+		# the link-local ones neighbour discovery uses, which stay "tentative" for a
+		# second otherwise and make the first IPv6 packets vanish.
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
+			net.ipv6.conf.default.accept_dad=0 >/dev/null || return 1
 	done
 	netns_link "$NS_CLIENT" veth0 "$NS_PROXY" vethc || return 1
 	netns_link "$NS_PROXY" vetht "$NS_TARGET" veth0 || return 1
@@ -173,6 +178,28 @@ netns_setup_links() {
 	echo "$NS_PROXY" >>"$NETNS_DIR/etcdirs"
 }
 
+# netns_wait_ipv6: until every veth has its link-local address (added only once the
+# kernel sees the link up; before that, neighbour discovery cannot run and the first
+# IPv6 packets vanish) and no IPv6 address is tentative. 5 s at most.
+netns_wait_ipv6() {
+	local i busy ns ifc l
+	local -a links=("$NS_CLIENT veth0" "$NS_PROXY vethc" "$NS_PROXY vetht" "$NS_TARGET veth0")
+	for ((i = 0; i < 100; i++)); do
+		busy=0
+		for l in "${links[@]}"; do
+			read -r ns ifc <<<"$l"
+			if [ -z "$(ip -n "$ns" -6 addr show dev "$ifc" scope link 2>/dev/null)" ] ||
+				[ -n "$(ip -n "$ns" -6 addr show dev "$ifc" tentative 2>/dev/null)" ]; then
+				busy=1
+			fi
+		done
+		[ $busy = 0 ] && return 0
+		sleep 0.05
+	done
+	echo "netns_up: IPv6 link-local addresses not ready after 5 s" >&2
+	return 1
+}
+
 netns_start_services() {
 	local d=$NETNS_DIR
 	mkdir -p "$d/www" || return 1
@@ -188,7 +215,8 @@ netns_start_services() {
 		--log-queries --log-facility="$d/dnsmasq.log" --pid-file=
 	netns_bg "$NS_CLIENT" "$d/canary.out" "$NETNS_PY" "$NETNS_LIB_DIR/dns_canary.py" \
 		"$NS_CANARY_IP" 53 "$d/canary.log"
-	wait_for_line "$d/httpd.log" '^httpd ready' 10 &&
+	netns_wait_ipv6 &&
+		wait_for_line "$d/httpd.log" '^httpd ready' 10 &&
 		wait_for_line "$d/echo.log" '^echo ready' 10 &&
 		wait_for_line "$d/canary.out" '^canary ready' 10 &&
 		wait_for_port "$NS_TARGET" "$NS_TARGET_IP" 53 10
