@@ -172,6 +172,14 @@ nprobe() {
 	grep -q 'end="destination denied by policy"' "$LOG"
 }
 
+@test "netns: reply codes from the real cause: no route 3, unknown name 4, refused 5" {
+	nsrv
+	nprobe rep --proxy "$P4" --dest 203.0.113.1:80 --want 3
+	nprobe rep --proxy "$P4" --dest "[2001:db8::1]:80" --want 3
+	nprobe rep --proxy "$P4" --dest no-such-name.test:80 --want 4
+	nprobe rep --proxy "$P4" --dest "$NS_TARGET_IP:9" --want 5
+}
+
 @test "netns: --allow-local-dest lifts the default deny (loopback gets REP 5, not 2)" {
 	nsrv --allow-local-dest
 	nprobe rep --proxy "$P4" --dest 127.0.0.1:7 --want 5
