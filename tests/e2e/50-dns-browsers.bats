@@ -95,11 +95,14 @@ red_share() {
 		user_pref("app.update.auto", false);
 		user_pref("browser.startup.homepage_override.mstone", "ignore");
 	JS
-	run shim_run HOME="$NETNS_DIR/home" MOZ_HEADLESS=1 timeout 120 firefox-esr --headless \
-		--no-remote --profile "$prof" --window-size 800,600 --screenshot "$png" \
-		http://target.test/red.html
-	echo "$output" | tail -n 20
-	[ -s "$png" ]
+	# debug: the resolver says which res_* queries it refused.
+	run shim_run SOCKSIFY_LOG=debug HOME="$NETNS_DIR/home" MOZ_HEADLESS=1 timeout 120 \
+		firefox-esr --headless --no-remote --profile "$prof" --window-size 800,600 \
+		--screenshot "$png" http://target.test/red.html
+	[ -s "$png" ] || { echo "$output" | tail -n 30; false; }
+	# Firefox asks for the name's HTTPS record through res_nquery (what leaks under
+	# proxychains4 and Dante): refused here, nothing sent.
+	assert_output --partial "res query type 65 for target.test refused"
 	run red_share "$png"
 	assert_success
 	[ "$output" -ge 50 ] || fail "only $output% of the screenshot is the page's red"
