@@ -88,7 +88,7 @@ probe() {
 	probe rep --dest "10.9.9.9:80" --want 2
 	probe rep --dest "www.denied.test:80" --want 2
 	probe rep --dest "127.0.0.1:9" --want 2
-	grep -q 'end="destination denied by rule"' "$SRV_LOG"
+	wait_for_line "$SRV_LOG" 'end="destination denied by rule"' 5
 }
 
 @test "half-close travels both ways" {
@@ -102,7 +102,7 @@ probe() {
 
 @test "UDP ASSOCIATE: 1 and 60000 bytes, names, strangers and FRAG dropped, ends with TCP" {
 	probe udp
-	grep -q 'cmd=udp.*end="control connection closed"' "$SRV_LOG"
+	wait_for_line "$SRV_LOG" 'cmd=udp.*end="control connection closed"' 5
 }
 
 @test "a session log line names client, command, destinations, bytes and result" {

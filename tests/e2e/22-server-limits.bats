@@ -59,7 +59,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 @test "flood past --max-sessions: the extra ones answered (REP 1 / 91), the server serves on" {
 	srv flood -l 127.0.0.1:0 --allow-local-dest -v --max-sessions 20
 	probe flood --proxy "$PROXY" --target "127.0.0.1:$TCP_PORT" --hold 20 --extra 100
-	grep -q 'end="over the session limit"' "$LOG"
+	wait_for_line "$LOG" 'end="over the session limit"' 5
 }
 
 @test "memory per idle session is small and returns to its baseline (plain build)" {
@@ -97,7 +97,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 @test "--idle-timeout closes an idle relay" {
 	srv idle -l 127.0.0.1:0 --allow-local-dest -v --idle-timeout 1
 	probe relay-idle --proxy "$PROXY" --target "127.0.0.1:$TCP_PORT" --deadline 1
-	grep -q 'end="idle timeout"' "$LOG"
+	wait_for_line "$LOG" 'end="idle timeout"' 5
 }
 
 @test "--linger: once one direction ended, an idle session closes after the linger time" {
@@ -169,7 +169,7 @@ nprobe() {
 		"$NS_PROXY_OUT_IP:7" "[$NS_PROXY_IP6]:7" "[fe80::1]:7" 0.0.0.0:7; do
 		nprobe rep --proxy "$P4" --dest "$d" --want 2
 	done
-	grep -q 'end="destination denied by policy"' "$LOG"
+	wait_for_line "$LOG" 'end="destination denied by policy"' 5
 }
 
 @test "netns: reply codes from the real cause: no route 3, unknown name 4, refused 5" {
@@ -178,6 +178,21 @@ nprobe() {
 	nprobe rep --proxy "$P4" --dest "[2001:db8::1]:80" --want 3
 	nprobe rep --proxy "$P4" --dest no-such-name.test:80 --want 4
 	nprobe rep --proxy "$P4" --dest "$NS_TARGET_IP:9" --want 5
+}
+
+@test "netns: a destination that never answers: REP 6 at --connect-timeout" {
+	nsrv --connect-timeout 2
+	# The target's answers to the proxy vanish, so the SYN is never acknowledged.
+	ip -n "$NS_TARGET" route add blackhole "$NS_PROXY_OUT_IP/32"
+	local t0 t1 rc=0
+	t0=$(date +%s)
+	timeout 20 ip netns exec "$NS_CLIENT" "$NETNS_PY" "$TOOL" probe rep --proxy "$P4" \
+		--dest "$NS_TARGET_IP:7" --want 6 --user alice --password secret || rc=$?
+	t1=$(date +%s)
+	ip -n "$NS_TARGET" route del blackhole "$NS_PROXY_OUT_IP/32"
+	[ "$rc" -eq 0 ]
+	[ $((t1 - t0)) -ge 1 ] && [ $((t1 - t0)) -le 5 ]
+	wait_for_line "$LOG" 'end="connect timeout"' 5
 }
 
 @test "netns: --allow-local-dest lifts the default deny (loopback gets REP 5, not 2)" {

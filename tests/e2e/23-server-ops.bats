@@ -239,8 +239,5 @@ auth_ok() {
 	probe rep --proxy "$PROXY" --dest "localhost:$TCP_PORT" --want 0
 	t1=$(date +%s%N)
 	[ $(((t1 - t0) / 1000000)) -lt 2000 ]
-	grep -q "asked=localhost:$TCP_PORT dest=127\.0\.0\.1:$TCP_PORT" "$LOG" || {
-		stop_socksifyd
-		grep -q "asked=localhost:$TCP_PORT dest=127\.0\.0\.1:$TCP_PORT" "$LOG"
-	}
+	wait_for_line "$LOG" "asked=localhost:$TCP_PORT dest=127\.0\.0\.1:$TCP_PORT" 5
 }
