@@ -137,11 +137,13 @@ static void client_release(struct session *s)
 
 /* ---- replies ---- */
 
-static bool session_send(struct session *s, const uint8_t *buf, size_t len)
+/* more: the client already sent the next message, so another reply follows for
+ * sure; MSG_MORE lets a pipelining client get all its replies in one segment. */
+static bool session_send(struct session *s, const uint8_t *buf, size_t len, bool more)
 {
 	/* Replies go out on a socket whose send buffer holds nothing else yet, so a
 	 * short write means the client is gone, not that we should wait. */
-	ssize_t n = send(s->cio.fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	ssize_t n = send(s->cio.fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT | (more ? MSG_MORE : 0));
 
 	return n == (ssize_t)len;
 }
@@ -165,7 +167,7 @@ bool session_reply(struct session *s, uint8_t rep, const struct socks_addr *bnd)
 	} else {
 		n = s5_build_reply(buf, sizeof(buf), rep, bnd);
 	}
-	return n > 0 && session_send(s, buf, (size_t)n);
+	return n > 0 && session_send(s, buf, (size_t)n, false);
 }
 
 static void session_drain_mode(struct session *s, const char *why)
@@ -490,6 +492,27 @@ static void session_on_client(struct ev_loop *loop, struct ev_io *io, uint32_t r
 	session_parse(s);
 }
 
+/* Whether the whole next message (for state st) already sits in the buffer after
+ * offset: then its reply follows at once, and the current one may wait for it. */
+static bool next_msg_here(const struct session *s, size_t offset, enum sess_state st)
+{
+	const uint8_t *p = s->hs->data + offset;
+	size_t len = s->hs->len - offset, used;
+	struct s5_request req;
+	struct s5_auth a;
+	int rc;
+
+	if (len == 0)
+		return false;
+	if (st == SESS_AUTH) {
+		rc = s5_parse_auth(p, len, &used, &a);
+		explicit_bzero(&a, sizeof(a));
+	} else {
+		rc = s5_parse_request(p, len, &used, &req);
+	}
+	return rc != CODEC_NEED_MORE;
+}
+
 static void auth_done(struct session *s, bool ok)
 {
 	uint8_t rep[2];
@@ -497,13 +520,13 @@ static void auth_done(struct session *s, bool ok)
 	s5_build_auth_reply(rep, sizeof(rep), ok ? 0x00 : 0x01);
 	if (!ok) {
 		srv.st.failed++;
-		if (session_send(s, rep, sizeof(rep)))
+		if (session_send(s, rep, sizeof(rep), false))
 			session_drain_mode(s, "authentication failed");
 		else
 			session_close(s, "authentication failed");
 		return;
 	}
-	if (!session_send(s, rep, sizeof(rep))) {
+	if (!session_send(s, rep, sizeof(rep), s->hs && next_msg_here(s, 0, SESS_REQUEST))) {
 		session_close(s, "client gone");
 		return;
 	}
@@ -788,7 +811,11 @@ static bool session_step(struct session *s)
 			return false;
 		m = rc == CODEC_DONE ? session_pick_method(s, &g) : SOCKS5_METHOD_NONE_ACCEPTABLE;
 		s5_build_method_reply(rep, sizeof(rep), m);
-		if (!session_send(s, rep, sizeof(rep))) {
+		if (!session_send(s, rep, sizeof(rep),
+				  m != SOCKS5_METHOD_NONE_ACCEPTABLE &&
+					  next_msg_here(s, used, m == SOCKS5_METHOD_USERPASS
+									 ? SESS_AUTH
+									 : SESS_REQUEST))) {
 			session_close(s, "client gone");
 			return false;
 		}
