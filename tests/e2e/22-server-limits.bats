@@ -86,12 +86,12 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 	local i
 	for ((i = 0; i < 50; i++)); do
 		after=$(pss_kb "$SOCKSIFYD_PID")
-		[ "$after" -le $((base + 256)) ] && break
+		[ "$after" -le $((base + 64)) ] && break
 		sleep 0.1
 	done
 	echo "# PSS base ${base} kB, 300 idle sessions ${held} kB ($(((held - base) * 1024 / 300)) B/session), after ${after} kB" >&3
 	[ $(((held - base) * 1024 / 300)) -le 2048 ]
-	[ "$after" -le $((base + 256)) ]
+	[ "$after" -le $((base + 64)) ]
 }
 
 @test "--max-per-client: the next one from that IP gets REP 1, other IPs are served" {
