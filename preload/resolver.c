@@ -1352,8 +1352,8 @@ bool fakedns_name(const struct socks_addr *addr, struct socks_addr *name_out)
 
 /* ---- start-up, fork and exit ---- */
 
-/* Our locks are held across fork so that a child never inherits one held by a thread
- * it does not have. */
+/* Our locks are held across fork so that the child never inherits one held by a
+ * thread it does not have, and no lock is caught half-changed. */
 static void rs_atfork_prepare(void)
 {
 	pthread_mutex_lock(&rs_table_mu);
@@ -1368,11 +1368,16 @@ static void rs_atfork_parent(void)
 	pthread_mutex_unlock(&rs_table_mu);
 }
 
+/* The child's only thread has a new TID, and glibc's rwlock unlock decides "writer or
+ * reader?" by TID: unlocking would corrupt the lock (Chromium's zygote hung on it).
+ * The child is single-threaded, so it starts from fresh locks instead. */
 static void rs_atfork_child(void)
 {
-	pthread_rwlock_unlock(&rs_hosts_lock);
-	pthread_mutex_unlock(&rs_reg_mu);
-	pthread_mutex_unlock(&rs_table_mu);
+	static const pthread_rwlock_t rw_init = PTHREAD_RWLOCK_INITIALIZER;
+	static const pthread_mutex_t mu_init = PTHREAD_MUTEX_INITIALIZER;
+	memcpy(&rs_hosts_lock, &rw_init, sizeof(rw_init));
+	memcpy(&rs_reg_mu, &mu_init, sizeof(mu_init));
+	memcpy(&rs_table_mu, &mu_init, sizeof(mu_init));
 	/* The child shares the mapping: record it, so the table outlives our exit while
 	 * the child may still use an address we gave it (the daemonise pattern). */
 	if (__atomic_load_n(&rs_table_state, __ATOMIC_ACQUIRE) == 1)
