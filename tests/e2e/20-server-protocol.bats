@@ -114,6 +114,20 @@ probe() {
 	probe bulk --size 200
 }
 
+@test "the copying fallback (SOCKSIFYD_NO_SPLICE=1): half-close, slow reader, 100 MB intact" {
+	local log=$BATS_TEST_TMPDIR/copy.log pid port
+	SOCKSIFYD_NO_SPLICE=1 netns_bg - "$log" "$SOCKSIFYD" -l 127.0.0.1:0 --allow-local-dest -v
+	pid=$NETNS_BG_PID
+	wait_for_line "$log" 'listening on 127\.0\.0\.1:[0-9]+' 10
+	port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n1)
+	local PROXY=127.0.0.1:$port
+	probe halfclose
+	probe pipelined
+	probe bulk --size 100
+	stop_socksifyd "$pid"
+	assert_no_sanitizer "$log"
+}
+
 @test "SIGTERM: exit 0 and no sanitizer report (leaks included)" {
 	kill -TERM "$SOCKSIFYD_PID"
 	local i
