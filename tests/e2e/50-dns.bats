@@ -307,6 +307,11 @@ gai() { shim_run "$SNIPPETS/dns_getaddrinfo" "$@"; }
 	assert_line --index 0 --regexp '^fd73:6f63:6b73::[0-9a-f:]+ +STREAM target\.test$'
 }
 
+@test "fork while threads resolve: no child hangs on a resolver lock" {
+	run shim_run timeout 60 "$SNIPPETS/dns_fork"
+	assert_snippet_pass
+}
+
 @test "process tree: a forked child connects to the parent's fake address" {
 	need_hook
 	run shim_run "$SNIPPETS/dns_tree" fork target.test 80
