@@ -230,6 +230,14 @@ static void nt_layout(struct nt_header *h, const struct nt_params *p)
 	h->size = (off + NT_PAGE - 1) / NT_PAGE * NT_PAGE;
 }
 
+uint64_t nt_table_size(const struct nt_params *p)
+{
+	struct nt_header h;
+	memset(&h, 0, sizeof(h));
+	nt_layout(&h, p);
+	return h.size;
+}
+
 /* ---- names and hashing ---- */
 
 int nt_canon(const char *name, char *out, size_t cap)

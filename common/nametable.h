@@ -62,6 +62,10 @@ void nt_params_default(struct nt_params *p);
 bool nt_params_set_net4(struct nt_params *p, const char *cidr);
 bool nt_params_set_net6(struct nt_params *p, const char *cidr);
 
+/* Bytes of /dev/shm a table with these parameters may come to use (all of it only
+ * when full: tmpfs allocates pages as they are first touched). */
+uint64_t nt_table_size(const struct nt_params *p);
+
 /* Creates the file at path (O_EXCL, mode 0600) and maps it. -EEXIST if it exists,
  * -EINVAL for bad params, -ENOSPC if /dev/shm lacks room, other -errno from the
  * system. */

@@ -21,6 +21,7 @@
 #include <sys/auxv.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -395,6 +396,26 @@ static void rs_random_path(char *buf, size_t cap)
 	snprintf(buf, cap, NT_PATH_PREFIX "%u-%016llx", (unsigned)geteuid(), (unsigned long long)r);
 }
 
+/* A small /dev/shm (a container's 64 MiB) cannot hold the default table when full,
+ * and a full tmpfs turns a write into SIGBUS inside the program: halve the table
+ * until it fits in three quarters of the free space (4096 names at the least;
+ * nt_create refuses what still does not fit). */
+static void rs_fit_params(struct nt_params *p)
+{
+	struct statvfs vfs;
+	if (statvfs("/dev/shm", &vfs) != 0)
+		return;
+	uint64_t room = (uint64_t)vfs.f_bavail * vfs.f_frsize / 4 * 3;
+	uint32_t nsmall = p->nsmall;
+	while (nt_table_size(p) > room && p->nsmall > 4096) {
+		p->nsmall /= 2;
+		p->nlong = p->nlong > 256 ? p->nlong / 2 : p->nlong;
+	}
+	if (p->nsmall != nsmall)
+		LOG_INFO("/dev/shm has room for %u names, not %u: the name table is smaller",
+			 p->nsmall + p->nlong, nsmall + NT_DEFAULT_NLONG);
+}
+
 /* Attaches (creating if needed) the table named by SOCKSIFY_NAMETABLE. With create
  * false (connect's reverse lookup) a missing table is not created: nobody here has
  * handed out an address yet. */
@@ -419,7 +440,9 @@ static struct nametable *rs_table_get(bool create)
 	bool created = false;
 	int rc = nt_attach(&rs_table, path);
 	if (rc == -ENOENT && create) {
-		rc = nt_open(&rs_table, path, rs_get_params());
+		struct nt_params p = *rs_get_params();
+		rs_fit_params(&p);
+		rc = nt_open(&rs_table, path, &p);
 		created = rc == 0;
 	}
 	if (rc == 0) {
