@@ -199,6 +199,17 @@ gai() { shim_run "$SNIPPETS/dns_getaddrinfo" "$@"; }
 	done
 }
 
+@test "a small /dev/shm (a container's 64 MiB) gets a smaller table, not a failure" {
+	# A private mount namespace: its own small /dev/shm, gone with it.
+	run in_client unshare -m sh -c 'mount -t tmpfs -o size=64m tmpfs /dev/shm &&
+		env LD_PRELOAD="$1" SOCKSIFY_CONF="$2" SOCKSIFY_LOG=info "$3" -f inet -t stream \
+			small.test && ls -l /dev/shm' sh "$SOCKSIFY_LIB" "$SHIM_CONF" \
+		"$SNIPPETS/dns_getaddrinfo"
+	assert_success
+	assert_output --partial "the name table is smaller"
+	assert_output --regexp 'ai inet 240\.[0-9.]+ 0 1 6'
+}
+
 @test "gethostbyname and gethostbyname2(AF_INET6)" {
 	run shim_run "$SNIPPETS/dns_gethostbyname" plain target.test
 	assert_success
