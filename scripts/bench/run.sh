@@ -84,6 +84,11 @@ if ! cc -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wformat=2 
 	exit 1
 fi
 
+# An empty shared object: what any LD_PRELOAD costs (the loader's work alone), the floor
+# under every library's start-up time and memory.
+EMPTY_SO=$OUT/empty.so
+echo 'int sxbench_empty_preload;' | cc -shared -fPIC -x c -o "$EMPTY_SO" - || EMPTY_SO=""
+
 # Servers get the same (hard) fd limit: the idle-session test is about that limit.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 
@@ -194,6 +199,16 @@ median() {
 	[[ -s $f ]] || { echo "n/a"; return; }
 	sort -g "$f" | awk -v fmt="${3:-%.0f}" '{ v[NR] = $1 }
 		END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf fmt, m }'
+}
+
+# spread SUBJECT METRIC: half the interquartile range relative to the median, "±N%"
+spread() {
+	local f=$RAW/$1.$2
+	[[ -s $f ]] || { echo ""; return; }
+	sort -g "$f" | awk '{ v[NR] = $1 } END {
+		if (NR < 4) exit
+		q1 = v[int((NR + 3) / 4)]; q3 = v[int((3 * NR + 3) / 4)]; m = v[int((NR + 1) / 2)]
+		if (m > 0) printf " ±%.0f%%", (q3 - q1) / 2 / m * 100 }'
 }
 
 # ratio A B [FORMAT]: A/B, or n/a
@@ -572,6 +587,7 @@ shim_setup() {
 	# each library's configuration, pointing at the same server
 	[[ -f $BUILD/libsocksify.so ]] || LNOTE[libsocksify]="skipped: $BUILD/libsocksify.so not built"
 	LENV[libsocksify]="LD_PRELOAD=$BUILD/libsocksify.so SOCKSIFY_PROXY=socks5://$SHIM_PROXY"
+	LENV[empty]="LD_PRELOAD=$EMPTY_SO"
 	printf 'strict_chain\nquiet_mode\ntcp_read_time_out 15000\ntcp_connect_time_out 8000\n[ProxyList]\nsocks5 %s %s\n' \
 		$P_IP "$port" >"$WORK/proxychains.conf"
 	[[ -f $LIB_PC ]] || LNOTE[proxychains4]="skipped: proxychains4 not installed"
@@ -655,6 +671,7 @@ shim_startup() {
 	}
 	for _ in 1 2 3; do
 		hf start-bare -- true
+		[[ -n $EMPTY_SO ]] && hf start-empty LD_PRELOAD="$EMPTY_SO" -- true
 		for l in "${LIBS[@]}"; do
 			[[ -z ${LNOTE[$l]:-} ]] || continue
 			# shellcheck disable=SC2086
@@ -698,6 +715,7 @@ shim_part() {
 	log "shim memory and start-up"
 	for _ in 1 2 3; do
 		for l in "${subjects[@]}"; do shim_mem "$l"; done
+		[[ -n $EMPTY_SO ]] && shim_mem empty
 	done
 	command -v hyperfine >/dev/null && shim_startup
 }
@@ -712,7 +730,7 @@ shim_tables() {
 	echo "connection succeeds. \"bare\" = sxbench speaking SOCKS5 itself (sequential steps)."
 	echo
 	echo "Per connect: $LOOP_N sequential connect()+close() to the target, microseconds each"
-	echo "(median of 3 x $REPS loops)."
+	echo "(median of 3 x $REPS loops; ± = half the interquartile range of those loops)."
 	echo "Bulk: one $SHIM_BULK stream each way; client CPU = the client process's own"
 	echo "utime+stime (getrusage) per GB moved. Over veth the kernel charges part of the"
 	echo "receiver's softirq work to the sender, so system time is noisy; user time is where a"
@@ -730,20 +748,22 @@ shim_tables() {
 		us=$(median "shim-$l" loop_us %.1f)
 		[[ -s $RAW/shim-$l.loop_fail && $us == n/a ]] && us=failed
 		cd=$(median "shim-$l" bulkcpu_down %.3f) cu=$(median "shim-$l" bulkcpu_up %.3f)
-		echo "| $name | $us | $(ratio "$us" "$bare") | $(median "shim-$l" bulk_down) | $(median "shim-$l" bulk_up) |" \
+		echo "| $name | $us$(spread "shim-$l" loop_us) | $(ratio "$us" "$bare") | $(median "shim-$l" bulk_down) | $(median "shim-$l" bulk_up) |" \
 			"$cd / $cu | $(ratio "$cd" "$(median shim-bare bulkcpu_down %.3f)") / $(ratio "$cu" "$(median shim-bare bulkcpu_up %.3f)") |" \
 			"$(median "shim-$l" bulkucpu_down %.1f) / $(median "shim-$l" bulkucpu_up %.1f) |"
 	done
 	echo
 	echo "Memory: a process that never connects (sxbench hold), with the library preloaded;"
-	echo "medians of 3; added = over the same program without a preload."
+	echo "medians of 3; added = over the same program without a preload; \"empty\" = an empty"
+	echo "shared object, what any preload costs."
 	echo
 	echo "| library | RSS KiB | PSS KiB | added RSS KiB | added PSS KiB | threads |"
 	echo "|---|---|---|---|---|---|"
 	local rb pb r p m
 	rb=$(median shim-bare rss) pb=$(median shim-bare pss)
-	for l in bare "${LIBS[@]}"; do
+	for l in bare empty "${LIBS[@]}"; do
 		note=${LNOTE[$l]:-}
+		[[ $l == empty && ! -s $RAW/shim-empty.rss ]] && continue
 		if [[ -n $note ]]; then echo "| $l | $note | | | | |"; continue; fi
 		r=$(median "shim-$l" rss) p=$(median "shim-$l" pss)
 		echo "| $l | $r | $p | $(awk -v a="$r" -v b="$rb" 'BEGIN { print (a == "n/a") ? "n/a" : a - b }') |" \
@@ -758,6 +778,10 @@ shim_tables() {
 	echo "|---|---|---|"
 	bare=$(median start-bare start_ms %.3f)
 	echo "| true | $bare | 1.00x |"
+	if [[ -s $RAW/start-empty.start_ms ]]; then
+		m=$(median start-empty start_ms %.3f)
+		echo "| LD_PRELOAD=empty.so true (the loader's floor) | $m | $(ratio "$m" "$bare") |"
+	fi
 	for l in "${LIBS[@]}"; do
 		[[ -n ${LNOTE[$l]:-} ]] && { echo "| LD_PRELOAD=$l true | ${LNOTE[$l]} | |"; continue; }
 		m=$(median "start-$l" start_ms %.3f)
