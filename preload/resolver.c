@@ -305,13 +305,27 @@ static bool rs_hosts_lookup(const char *name, int family, const uint8_t *addr,
 	return named || ans->n > 0;
 }
 
-/* Keeps only the addresses of `family` (AF_UNSPEC: all). */
-static void rs_answer_filter(struct rs_answer *ans, int family)
+/* Keeps only the addresses of `family` (AF_UNSPEC: all). For AF_INET6 with
+ * AI_V4MAPPED, IPv4 addresses become ::ffff:a.b.c.d when there is no IPv6 one (or
+ * always, with AI_ALL), as getaddrinfo(3) says. */
+static void rs_answer_filter(struct rs_answer *ans, int family, int flags)
 {
-	int k = 0;
+	int k = 0, n6 = 0;
 	for (int i = 0; i < ans->n; i++)
+		n6 += ans->a[i].family == AF_INET6;
+	bool map = family == AF_INET6 && (flags & AI_V4MAPPED) && (n6 == 0 || (flags & AI_ALL));
+	for (int i = 0; i < ans->n; i++) {
+		if (map && ans->a[i].family == AF_INET) {
+			uint8_t v4[4];
+			memcpy(v4, ans->a[i].addr, 4);
+			memset(ans->a[i].addr, 0, 10);
+			ans->a[i].addr[10] = ans->a[i].addr[11] = 0xff;
+			memcpy(ans->a[i].addr + 12, v4, 4);
+			ans->a[i].family = AF_INET6;
+		}
 		if (family == AF_UNSPEC || ans->a[i].family == family)
 			ans->a[k++] = ans->a[i];
+	}
 	ans->n = k;
 }
 
@@ -549,7 +563,7 @@ static enum rs_kind rs_resolve(const char *name, int family, int flags, uint16_t
 	}
 	bool local = rs_is_localhost(canon);
 	if (rs_hosts_lookup(canon, 0, NULL, ans)) {
-		rs_answer_filter(ans, family);
+		rs_answer_filter(ans, family, flags);
 		if (ans->n > 0 || !local) {
 			if (ans->n == 0)
 				*eai = EAI_NONAME; /* the hosts file knows it, not in this family */

@@ -175,6 +175,10 @@ gai() { shim_run "$SNIPPETS/dns_getaddrinfo" "$@"; }
 	run shim_run SOCKSIFY_HOSTS_FILE="$NETNS_DIR/hosts" "$SNIPPETS/dns_getaddrinfo" \
 		-f inet6 hostsfile.test
 	assert_output "error EAI_NONAME"
+	# ... unless IPv4-mapped answers are acceptable.
+	run shim_run SOCKSIFY_HOSTS_FILE="$NETNS_DIR/hosts" "$SNIPPETS/dns_getaddrinfo" \
+		-f inet6 -F v4mapped -t stream hostsfile.test
+	assert_output "ai inet6 ::ffff:198.18.2.2 0 1 6"
 }
 
 @test "one name, one address: across processes; two names, two addresses" {
