@@ -135,6 +135,13 @@ print("slept")' "$BATS_TEST_DIRNAME/server" "$PROXY" "$TCP_PORT"
 	grep -Eq 'Too many open files' "$LOG"
 }
 
+@test "chaos: 3 s of resets, half handshakes, vanishing resolves, BIND and UDP: no sanitizer report" {
+	srv chaos -l 127.0.0.1:0 --allow-local-dest -v --handshake-timeout 2 --idle-timeout 5
+	probe chaos --proxy "$PROXY" --target "127.0.0.1:$TCP_PORT" --deadline 3
+	kill -0 "$SOCKSIFYD_PID"
+	assert_no_sanitizer "$LOG"
+}
+
 @test "-a allow-list: other clients closed without a reply, listed ones served" {
 	srv allow -l 127.0.0.1:0 --allow-local-dest -v -a 127.0.0.2/32 -a 10.0.0.0/8
 	probe refused --proxy "$PROXY"

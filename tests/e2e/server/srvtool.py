@@ -854,6 +854,75 @@ def probe_exhaust(a, ck):
     ck.check(ok, "after the fds came back, a new client is served")
 
 
+def chaos_one(a, rnd, th, tp, refused_port):
+    """One client doing one random, often rude, thing."""
+    s = connect_proxy(a.proxy)
+    s.settimeout(2)
+    act = rnd.randrange(9)
+    try:
+        if act == 0:    # reset right after connecting
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        elif act == 1:  # half a greeting, then reset
+            s.sendall(b"\x05\x02")
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        elif act == 2:  # request to a refused port, reset before the reply
+            s.sendall(b"\x05\x01\x00" + s5_req(1, th, refused_port))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        elif act == 3:  # a name to resolve, gone before the answer
+            s.sendall(b"\x05\x01\x00" + s5_req(1, "localhost", tp))
+        elif act == 4:  # relay some data, then reset mid-stream
+            s.sendall(b"\x05\x01\x00" + s5_req(1, th, tp) + os.urandom(rnd.randrange(1, 200000)))
+            time.sleep(rnd.random() * 0.01)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        elif act == 5:  # full echo round trip
+            s.sendall(b"\x05\x01\x00" + s5_req(1, th, tp) + b"hello")
+            recv_exact(s, 2)
+            read_s5_reply(s)
+            recv_exact(s, 5)
+        elif act == 6:  # UDP association, one datagram, close
+            s.sendall(b"\x05\x01\x00" + s5_req(3, "0.0.0.0", 0))
+            recv_exact(s, 2)
+            rep, rh, rp = read_s5_reply(s)
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            u.sendto(udp_wrap(th, tp, b"x" * rnd.randrange(1, 3000)), (rh, rp))
+            u.close()
+        elif act == 7:  # BIND, then leave
+            s.sendall(b"\x05\x01\x00" + s5_req(2, "127.0.0.1", 0))
+        else:           # garbage
+            s.sendall(os.urandom(rnd.randrange(1, 64)))
+    except (OSError, EOFError, ValueError):
+        pass
+    s.close()
+
+
+def probe_chaos(a, ck):
+    """a.deadline seconds of random rude clients from 4 threads (a few thousand
+    connections: bounded so TIME_WAIT does not eat the machine's ephemeral ports);
+    then a good client must still be served."""
+    th, tp = hostport(a.target)
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    refused_port = ls.getsockname()[1]
+    ls.close()
+    end = time.time() + a.deadline
+    counts = [0] * 4
+
+    def worker(i):
+        rnd = random.Random(i)
+        while time.time() < end:
+            chaos_one(a, rnd, th, tp, refused_port)
+            counts[i] += 1
+
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    print("chaos clients: %d" % sum(counts), flush=True)
+    time.sleep(0.5)
+    probe_basic(a, ck)
+
+
 def probe_bulk(a, ck):
     """a.size MB through the proxy to the echo target and back, sha256 both ways."""
     th, tp = hostport(a.target)
