@@ -101,6 +101,16 @@ teardown_file() {
 	assert_snippet_pass
 }
 
+@test "nested forks (a subshell inside a command substitution) never hang" {
+	# The child of a fork forks again: every atfork handler in the library must
+	# leave the child's locks usable.
+	run shim_run timeout 10 bash -c 'x=$( ( ( echo deep ) ) ); echo "got $x"; \
+		y=$(sh -c "echo \$( (echo deeper) )"); echo "got $y"'
+	assert_success
+	assert_line "got deep"
+	assert_line "got deeper"
+}
+
 @test "a connect from another library's constructor (preloaded after the shim)" {
 	run in_client env LD_PRELOAD="$SOCKSIFY_LIB $SNIPPETS/ctor_lib" SOCKSIFY_CONF="$SHIM_CONF" \
 		SOCKSIFY_PROXY="$SHIM_PROXY" SNIP_DEST="$NS_TARGET_IP 7" /bin/true
