@@ -426,6 +426,7 @@ server_tables() {
 	if [[ $PARTS != *servers* ]]; then echo "skipped: not in BENCH_PARTS"; echo; return; fi
 	echo "Bulk: one stream of $BULK each way through the server to a local sink/source."
 	echo "MB = 10^6 bytes. Server CPU = utime+stime of the server's process tree (/proc/PID/stat)."
+	echo "± = half the interquartile range of the repetitions."
 	echo
 	echo "| server | up MB/s | down MB/s | up vs direct | down vs direct | MB per server CPU-s (up / down) |"
 	echo "|---|---|---|---|---|---|"
@@ -435,9 +436,9 @@ server_tables() {
 		if [[ -n $note ]]; then echo "| $s | $note | | | | |"; continue; fi
 		up=$(median "$s" bulk_up) down=$(median "$s" bulk_down)
 		if [[ $s == direct ]]; then
-			echo "| direct | $up | $down | 1.00x | 1.00x | — |"
+			echo "| direct | $up$(spread direct bulk_up) | $down$(spread direct bulk_down) | 1.00x | 1.00x | — |"
 		else
-			echo "| $s | $up | $down | $(ratio "$up" "$upd") | $(ratio "$down" "$downd") |" \
+			echo "| $s | $up$(spread "$s" bulk_up) | $down$(spread "$s" bulk_down) | $(ratio "$up" "$upd") | $(ratio "$down" "$downd") |" \
 				"$(median "$s" bulkcpu_up) / $(median "$s" bulkcpu_down) |"
 		fi
 	done
@@ -456,11 +457,11 @@ server_tables() {
 		[[ -s $RAW/$s.conn_seq.fails || -s $RAW/$s.conn_conc.fails || -s $RAW/$s.conn_seq.fail ||
 			-s $RAW/$s.conn_conc.fail ]] && f=$(cat "$RAW/$s".conn_*fail* 2>/dev/null | awk '{t += $1} END {print t}')
 		if [[ $s == direct ]]; then
-			echo "| direct | $(median direct conn_seq) | — | $(median direct conn_conc) | — |" \
+			echo "| direct | $(median direct conn_seq)$(spread direct conn_seq) | — | $(median direct conn_conc)$(spread direct conn_conc) | — |" \
 				"$(median direct connp99_conc %.1f) | $f |"
 		else
-			echo "| $s | $(median "$s" conn_seq) | $(median "$s" conncpu_seq %.1f) |" \
-				"$(median "$s" conn_conc) | $(median "$s" conncpu_conc %.1f) | $(median "$s" connp99_conc %.1f) | $f |"
+			echo "| $s | $(median "$s" conn_seq)$(spread "$s" conn_seq) | $(median "$s" conncpu_seq %.1f) |" \
+				"$(median "$s" conn_conc)$(spread "$s" conn_conc) | $(median "$s" conncpu_conc %.1f) | $(median "$s" connp99_conc %.1f) | $f |"
 		fi
 	done
 	echo
@@ -856,7 +857,8 @@ targets_table() {
 	fi
 	if [[ -s $RAW/start-libsocksify.start_ms ]]; then
 		v=$(ratio "$(median start-libsocksify start_ms %.3f)" "$(median start-bare start_ms %.3f)" %.2f)
-		echo "| LD_PRELOAD=libsocksify.so true within 10% of bare true | ${v}x | $(verdict "$v" '<=' 1.10) |"
+		v2=$(ratio "$(median start-empty start_ms %.3f)" "$(median start-bare start_ms %.3f)" %.2f)
+		echo "| LD_PRELOAD=libsocksify.so true within 10% of bare true | ${v}x (an empty .so: ${v2}x) | $(verdict "$v" '<=' 1.10) |"
 		v=$(median start-socksify start_ms %.3f)
 		v2=$(min2 "$(min2 "$(median start-proxychains4-cmd start_ms %.3f)" "$(median start-torsocks-cmd start_ms %.3f)")" \
 			"$(median start-dante-cmd start_ms %.3f)")
@@ -865,7 +867,7 @@ targets_table() {
 	if [[ -s $RAW/shim-libsocksify.rss ]]; then
 		v=$(awk -v a="$(median shim-libsocksify rss)" -v b="$(median shim-bare rss)" 'BEGIN { print a - b }')
 		v2=$(awk -v a="$(median shim-libsocksify pss)" -v b="$(median shim-bare pss)" 'BEGIN { print a - b }')
-		echo "| at most 150 KB added memory (RSS / PSS) | $v / $v2 KiB | RSS $(verdict "$v" '<=' 146), PSS $(verdict "$v2" '<=' 146) |"
+		echo "| at most 150 KB added memory (RSS / PSS) | $v / $v2 KiB (an empty .so: $(awk -v a="$(median shim-empty rss)" -v b="$(median shim-bare rss)" 'BEGIN { print a - b }') / $(awk -v a="$(median shim-empty pss)" -v b="$(median shim-bare pss)" 'BEGIN { print a - b }')) | RSS $(verdict "$v" '<=' 146), PSS $(verdict "$v2" '<=' 146) |"
 		v=$(median shim-libsocksify threads)
 		echo "| no thread in a process that never connects | $v thread(s) in all | $(verdict "$v" '<=' 1) |"
 	fi
