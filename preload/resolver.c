@@ -998,15 +998,44 @@ SHIM_EXPORT int gethostbyname_r(const char *name, struct hostent *he, char *buf,
 	return gethostbyname2_r(name, AF_INET, he, buf, buflen, result, h_err);
 }
 
-/* The non-reentrant calls share one buffer per thread (glibc's is per process). */
-static __thread struct hostent rs_he;
-static __thread char rs_he_buf[512 + RS_MAX_ADDRS * 24];
+/* The non-reentrant calls get one result buffer per thread (glibc's is per process),
+ * allocated on first use: a big __thread array would eat the static TLS that a
+ * dlopen of this library needs. */
+struct rs_he_tls {
+	struct hostent he;
+	char buf[512 + RS_MAX_ADDRS * 24];
+};
+static pthread_key_t rs_he_key;
+static pthread_once_t rs_he_once = PTHREAD_ONCE_INIT;
+static __thread struct rs_he_tls *rs_he_mine;
+
+static void rs_he_key_init(void)
+{
+	pthread_key_create(&rs_he_key, free);
+}
+
+static struct rs_he_tls *rs_he_get(void)
+{
+	if (rs_he_mine == NULL) {
+		pthread_once(&rs_he_once, rs_he_key_init);
+		rs_he_mine = calloc(1, sizeof(*rs_he_mine));
+		if (rs_he_mine != NULL)
+			pthread_setspecific(rs_he_key, rs_he_mine); /* freed at thread exit */
+	}
+	return rs_he_mine;
+}
 
 SHIM_EXPORT struct hostent *gethostbyname2(const char *name, int af)
 {
 	struct hostent *res = NULL;
 	int herr = 0;
-	int rc = rs_gethostbyname_r(name, af, &rs_he, rs_he_buf, sizeof(rs_he_buf), &res, &herr);
+	struct rs_he_tls *tls = rs_he_get();
+	if (tls == NULL) {
+		h_errno = NETDB_INTERNAL;
+		errno = ENOMEM;
+		return NULL;
+	}
+	int rc = rs_gethostbyname_r(name, af, &tls->he, tls->buf, sizeof(tls->buf), &res, &herr);
 	if (rc == 1)
 		return rs_libc()->gethostbyname2(name, af);
 	h_errno = herr;
@@ -1077,7 +1106,13 @@ SHIM_EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len, int t
 {
 	struct hostent *res = NULL;
 	int herr = 0;
-	int rc = rs_gethostbyaddr_r(addr, len, type, &rs_he, rs_he_buf, sizeof(rs_he_buf), &res,
+	struct rs_he_tls *tls = rs_he_get();
+	if (tls == NULL) {
+		h_errno = NETDB_INTERNAL;
+		errno = ENOMEM;
+		return NULL;
+	}
+	int rc = rs_gethostbyaddr_r(addr, len, type, &tls->he, tls->buf, sizeof(tls->buf), &res,
 				    &herr);
 	if (rc == 1)
 		return rs_libc()->gethostbyaddr(addr, len, type);
