@@ -241,7 +241,8 @@ start_socksifyd() { # NAME [ARGS...]
 	local name=$1 bin=$BUILD/socksifyd
 	shift
 	if [[ ! -x $bin ]]; then SNOTE[$name]="skipped: $bin not built"; return 1; fi
-	$PIN_SRV "$bin" -l 127.0.0.1:0 "$@" 2>"$WORK/$name.log" &
+	# shellcheck disable=SC2086 # SFYD_ENV is a list of VAR=value words
+	$PIN_SRV env ${SFYD_ENV:-} "$bin" -l 127.0.0.1:0 "$@" 2>"$WORK/$name.log" &
 	SPID[$name]=$!
 	PIDS+=("$!")
 	if ! wait_line "$WORK/$name.log" 'listening on 127\.0\.0\.1:[0-9]+' 10; then
@@ -303,6 +304,8 @@ server_part() {
 	start_danted danted && SERVERS+=(danted)
 	printf 'bench:bench\n' >"$WORK/users"
 	start_socksifyd socksifyd-auth -u "$WORK/users" || true
+	# the copying relay (its fallback when splice is unavailable), for the bulk table only
+	SFYD_ENV=SOCKSIFYD_NO_SPLICE=1 start_socksifyd socksifyd-copy || true
 	start_microsocks microsocks-auth -u bench -P bench || true
 
 	local rep s
@@ -319,6 +322,10 @@ server_part() {
 			bench_bulk "$s" up
 			bench_bulk "$s" down
 		done
+		if [[ -n ${SADDR[socksifyd-copy]:-} ]]; then
+			bench_bulk socksifyd-copy up
+			bench_bulk socksifyd-copy down
+		fi
 	done
 	log "handshakes"
 	for s in socksifyd microsocks danted; do
@@ -426,14 +433,16 @@ server_tables() {
 	if [[ $PARTS != *servers* ]]; then echo "skipped: not in BENCH_PARTS"; echo; return; fi
 	echo "Bulk: one stream of $BULK each way through the server to a local sink/source."
 	echo "MB = 10^6 bytes. Server CPU = utime+stime of the server's process tree (/proc/PID/stat)."
-	echo "± = half the interquartile range of the repetitions."
+	echo "± = half the interquartile range of the repetitions. socksifyd-copy = socksifyd with"
+	echo "SOCKSIFYD_NO_SPLICE=1 (its copying relay)."
 	echo
 	echo "| server | up MB/s | down MB/s | up vs direct | down vs direct | MB per server CPU-s (up / down) |"
 	echo "|---|---|---|---|---|---|"
 	upd=$(median direct bulk_up) downd=$(median direct bulk_down)
-	for s in direct socksifyd microsocks danted; do
+	for s in direct socksifyd socksifyd-copy microsocks danted; do
 		note=${SNOTE[$s]:-}
 		if [[ -n $note ]]; then echo "| $s | $note | | | | |"; continue; fi
+		[[ $s == socksifyd-copy && ! -s $RAW/$s.bulk_up ]] && continue
 		up=$(median "$s" bulk_up) down=$(median "$s" bulk_down)
 		if [[ $s == direct ]]; then
 			echo "| direct | $up$(spread direct bulk_up) | $down$(spread direct bulk_down) | 1.00x | 1.00x | — |"
