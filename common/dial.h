@@ -80,8 +80,9 @@ struct dial_hop {
 #define DIAL_F_CONNECTED 0x2  /* the socket is already connected to the first hop */
 
 #define DIAL_MSG_MAX 256
-/* Big enough for an HTTP CONNECT request with Basic auth and a 255-byte name. */
-#define DIAL_OUT_MAX 1024
+/* Big enough for an HTTP CONNECT request with a 255-byte name and Basic auth of a
+ * 255-byte user and password (base64: 684 bytes), headers included. */
+#define DIAL_OUT_MAX 2048
 
 struct dial {
 	enum dial_state state;

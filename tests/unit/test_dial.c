@@ -412,6 +412,24 @@ static void test_http(void)
 	ok(memmem(F.tx, F.txlen, "Proxy-Authorization: Basic dTpw", 31) != NULL,
 	   "http: Basic credentials");
 
+	/* The longest credentials and name there can be still fit the request. */
+	{
+		static char url[1024];
+		char u[256], pw[256];
+		memset(u, 'u', 255);
+		u[255] = '\0';
+		memset(pw, 'p', 255);
+		pw[255] = '\0';
+		snprintf(url, sizeof(url), "http://%s:%s@198.18.1.2:3128", u, pw);
+		fake_reset();
+		hop_set(0, url);
+		struct socks_addr name = { .atyp = SOCKS5_ATYP_DOMAINNAME, .port = 443 };
+		memset(name.u.name, 'n', 255);
+		rx_add(ok200, sizeof(ok200) - 1);
+		is_int(run(&d, 1, &name, 0), 0, "http: 255-byte user, password and name fit");
+		ok(P[0].has_auth && strlen(P[0].user) == 255, "... with the long user parsed");
+	}
+
 	fake_reset();
 	hop_set(0, "http://198.18.1.2:3128");
 	rx_add(e407, sizeof(e407) - 1);
