@@ -13,7 +13,19 @@
  *   repaired by the next one (the index is rebuilt from the entries).
  * - Every hit refreshes the entry's last-use time; an entry is only evicted (its address
  *   reused) when it has not been used for `grace_s` seconds. When nothing can be
- *   evicted the lookup fails (-ENOSPC): an address still in use is never handed out. */
+ *   evicted the lookup fails (-ENOSPC): an address still in use is never handed out.
+ *
+ * Lifetime (the shim's side is in preload/resolver.c): the root process of a socksify
+ * run picks /dev/shm/socksify-UID-RANDOM and puts it in SOCKSIFY_NAMETABLE before
+ * main(); the first process that resolves a name creates the file (O_EXCL, 0600) and
+ * every other process of the tree attaches by that path, so a daemonised child
+ * whose parent exited, or an exec'd program, still finds it. Nobody can tell when a
+ * tree is over (the last process may be killed, or hand an address to one that has
+ * not resolved anything yet), so the file is left behind: a few touched tmpfs pages
+ * (tens of KiB; the 97 MiB size is sparse). It goes when its last registered process
+ * exits after the table was idle for grace_s, or, the usual case, when a later tree
+ * creates its own table and sweeps /dev/shm for tables idle that long whose
+ * processes are all dead (nt_gc_stale). */
 #ifndef SOCKSIFY_NAMETABLE_H
 #define SOCKSIFY_NAMETABLE_H
 
