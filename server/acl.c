@@ -58,6 +58,21 @@ bool acl_add_deny(struct acl *a, const char *s, char *err, size_t errlen)
 	return true;
 }
 
+bool acl_add_rules_of(struct acl *dst, const struct acl *src)
+{
+	for (size_t i = 0; i < src->nallow; i++) {
+		if (!acl_grow((void **)&dst->allow, dst->nallow, sizeof(*dst->allow)))
+			return false;
+		dst->allow[dst->nallow++] = src->allow[i];
+	}
+	for (size_t i = 0; i < src->ndeny; i++) {
+		if (!acl_grow((void **)&dst->deny, dst->ndeny, sizeof(*dst->deny)))
+			return false;
+		dst->deny[dst->ndeny++] = src->deny[i];
+	}
+	return true;
+}
+
 static char *acl_trim(char *s)
 {
 	char *e;

@@ -23,6 +23,8 @@ struct acl {
 /* Adds to an acl being built; err says what is wrong. */
 bool acl_add_allow(struct acl *a, const char *cidr, char *err, size_t errlen);
 bool acl_add_deny(struct acl *a, const char *rule, char *err, size_t errlen);
+/* Appends src's allow and deny rules to dst (copied as values). */
+bool acl_add_rules_of(struct acl *dst, const struct acl *src);
 /* Reads an ACL file: `allow CIDR` and `deny-dest RULE` lines, # comments. */
 bool acl_load_file(struct acl *a, const char *path, char *err, size_t errlen);
 /* Refreshes the list of own addresses. */

@@ -149,25 +149,15 @@ static bool parse_listen(const char *arg, union sa46 *out)
 	return true;
 }
 
-static bool acl_copy(struct acl *dst, const struct acl *src, char *err, size_t errlen)
-{
-	char buf[ADDR_STR_MAX + 16];
-
-	for (size_t i = 0; i < src->nallow; i++)
-		if (!acl_add_allow(dst, cidr_str(&src->allow[i], buf, sizeof(buf)), err, errlen))
-			return false;
-	for (size_t i = 0; i < src->ndeny; i++)
-		if (!acl_add_deny(dst, rule_str(&src->deny[i], buf, sizeof(buf)), err, errlen))
-			return false;
-	return true;
-}
-
 /* The ACL in force: command line + --acl file + the host's addresses. */
 static bool build_acl(struct acl *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
-	if (!acl_copy(out, &srv.o.cmdline_acl, err, errlen))
+	/* Copied as values: a reload never depends on printing and re-parsing them. */
+	if (!acl_add_rules_of(out, &srv.o.cmdline_acl)) {
+		snprintf(err, errlen, "out of memory");
 		goto bad;
+	}
 	if (srv.o.acl_path && !acl_load_file(out, srv.o.acl_path, err, errlen))
 		goto bad;
 	if (!acl_load_own(out))

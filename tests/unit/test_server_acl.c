@@ -87,5 +87,31 @@ int main(void)
 	   "a bad line is refused with its line number: %s", err);
 	acl_free(&a);
 	unlink(path);
+
+	/* Command-line rules copied into a reloaded ACL, then more appended. */
+	{
+		struct acl cmd, built;
+		char rule[32];
+
+		memset(&cmd, 0, sizeof(cmd));
+		memset(&built, 0, sizeof(built));
+		for (int i = 0; i < 5; i++) {
+			snprintf(rule, sizeof(rule), "10.%d.0.0/16", i);
+			acl_add_deny(&cmd, rule, err, sizeof(err));
+			acl_add_allow(&cmd, rule, err, sizeof(err));
+		}
+		ok(acl_add_rules_of(&built, &cmd), "rules copied");
+		for (int i = 0; i < 20; i++) {
+			snprintf(rule, sizeof(rule), "192.168.%d.0/24", i);
+			acl_add_deny(&built, rule, err, sizeof(err));
+		}
+		is_int(built.ndeny, 25, "and more appended after them");
+		d = ip("10.4.1.1", 80);
+		ok(acl_dest_addr_denied(&built, &d, false), "a copied rule applies");
+		d = ip("192.168.19.1", 80);
+		ok(acl_dest_addr_denied(&built, &d, false), "an appended rule applies");
+		acl_free(&cmd);
+		acl_free(&built);
+	}
 	return tap_done();
 }
