@@ -5,7 +5,13 @@
  * go to libc, `block` names fail, and every other name gets a fake address from the
  * process tree's shared table (common/nametable.h) that connect() turns back into the
  * name. The res_* calls answer A/AAAA with fake addresses and refuse every other
- * query: nothing we do not emulate is ever sent. dns=local passes everything to libc. */
+ * query: nothing we do not emulate is ever sent. dns=local passes everything to libc.
+ *
+ * Environment (ignored under AT_SECURE): SOCKSIFY_NAMETABLE (the tree's table, set
+ * by our constructor), SOCKSIFY_FAKE_NET4 (default 240.0.0.0/4), SOCKSIFY_FAKE_NET6
+ * (a /96, default fd73:6f63:6b73::/96), SOCKSIFY_FAKE_GRACE (seconds, default 3600),
+ * SOCKSIFY_DNS_UNSPEC (both | ipv4 | ipv6: what AF_UNSPEC gets, default both),
+ * SOCKSIFY_HOSTS_FILE (default /etc/hosts; empty: none). */
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <dlfcn.h>
