@@ -373,6 +373,26 @@ gai() { shim_run "$SNIPPETS/dns_getaddrinfo" "$@"; }
 	assert_output --partial "$NETNS_MARKER"
 }
 
+@test "an IPv4-mapped fake on an IPv6 socket (Java style) connects by name" {
+	need_hook
+	run shim_run "$NETNS_PY" -c '
+import socket
+a = socket.getaddrinfo("target.test", 80, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
+s = socket.socket(socket.AF_INET6)
+s.settimeout(10)
+s.connect(("::ffff:" + a, 80))
+s.sendall(b"GET / HTTP/1.0\r\nHost: target.test\r\n\r\n")
+data = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    data += b
+print(data.decode())'
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
+}
+
 @test "a fake address with no name fails with EHOSTUNREACH and never reaches the proxy" {
 	need_hook
 	run shim_run "$NETNS_PY" -c '
