@@ -773,6 +773,10 @@ void nt_register_pid(struct nametable *t, int pid)
 {
 	if (!t->base)
 		return;
+	/* Once the registry overflowed the file is never unlinked at exit anyway; do not
+	 * pay a kill(2) per slot on every fork of a big tree. */
+	if (__atomic_load_n(&nt_hdr(t)->pid_overflow, __ATOMIC_RELAXED))
+		return;
 	int32_t *pids = nt_pids(t);
 	int32_t free_at = -1;
 	for (uint32_t i = 0; i < NT_NPIDS; i++) {
