@@ -45,14 +45,19 @@ teardown_file() {
 }
 
 @test "client cannot reach the target even with a route via the proxy (no forwarding)" {
-	# A route added in a throwaway copy would change the shared client; instead check
-	# the proxy's forwarding switches, which is what makes such a route useless.
 	run in_proxy sysctl -n net.ipv4.ip_forward
 	assert_output 0
 	run in_proxy sysctl -n net.ipv6.conf.all.forwarding
 	assert_output 0
 	run in_target ip route get "$NS_CLIENT_IP"
 	assert_failure
+	# Tests in a file run one at a time, so a route added here for a moment is seen
+	# by nobody else; it goes away whatever the outcome.
+	in_client ip route add 198.18.2.0/24 via "$NS_PROXY_IP"
+	run in_client curl -sS --max-time 2 "http://$NS_TARGET_IP/"
+	in_client ip route del 198.18.2.0/24 via "$NS_PROXY_IP"
+	assert_failure
+	refute_output --partial "$NETNS_MARKER"
 }
 
 @test "proxy fetches the target's page over IPv4 and IPv6" {
