@@ -25,7 +25,10 @@
  * (tens of KiB; the 97 MiB size is sparse). It goes when its last registered process
  * exits after the table was idle for grace_s, or, the usual case, when a later tree
  * creates its own table and sweeps /dev/shm for tables idle that long whose
- * processes are all dead (nt_gc_stale). */
+ * processes are all dead (nt_gc_stale). A tree that had more than 1024 processes
+ * attached at once overflows the registry: we can no longer prove nobody maps the
+ * table, so it stays until reboot (removing it could let a new table hand out an
+ * address that an old mapping still means differently). */
 #ifndef SOCKSIFY_NAMETABLE_H
 #define SOCKSIFY_NAMETABLE_H
 
