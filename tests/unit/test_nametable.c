@@ -330,6 +330,86 @@ static void test_forked_writers(void)
 	unlink(path);
 }
 
+/* Names whose every byte depends on their number, so a reader that mixed two names
+ * (a torn read) is caught. */
+static void churn_name(char *buf, size_t cap, unsigned d)
+{
+	char pad[48];
+	unsigned n = d % 40;
+	memset(pad, 'a' + (int)(d % 26), n);
+	pad[n] = '\0';
+	snprintf(buf, cap, "w%u.%s.t", d, pad);
+}
+
+static bool churn_valid(const char *name)
+{
+	unsigned d;
+	char want[96];
+	if (sscanf(name, "w%u.", &d) != 1)
+		return false;
+	churn_name(want, sizeof(want), d);
+	return strcmp(want, name) == 0;
+}
+
+static uint32_t churn_clock_now = 1;
+static uint32_t churn_clock(void)
+{
+	return churn_clock_now += 2; /* every call is past the 1 s grace */
+}
+
+/* A writer process evicts and reuses entries as fast as it can while this process
+ * reads them without locks: every name read must be whole, and a name found must be
+ * that name's. */
+static void test_readers_vs_evictions(void)
+{
+	struct nt_params p;
+	nt_params_default(&p);
+	p.nsmall = 64;
+	p.nlong = 1;
+	p.grace_s = 1;
+	struct nametable t;
+	const char *path = tpath("churn");
+	is_int(nt_create(&t, path, &p), 0, "create a 64-entry table");
+	pid_t pid = fork();
+	if (pid == 0) {
+		nt_set_clock(churn_clock);
+		char name[96];
+		for (unsigned d = 0;; d++) {
+			uint32_t x;
+			churn_name(name, sizeof(name), d % 100000);
+			nt_lookup(&t, name, &x);
+		}
+	}
+	char name[96], got[300];
+	unsigned reads = 0, torn = 0, mismatched = 0, hits = 0;
+	double until = now_s() + 1.0;
+	while (now_s() < until) {
+		for (uint32_t idx = 0; idx < 64; idx++, reads++) {
+			if (nt_name(&t, idx, got, sizeof(got)) > 0 && !churn_valid(got))
+				torn++;
+		}
+		for (unsigned d = reads % 1000; d < reads % 1000 + 64; d++) {
+			uint32_t x;
+			churn_name(name, sizeof(name), d);
+			if (nt_find(&t, name, &x) == 0) {
+				hits++;
+				/* Found means it was there; if it is still there it must match. */
+				if (nt_name(&t, x, got, sizeof(got)) > 0 && !churn_valid(got))
+					mismatched++;
+			}
+		}
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	struct nt_stats st;
+	nt_get_stats(&t, &st);
+	ok(st.evictions > 1000, "the writer churned (%u evictions)", st.evictions);
+	is_int(torn, 0, "no torn name in %u lock-free reads", reads);
+	is_int(mismatched, 0, "found names read back whole (%u hits)", hits);
+	nt_detach(&t);
+	unlink(path);
+}
+
 /* Writers SIGKILLed at random moments, some surely inside the lock: the next writer
  * gets EOWNERDEAD, repairs the table, and every name still round-trips. alarm() turns
  * a deadlock into a failure instead of a hang. */
@@ -459,6 +539,7 @@ int main(void)
 	test_eviction();
 	test_forked_writers();
 	test_killed_writers();
+	test_readers_vs_evictions();
 	test_cleanup();
 	test_million();
 	return tap_done();
