@@ -296,32 +296,42 @@ static void ev_fire_timers(struct ev_loop *loop)
 	}
 }
 
-int ev_run(struct ev_loop *loop)
+int ev_run_once(struct ev_loop *loop, int max_wait_ms)
 {
 	struct epoll_event evs[EV_BATCH];
+	int timeout = ev_next_timeout(loop), n;
 
-	loop->stop = false;
-	while (!loop->stop) {
-		int n = epoll_wait(loop->epfd, evs, EV_BATCH, ev_next_timeout(loop));
-
-		if (n < 0 && errno != EINTR) {
-			LOG_ERR("epoll_wait: %s", strerror(errno));
-			return -1;
-		}
-		ev_now_update(loop);
-		for (int i = 0; i < n && !loop->stop; i++) {
-			struct ev_io *io = evs[i].data.ptr;
-
-			/* An earlier handler of this batch may have stopped or silenced
-			 * this one. */
-			if (io->fd < 0 || !io->added)
-				continue;
-			io->cb(loop, io, evs[i].events);
-		}
-		ev_run_deferred(loop);
-		if (!loop->stop)
-			ev_fire_timers(loop);
-		ev_run_deferred(loop);
+	if (max_wait_ms >= 0 && (timeout < 0 || timeout > max_wait_ms))
+		timeout = max_wait_ms;
+	n = epoll_wait(loop->epfd, evs, EV_BATCH, timeout);
+	if (n < 0) {
+		if (errno == EINTR)
+			return 0;
+		LOG_ERR("epoll_wait: %s", strerror(errno));
+		return -1;
 	}
+	ev_now_update(loop);
+	for (int i = 0; i < n && !loop->stop; i++) {
+		struct ev_io *io = evs[i].data.ptr;
+
+		/* An earlier handler of this batch may have stopped or silenced
+		 * this one. */
+		if (io->fd < 0 || !io->added)
+			continue;
+		io->cb(loop, io, evs[i].events);
+	}
+	ev_run_deferred(loop);
+	if (!loop->stop)
+		ev_fire_timers(loop);
+	ev_run_deferred(loop);
+	return n;
+}
+
+int ev_run(struct ev_loop *loop)
+{
+	loop->stop = false;
+	while (!loop->stop)
+		if (ev_run_once(loop, -1) < 0)
+			return -1;
 	return 0;
 }

@@ -35,6 +35,9 @@ void ev_free(struct ev_loop *loop);
 /* Runs until ev_break(); returns 0, or -1 if epoll_wait failed. */
 int ev_run(struct ev_loop *loop);
 void ev_break(struct ev_loop *loop);
+/* One iteration: waits at most max_wait_ms (-1: until the next timer or event),
+ * dispatches, fires due timers. Returns the number of fd events, -1 on error. */
+int ev_run_once(struct ev_loop *loop, int max_wait_ms);
 /* Cached monotonic time in ms, refreshed once per loop iteration. */
 uint64_t ev_now(struct ev_loop *loop);
 void ev_now_update(struct ev_loop *loop);
