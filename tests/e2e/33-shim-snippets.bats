@@ -101,6 +101,17 @@ teardown_file() {
 	assert_snippet_pass
 }
 
+@test "the shim's own fd (the log file) is close-on-exec: an exec'd program does not inherit it" {
+	local log=$NETNS_DIR/cloexec.log
+	run shim_run SOCKSIFY_LOG=debug SOCKSIFY_LOG_FILE="$log" "$NETNS_PY" -c '
+import os, socket, sys
+socket.create_connection((sys.argv[1], 7), timeout=5).close()
+os.execvp("ls", ["ls", "-l", "/proc/self/fd/"])' "$NS_TARGET_IP"
+	assert_success
+	grep -q DIAL_DONE "$log"
+	refute_output --partial "$log"
+}
+
 @test "nested forks (a subshell inside a command substitution) never hang" {
 	# The child of a fork forks again: every atfork handler in the library must
 	# leave the child's locks usable.
