@@ -13,6 +13,7 @@
 #   BENCH_SHIM=0       skip the client (shim) part (it needs root for namespaces)
 #   SHIM_SERVER=name   socksifyd | microsocks for the shim part (default: socksifyd if it runs)
 #   BENCH_PARTS="servers shim"   which parts to run (both by default)
+#   BENCH_MAX_SESSIONS=N   the session-limit test's ceiling (full 10000, quick 0 = skip)
 #   BENCH_MICROSOCKS, BENCH_DANTED, BENCH_LIB_PROXYCHAINS, BENCH_LIB_DANTE,
 #   BENCH_LIB_TORSOCKS   other builds of the peers (a missing one is skipped with a note)
 set -u -o pipefail
@@ -30,6 +31,7 @@ else
 	REPS=${BENCH_REPS:-5} BULK=1G SEQ_N=2000 CONC_N=6400 IDLE_N=2000 MAX_N=10000
 	HS_N=300 LOOP_N=1000 SHIM_BULK=1G HF_RUNS=300
 fi
+MAX_N=${BENCH_MAX_SESSIONS:-$MAX_N}
 CONC=64
 # the peers, overridable to compare another build (or to see a missing peer skipped)
 MICROSOCKS=${BENCH_MICROSOCKS:-microsocks}
@@ -414,6 +416,7 @@ bench_idle() {
 	thr=$(threads "${SPID[$s]}")
 	opened=$(awk '/^ready/ {print $2}' "$WORK/idle.out")
 	failed=$(awk '/^ready/ {print $3}' "$WORK/idle.out")
+	record "$s" "${label}_how" "$(awk '/^ready/ { printf "%s with a reply, %s closed, %s timed out, %s not connected", $5, $7, $9, $11 }' "$WORK/idle.out")"
 	stop_pid "$cpid"
 	record "$s" "${label}_opened" "$opened"
 	record "$s" "${label}_failed" "$failed"
@@ -490,12 +493,12 @@ server_tables() {
 		echo "Session limit: up to $MAX_N idle sessions asked for (fd limit per process:"
 		echo "$(ulimit -Hn)); the client stops after 20 refusals in a row."
 		echo
-		echo "| server | sessions open | refused | PSS per session (KiB) | threads/processes |"
-		echo "|---|---|---|---|---|"
+		echo "| server | sessions open | refused | how refused | PSS per session (KiB) | threads/processes |"
+		echo "|---|---|---|---|---|---|"
 		for s in socksifyd microsocks; do
 			note=${SNOTE[$s]:-}
-			if [[ -n $note ]]; then echo "| $s | $note | | | |"; continue; fi
-			echo "| $s | $(median "$s" max_opened) | $(median "$s" max_failed) |" \
+			if [[ -n $note ]]; then echo "| $s | $note | | | | |"; continue; fi
+			echo "| $s | $(median "$s" max_opened) | $(median "$s" max_failed) | $(head -1 "$RAW/$s.max_how" 2>/dev/null) |" \
 				"$(median "$s" max_pss %.1f) | $(cat "$RAW/$s.max_threads" 2>/dev/null || echo n/a) |"
 		done
 	fi
@@ -853,7 +856,7 @@ targets_table() {
 		echo "| idle session PSS <= 2 KiB | $v KiB | $(verdict "$v" '<=' 2) |"
 		if [[ -s $RAW/socksifyd.max_opened ]]; then
 			v=$(median socksifyd max_opened)
-			echo "| idle sessions up to the fd limit (~9900 at 20000 fds), rest refused | $v open, $(median socksifyd max_failed) refused | $(verdict "$v" '>=' 9800) |"
+			echo "| idle sessions up to the fd limit (~9900 at 20000 fds), rest refused | $v open, $(median socksifyd max_failed) refused ($(head -1 "$RAW/socksifyd.max_how" 2>/dev/null)) | $(verdict "$v" '>=' 9800) |"
 		fi
 		v=$(median socksifyd hs_pipe_ok)
 		echo "| pipelined greeting+request answered in one round trip | $v of $HS_N | $(verdict "$v" '>=' "$HS_N") |"

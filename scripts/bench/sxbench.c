@@ -35,6 +35,11 @@ enum tgt_cmd {
 	TGT_QUERY = 'Q',    /* 1-byte length L, L bytes; echo them and close first */
 };
 
+/* Why the last stream of this thread failed: the idle-session test reports how a server
+ * at its limit turns clients away (a SOCKS reply is the clean way). */
+enum why_failed { WHY_NONE, WHY_CONNECT, WHY_REPLY, WHY_CLOSED, WHY_TIMEOUT, WHY__N };
+static __thread enum why_failed last_why;
+
 struct opts {
 	const char *proxy;  /* host:port, NULL = direct */
 	const char *target; /* host:port */
@@ -128,8 +133,11 @@ static bool read_all(int fd, void *buf, size_t len)
 		ssize_t r = recv(fd, p, len, 0);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
+		if (r <= 0) {
+			last_why = r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? WHY_TIMEOUT :
+											WHY_CLOSED;
 			return false;
+		}
 		p += r;
 		len -= (size_t)r;
 	}
@@ -205,8 +213,12 @@ static bool s5_read_reply(int fd)
 {
 	unsigned char h[4], rest[262];
 	size_t len;
-	if (!read_all(fd, h, 4) || h[0] != 5 || h[1] != 0)
+	if (!read_all(fd, h, 4))
 		return false;
+	if (h[0] != 5 || h[1] != 0) {
+		last_why = WHY_REPLY;
+		return false;
+	}
 	switch (h[3]) {
 	case 1: len = 4 + 2; break;
 	case 4: len = 16 + 2; break;
@@ -227,19 +239,26 @@ static bool s5_handshake(int fd, const struct sockaddr_storage *dst, const char 
 {
 	unsigned char b[600], r[2];
 	size_t gl, al, n = s5_build(b, dst, auth, &gl, &al);
+	last_why = WHY_CLOSED;
 	if (pipelined) {
-		if (!write_all(fd, b, n))
+		if (!write_all(fd, b, n) || !read_all(fd, r, 2))
 			return false;
-		if (!read_all(fd, r, 2) || r[0] != 5 || r[1] != (auth ? 2 : 0))
+		if (r[0] != 5 || r[1] != (auth ? 2 : 0))
+			return last_why = WHY_REPLY, false;
+		if (auth && !read_all(fd, r, 2))
 			return false;
-		if (auth && (!read_all(fd, r, 2) || r[1] != 0))
-			return false;
+		if (auth && r[1] != 0)
+			return last_why = WHY_REPLY, false;
 		return s5_read_reply(fd);
 	}
-	if (!write_all(fd, b, gl) || !read_all(fd, r, 2) || r[0] != 5 || r[1] != (auth ? 2 : 0))
+	if (!write_all(fd, b, gl) || !read_all(fd, r, 2))
 		return false;
-	if (auth && (!write_all(fd, b + gl, al) || !read_all(fd, r, 2) || r[1] != 0))
+	if (r[0] != 5 || r[1] != (auth ? 2 : 0))
+		return last_why = WHY_REPLY, false;
+	if (auth && (!write_all(fd, b + gl, al) || !read_all(fd, r, 2)))
 		return false;
+	if (auth && r[1] != 0)
+		return last_why = WHY_REPLY, false;
 	return write_all(fd, b + gl + al, n - gl - al) && s5_read_reply(fd);
 }
 
@@ -267,6 +286,7 @@ static bool endpoints_init(struct endpoints *ep, const struct opts *o)
 /* A connected stream to the target, through the proxy when there is one. */
 static int open_stream(const struct endpoints *ep, const struct opts *o, bool nodelay)
 {
+	last_why = WHY_CONNECT;
 	if (!ep->via_proxy)
 		return tcp_connect(&ep->target, ep->target_len, nodelay);
 	int fd = tcp_connect(&ep->proxy, ep->proxy_len, true);
@@ -547,7 +567,7 @@ static void raise_nofile(void)
 static _Noreturn void run_idle(const struct opts *o)
 {
 	struct endpoints ep;
-	unsigned long open_ok = 0, fails = 0, streak = 0;
+	unsigned long open_ok = 0, fails = 0, streak = 0, why[WHY__N] = { 0 };
 	unsigned char c = TGT_HOLD;
 	if (!endpoints_init(&ep, o))
 		exit(1);
@@ -561,10 +581,12 @@ static _Noreturn void run_idle(const struct opts *o)
 		}
 		if (fd >= 0)
 			close(fd);
+		why[last_why]++;
 		fails++;
 		streak++;
 	}
-	printf("ready %lu %lu\n", open_ok, fails);
+	printf("ready %lu %lu replied %lu closed %lu timeout %lu connect %lu\n", open_ok, fails,
+	       why[WHY_REPLY], why[WHY_CLOSED], why[WHY_TIMEOUT], why[WHY_CONNECT]);
 	fflush(stdout);
 	alarm(300);
 	for (;;)
