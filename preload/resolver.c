@@ -148,7 +148,12 @@ static bool rs_name_rule(const struct rule *rules, size_t n, const char *canon, 
 	for (size_t i = 0; i < n; i++) {
 		if (rules[i].kind != RULE_HOST && rules[i].kind != RULE_SUFFIX)
 			continue;
-		dst.port = any_port || port == 0 ? rules[i].port : port;
+		if (any_port)
+			dst.port = rules[i].port;
+		else if (rules[i].port != 0 && port == 0)
+			continue; /* the port is not known yet: connect() will judge */
+		else
+			dst.port = port;
 		if (rule_match(&rules[i], &dst))
 			return true;
 	}

@@ -25,7 +25,7 @@ setup_file() {
 	# otherwise left for the next run's clean-up; see common/nametable.h).
 	SOCKSIFY_NAMETABLE=/dev/shm/socksify-$(id -u)-bats-$$-$RANDOM
 	export SOCKSIFY_NAMETABLE
-	printf 'block = *.blocked.test\n' >"$NETNS_DIR/block.conf"
+	printf 'block = *.blocked.test\nblock = port.blocked2.test:25\n' >"$NETNS_DIR/block.conf"
 	printf '198.18.2.2 hostsfile.test hostsalias.test\n' >"$NETNS_DIR/hosts"
 	# Does connect() turn a fake address back into its name yet (preload/connect.c
 	# calls fakedns_name)? If socksifyd is asked for the fake address itself, it does
@@ -246,6 +246,14 @@ gai() { shim_run "$SNIPPETS/dns_getaddrinfo" "$@"; }
 	run shim_run SOCKSIFY_CONF="$NETNS_DIR/block.conf" "$SNIPPETS/dns_getaddrinfo" \
 		blocked.test
 	assert_output "error EAI_NONAME"
+	# A rule with a port blocks the lookup only for that service; without one,
+	# connect() judges the port later.
+	run shim_run SOCKSIFY_CONF="$NETNS_DIR/block.conf" "$SNIPPETS/dns_getaddrinfo" \
+		-t stream -s 25 port.blocked2.test
+	assert_output "error EAI_NONAME"
+	run shim_run SOCKSIFY_CONF="$NETNS_DIR/block.conf" "$SNIPPETS/dns_getaddrinfo" \
+		-f inet -t stream -s 80 port.blocked2.test
+	assert_output --regexp '^ai inet 240\.'
 }
 
 @test "gethostbyaddr(_r) names a fake address; a real one fails without a query" {
