@@ -148,6 +148,8 @@ chromium_run() {
 	# then picks), removed afterwards.
 	local home=$NETNS_DIR/nobody
 	mkdir -p "$home" && chmod 777 "$home" && chmod 755 "$NETNS_DIR" && chmod 644 "$SHIM_CONF"
+	setpriv --reuid=65534 --regid=65534 --clear-groups test -r "$SOCKSIFY_LIB" ||
+		skip "user 65534 cannot read $SOCKSIFY_LIB"
 	run shim_run env -u SOCKSIFY_NAMETABLE timeout 120 setpriv --reuid=65534 \
 		--regid=65534 --clear-groups env HOME="$home" chromium --headless \
 		--no-first-run --disable-background-networking --disable-sync \
