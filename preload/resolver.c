@@ -1433,6 +1433,25 @@ bool fakedns_name(const struct socks_addr *addr, struct socks_addr *name_out)
 	return true;
 }
 
+bool fakedns_addr_for_name(const char *name, int family, uint16_t port, struct socks_addr *out)
+{
+	char canon[NT_NAME_MAX + 1];
+	uint32_t idx;
+	if (name == NULL || nt_canon(name, canon, sizeof(canon)) < 0 ||
+	    rs_fake_index(canon, &idx) != 0)
+		return false;
+	memset(out, 0, sizeof(*out));
+	out->port = port;
+	if (family == AF_INET6) {
+		out->atyp = SOCKS5_ATYP_IPV6;
+		nt_addr6(&rs_table, idx, (struct in6_addr *)out->u.v6);
+	} else {
+		out->atyp = SOCKS5_ATYP_IPV4;
+		nt_addr4(&rs_table, idx, (struct in_addr *)out->u.v4);
+	}
+	return true;
+}
+
 /* ---- start-up, fork and exit ---- */
 
 /* Our locks are held across fork so that the child never inherits one held by a
