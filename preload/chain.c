@@ -346,7 +346,8 @@ static uint64_t chain_hop0_deadline(const struct socksify_conf *c, uint64_t dead
 	return now + (deadline - now) / 2;
 }
 
-int chain_connect(int fd, int family, const struct socks_addr *dst)
+int chain_connect(int fd, int family, const struct socks_addr *dst,
+		  struct sockaddr_storage *via, socklen_t *vialen)
 {
 	const struct socksify_conf *c = shim_conf();
 	size_t order[CONF_MAX_PROXIES];
@@ -377,8 +378,11 @@ int chain_connect(int fd, int family, const struct socks_addr *dst)
 		dial_init(&d, fd, t.hops, t.n, dst, SOCKS_CMD_CONNECT, &chain_io, 0);
 		if (c->chain != CHAIN_STRICT)
 			d.connect_deadline_ms = chain_hop0_deadline(c, deadline, dead, t.idx[0]);
-		if (dial_run(&d, deadline) == 0)
+		if (dial_run(&d, deadline) == 0) {
+			memcpy(via, &t.hops[0].sa, t.hops[0].salen);
+			*vialen = t.hops[0].salen;
 			return 0;
+		}
 		err = d.err;
 		str_copy(msg, d.msg, sizeof(msg));
 		chain_disconnect(fd);

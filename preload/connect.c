@@ -48,11 +48,15 @@ static enum connect_policy connect_classify(int fd, const struct sockaddr *sa, s
 		return CONNECT_PASS;
 	/* A second connect() on a tunnelled fd gets the kernel's own answer (EISCONN);
 	 * a stale record (the number reused behind our back) is dropped by fdreg_peer. */
-	if (fdreg_kind(fd) != FD_NONE) {
-		struct sockaddr_storage ss;
-		socklen_t sl;
-		if (fdreg_kind(fd) == FD_INTERNAL || fdreg_peer(fd, &ss, &sl))
+	if (fdreg_kind(fd) == FD_INTERNAL)
+		return CONNECT_PASS;
+	if (fdreg_kind(fd) == FD_TUNNEL) {
+		struct sockaddr_storage k, ss;
+		socklen_t kl = sizeof(k), sl;
+		if (real()->getpeername(fd, (struct sockaddr *)&k, &kl) == 0 &&
+		    fdreg_peer(fd, (struct sockaddr *)&k, &ss, &sl))
 			return CONNECT_PASS;
+		fdreg_clear(fd);
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ol) != 0 || type != SOCK_STREAM)
 		return CONNECT_PASS;
@@ -102,16 +106,18 @@ static enum connect_policy connect_classify(int fd, const struct sockaddr *sa, s
 static int connect_tunnel(int fd, const struct sockaddr *sa, socklen_t len, int family,
 			  const struct socks_addr *dst)
 {
+	struct sockaddr_storage via;
+	socklen_t vialen = 0;
 	int err;
 
 	shim_inside++;
-	err = chain_connect(fd, family, dst);
+	err = chain_connect(fd, family, dst, &via, &vialen);
 	shim_inside--;
 	if (err != 0) {
 		errno = err;
 		return -1;
 	}
-	fdreg_set_tunnel(fd, sa, len);
+	fdreg_set_tunnel(fd, sa, len, (struct sockaddr *)&via, vialen);
 	return 0;
 }
 

@@ -133,14 +133,27 @@ SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 
 SHIM_EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 {
-	struct sockaddr_storage ss;
-	socklen_t plen, cap = len != NULL ? *len : 0;
-	/* The kernel's answer first: a reset tunnel is ENOTCONN as it would be direct. */
-	int rc = real()->getpeername(fd, sa, len);
+	struct sockaddr_storage k, ss;
+	socklen_t kl = sizeof(k), plen, cap;
+	const struct sockaddr *kp = sa;
 
-	if (rc == 0 && fdreg_peer(fd, &ss, &plen)) {
+	if (fdreg_kind(fd) != FD_TUNNEL || len == NULL)
+		return real()->getpeername(fd, sa, len);
+	/* The kernel's answer first, into the caller's buffer: errors (ENOTCONN for a
+	 * reset tunnel, EFAULT) are as direct; the address tells our record from a
+	 * stale one. */
+	cap = *len;
+	if (real()->getpeername(fd, sa, len) != 0)
+		return -1;
+	if (*len > cap) {
+		/* Truncated in the caller's buffer: read it whole for the check. */
+		if (real()->getpeername(fd, (struct sockaddr *)&k, &kl) != 0)
+			return 0;
+		kp = (struct sockaddr *)&k;
+	}
+	if (fdreg_peer(fd, kp, &ss, &plen)) {
 		memcpy(sa, &ss, plen < cap ? plen : cap);
 		*len = plen;
 	}
-	return rc;
+	return 0;
 }

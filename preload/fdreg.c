@@ -16,15 +16,21 @@
 
 #include "shim.h"
 
-/* The destination as the program gave it: sockaddr_in or sockaddr_in6 (maybe mapped). */
+union fdreg_sa {
+	struct sockaddr sa;
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+};
+
+/* A tunnelled fd: the destination as the program gave it (sockaddr_in or
+ * sockaddr_in6, maybe mapped) and the first hop its socket really is connected to,
+ * which is how a record is told from a number reused behind our back: the kernel's
+ * own getpeername (which every use makes anyway) must still name that hop. */
 struct fdreg_peer {
-	union {
-		struct sockaddr sa;
-		struct sockaddr_in in4;
-		struct sockaddr_in6 in6;
-	} u;
+	union fdreg_sa u;
 	socklen_t len;
-	ino_t ino; /* the socket's identity: a number reused behind our back differs */
+	union fdreg_sa via;
+	ino_t ino; /* internal fds: the open file we registered */
 };
 
 /* A cap for an "unlimited" RLIMIT_NOFILE: fds beyond it are simply not tracked
@@ -91,7 +97,8 @@ static ino_t fdreg_ino(int fd)
 	return fstat(fd, &st) == 0 ? st.st_ino : 0;
 }
 
-void fdreg_set_tunnel(int fd, const struct sockaddr *sa, socklen_t len)
+void fdreg_set_tunnel(int fd, const struct sockaddr *sa, socklen_t len,
+		      const struct sockaddr *via, socklen_t vialen)
 {
 	_Atomic uint8_t *k = fdreg_table();
 
@@ -99,21 +106,42 @@ void fdreg_set_tunnel(int fd, const struct sockaddr *sa, socklen_t len)
 		return;
 	if (len > sizeof(fdreg_peers[fd].u))
 		len = sizeof(fdreg_peers[fd].u);
+	if (vialen > sizeof(fdreg_peers[fd].via))
+		vialen = sizeof(fdreg_peers[fd].via);
 	memset(&fdreg_peers[fd], 0, sizeof(fdreg_peers[fd]));
 	memcpy(&fdreg_peers[fd].u, sa, len);
 	fdreg_peers[fd].len = len;
-	fdreg_peers[fd].ino = fdreg_ino(fd);
-	/* The release store publishes the peer written above. */
+	memcpy(&fdreg_peers[fd].via, via, vialen);
+	/* The release store publishes the record written above. */
 	fdreg_mark(k, fd, FD_TUNNEL);
 }
 
-bool fdreg_peer(int fd, struct sockaddr_storage *ss, socklen_t *len)
+/* Same family, address and port (flow labels and scope ids aside). */
+static bool fdreg_same_addr(const union fdreg_sa *a, const struct sockaddr *b)
+{
+	if (a->sa.sa_family != b->sa_family)
+		return false;
+	if (b->sa_family == AF_INET) {
+		const struct sockaddr_in *b4 = (const struct sockaddr_in *)b;
+		return a->in4.sin_port == b4->sin_port &&
+		       a->in4.sin_addr.s_addr == b4->sin_addr.s_addr;
+	}
+	if (b->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *b6 = (const struct sockaddr_in6 *)b;
+		return a->in6.sin6_port == b6->sin6_port &&
+		       memcmp(&a->in6.sin6_addr, &b6->sin6_addr, 16) == 0;
+	}
+	return false;
+}
+
+bool fdreg_peer(int fd, const struct sockaddr *kernel_peer, struct sockaddr_storage *ss,
+		socklen_t *len)
 {
 	if (fdreg_kind(fd) != FD_TUNNEL)
 		return false;
-	/* The number may have been closed where we do not look (fclose of an fdopen'd
-	 * socket, a raw syscall) and reused: only the same socket has our record. */
-	if (fdreg_ino(fd) != fdreg_peers[fd].ino) {
+	/* Closed where we do not look (fclose of an fdopen'd socket, a raw syscall)
+	 * and reused: the socket on this number is not connected to our hop. */
+	if (!fdreg_same_addr(&fdreg_peers[fd].via, kernel_peer)) {
 		fdreg_clear(fd);
 		return false;
 	}
@@ -132,13 +160,17 @@ void fdreg_clear(int fd)
 
 void fdreg_copy(int oldfd, int newfd)
 {
-	struct sockaddr_storage ss;
-	socklen_t len;
+	_Atomic uint8_t *k = atomic_load_explicit(&fdreg_kinds, memory_order_acquire);
 
-	if (fdreg_peer(oldfd, &ss, &len))
-		fdreg_set_tunnel(newfd, (struct sockaddr *)&ss, len);
-	else
+	if (k == NULL || newfd < 0 || (size_t)newfd >= fdreg_size)
+		return;
+	if (fdreg_kind(oldfd) != FD_TUNNEL) {
 		fdreg_clear(newfd);
+		return;
+	}
+	/* The same socket: the record holds for the copy as it is (checked on use). */
+	fdreg_peers[newfd] = fdreg_peers[oldfd];
+	fdreg_mark(k, newfd, FD_TUNNEL);
 }
 
 void fdreg_set_internal(int fd)

@@ -58,10 +58,14 @@ enum fd_kind {
 	FD_INTERNAL = 2,  /* the shim's own (log file): protected from the program */
 };
 enum fd_kind fdreg_kind(int fd);
-/* Records a tunnelled fd and the address the program asked for (its own form). */
-void fdreg_set_tunnel(int fd, const struct sockaddr *sa, socklen_t len);
-/* Copies the recorded destination; false if fd is not tunnelled. */
-bool fdreg_peer(int fd, struct sockaddr_storage *ss, socklen_t *len);
+/* Records a tunnelled fd: the address the program asked for (its own form) and the
+ * first hop (via) the socket is really connected to. */
+void fdreg_set_tunnel(int fd, const struct sockaddr *sa, socklen_t len,
+		      const struct sockaddr *via, socklen_t vialen);
+/* Copies the recorded destination, given the kernel's getpeername of fd; false if fd
+ * is not tunnelled, or if kernel_peer is not our hop (a stale record: dropped). */
+bool fdreg_peer(int fd, const struct sockaddr *kernel_peer, struct sockaddr_storage *ss,
+		socklen_t *len);
 void fdreg_clear(int fd);
 /* dup2/dup3: new now refers to the same connection as old. */
 void fdreg_copy(int oldfd, int newfd);
@@ -77,9 +81,11 @@ int fdreg_internal_in(unsigned int first, unsigned int last);
 int fdreg_relocate_internal(int fd);
 
 /* ---- chain.c: dialling through the configured chain ---- */
-/* Runs the chain on fd (a TCP socket of family `family`) to dst. Returns 0, or an
- * errno, having logged one warn line naming the hop and the reason. */
-int chain_connect(int fd, int family, const struct socks_addr *dst);
+/* Runs the chain on fd (a TCP socket of family `family`) to dst. Returns 0 with via
+ * set to the first hop's address, or an errno, having logged one warn line naming
+ * the hop and the reason. */
+int chain_connect(int fd, int family, const struct socks_addr *dst,
+		  struct sockaddr_storage *via, socklen_t *vialen);
 /* True when sa is one of the proxies' own addresses (never tunnelled: no loops). */
 bool chain_is_proxy_addr(const struct socks_addr *dst);
 
