@@ -427,6 +427,25 @@ for fam, addr in ((socket.AF_INET, "240.200.0.1"), (socket.AF_INET6, "fd73:6f63:
 	assert_output --partial "$NETNS_MARKER"
 }
 
+@test "through the launcher: socksify -p URL sh -c 'getent, then curl the address'" {
+	need_hook
+	require_file "$SOCKSIFY"
+	# Two programs of one run: the second connects to what the first resolved.
+	run in_client env -u SOCKSIFY_NAMETABLE SOCKSIFY_LIB="$SOCKSIFY_LIB" \
+		SOCKSIFY_CONF="$SHIM_CONF" "$SOCKSIFY" -p "$SHIM_PROXY" sh -c '
+		echo "table $SOCKSIFY_NAMETABLE"
+		a=$(getent ahostsv4 target.test | head -n 1 | cut -d" " -f1)
+		echo "resolved $a"
+		curl -sS --max-time 10 "http://$a/"'
+	# The run's own table, named by the library in the first process: ours to remove.
+	local table=${lines[0]#table }
+	case "$table" in /dev/shm/socksify-*) rm -f "$table" ;; esac
+	assert_success
+	assert_line --index 0 --regexp '^table /dev/shm/socksify-[0-9]+-[0-9a-f]{16}$'
+	assert_line --index 1 --regexp '^resolved 240\.'
+	assert_output --partial "$NETNS_MARKER"
+}
+
 @test "curl by name, IPv6 (-6)" {
 	need_hook
 	run shim_run curl -6 -sS --max-time 10 http://target.test/
