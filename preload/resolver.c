@@ -688,6 +688,51 @@ struct rs_svc {
 	(AI_PASSIVE | AI_CANONNAME | AI_NUMERICHOST | AI_V4MAPPED | AI_ALL | AI_ADDRCONFIG |  \
 	 AI_NUMERICSERV | AI_IDN | AI_CANONIDN | 0x0100 | 0x0200)
 
+/* Named services ("https") cost a trip through NSS and /etc/services (~25 us) on
+ * every call; a small cache of the ones seen keeps a known name's lookup cheap. The
+ * file changes about never, and a stale port would only be as stale as the file. */
+#define RS_SVC_SLOTS 32
+struct rs_svc_entry {
+	char name[24];
+	bool tcp;
+	uint16_t port;
+};
+static struct rs_svc_entry rs_svc_cache[RS_SVC_SLOTS];
+static pthread_mutex_t rs_svc_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static struct rs_svc_entry *rs_svc_slot(const char *name, bool tcp)
+{
+	uint32_t h = tcp ? 7 : 3;
+	for (const char *p = name; *p; p++)
+		h = h * 31 + (unsigned char)*p;
+	return &rs_svc_cache[h % RS_SVC_SLOTS];
+}
+
+static bool rs_svc_cached(const char *name, bool tcp, uint16_t *port)
+{
+	if (strlen(name) >= sizeof(rs_svc_cache[0].name))
+		return false;
+	pthread_mutex_lock(&rs_svc_mu);
+	const struct rs_svc_entry *e = rs_svc_slot(name, tcp);
+	bool hit = e->name[0] && e->tcp == tcp && strcmp(e->name, name) == 0;
+	if (hit)
+		*port = e->port;
+	pthread_mutex_unlock(&rs_svc_mu);
+	return hit;
+}
+
+static void rs_svc_remember(const char *name, bool tcp, uint16_t port)
+{
+	if (strlen(name) >= sizeof(rs_svc_cache[0].name))
+		return;
+	pthread_mutex_lock(&rs_svc_mu);
+	struct rs_svc_entry *e = rs_svc_slot(name, tcp);
+	str_copy(e->name, name, sizeof(e->name));
+	e->tcp = tcp;
+	e->port = port;
+	pthread_mutex_unlock(&rs_svc_mu);
+}
+
 static int rs_port_of(const char *service, int socktype, int flags, uint16_t *port)
 {
 	unsigned long n;
@@ -702,13 +747,17 @@ static int rs_port_of(const char *service, int socktype, int flags, uint16_t *po
 		return EAI_NONAME;
 	if (socktype != SOCK_STREAM && socktype != SOCK_DGRAM)
 		return EAI_SERVICE;
+	bool tcp = socktype == SOCK_STREAM;
+	if (rs_svc_cached(service, tcp, port))
+		return 0;
 	struct servent se, *res = NULL;
 	char buf[1024];
 	/* /etc/services through NSS "files": no network. */
-	if (getservbyname_r(service, socktype == SOCK_STREAM ? "tcp" : "udp", &se, buf,
-			    sizeof(buf), &res) != 0 || res == NULL)
+	if (getservbyname_r(service, tcp ? "tcp" : "udp", &se, buf, sizeof(buf), &res) != 0 ||
+	    res == NULL)
 		return EAI_SERVICE;
 	*port = ntohs((uint16_t)res->s_port);
+	rs_svc_remember(service, tcp, *port);
 	return 0;
 }
 
@@ -1460,12 +1509,14 @@ static void rs_atfork_prepare(void)
 {
 	pthread_mutex_lock(&rs_table_mu);
 	pthread_mutex_lock(&rs_reg_mu);
+	pthread_mutex_lock(&rs_svc_mu);
 	pthread_rwlock_wrlock(&rs_hosts_lock);
 }
 
 static void rs_atfork_parent(void)
 {
 	pthread_rwlock_unlock(&rs_hosts_lock);
+	pthread_mutex_unlock(&rs_svc_mu);
 	pthread_mutex_unlock(&rs_reg_mu);
 	pthread_mutex_unlock(&rs_table_mu);
 }
@@ -1479,6 +1530,7 @@ static void rs_atfork_child(void)
 	static const pthread_mutex_t mu_init = PTHREAD_MUTEX_INITIALIZER;
 	memcpy(&rs_hosts_lock, &rw_init, sizeof(rw_init));
 	memcpy(&rs_reg_mu, &mu_init, sizeof(mu_init));
+	memcpy(&rs_svc_mu, &mu_init, sizeof(mu_init));
 	memcpy(&rs_table_mu, &mu_init, sizeof(mu_init));
 	/* The child shares the mapping: record it, so the table outlives our exit while
 	 * the child may still use an address we gave it (the daemonise pattern). */
