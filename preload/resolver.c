@@ -1250,14 +1250,14 @@ static int rs_dns_name(const char *name, uint8_t *out, size_t cap)
 	return (int)o;
 }
 
-/* A whole DNS response with one answer: what a resolver would have returned. */
-static int rs_dns_answer(uint16_t id, const char *canon, int type, const struct rs_answer *ans,
-			 unsigned char *out, int outlen)
+/* A whole DNS response with one answer (rdata of rdlen bytes): what a resolver
+ * would have returned. */
+static int rs_dns_answer(uint16_t id, const char *canon, int type, const uint8_t *rdata,
+			 int rdlen, unsigned char *out, int outlen)
 {
 	uint8_t qname[NT_NAME_MAX + 2];
 	int ql = rs_dns_name(canon, qname, sizeof(qname));
-	int alen = type == ns_t_a ? 4 : 16;
-	int need = 12 + ql + 4 + 2 + 10 + alen;
+	int need = 12 + ql + 4 + 2 + 10 + rdlen;
 	if (ql < 0 || out == NULL || outlen < need) {
 		errno = EMSGSIZE;
 		return -1;
@@ -1275,9 +1275,42 @@ static int rs_dns_answer(uint16_t id, const char *canon, int type, const struct 
 	*p++ = 0xc0, *p++ = 12; /* the name, compressed: the question's */
 	*p++ = 0, *p++ = (uint8_t)type, *p++ = 0, *p++ = ns_c_in;
 	*p++ = 0, *p++ = 0, *p++ = 0, *p++ = 60; /* TTL: a minute */
-	*p++ = 0, *p++ = (uint8_t)alen;
-	memcpy(p, ans->a[0].addr, (size_t)alen);
+	*p++ = (uint8_t)(rdlen >> 8), *p++ = (uint8_t)rdlen;
+	memcpy(p, rdata, (size_t)rdlen);
 	return need;
+}
+
+/* "4.3.2.1.in-addr.arpa" / 32 nibbles + ".ip6.arpa" -> the address. */
+static bool rs_reverse_name(const char *canon, int *family, uint8_t *addr)
+{
+	size_t n = strlen(canon);
+	static const char v4sfx[] = ".in-addr.arpa", v6sfx[] = ".ip6.arpa";
+	if (n > sizeof(v4sfx) - 1 && strcmp(canon + n - (sizeof(v4sfx) - 1), v4sfx) == 0) {
+		unsigned b[4];
+		int used = 0;
+		if (sscanf(canon, "%3u.%3u.%3u.%3u%n", &b[3], &b[2], &b[1], &b[0], &used) != 4 ||
+		    (size_t)used != n - (sizeof(v4sfx) - 1) || b[0] > 255 || b[1] > 255 ||
+		    b[2] > 255 || b[3] > 255)
+			return false;
+		for (int i = 0; i < 4; i++)
+			addr[i] = (uint8_t)b[i];
+		*family = AF_INET;
+		return true;
+	}
+	/* 32 "x." pairs, then the suffix without its dot. */
+	if (n != 64 + sizeof(v6sfx) - 2 || strcmp(canon + 64, v6sfx + 1) != 0)
+		return false;
+	memset(addr, 0, 16);
+	for (int i = 0; i < 32; i++) {
+		char c = canon[2 * i];
+		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (v < 0 || canon[2 * i + 1] != '.')
+			return false;
+		/* The first nibble in the name is the address's last. */
+		addr[15 - i / 2] |= (uint8_t)(i % 2 ? v << 4 : v);
+	}
+	*family = AF_INET6;
+	return true;
 }
 
 static void rs_set_herr(res_state st, int herr)
@@ -1285,6 +1318,42 @@ static void rs_set_herr(res_state st, int herr)
 	h_errno = herr;
 	if (st != NULL)
 		st->res_h_errno = herr;
+}
+
+/* A PTR query: a fake address's name, or the hosts file's; never a query. */
+static int rs_res_ptr(res_state st, const char *name, unsigned char *out, int outlen, uint16_t id)
+{
+	char canon[NT_NAME_MAX + 1], host[NT_NAME_MAX + 1] = "";
+	uint8_t addr[16], rdata[NT_NAME_MAX + 2];
+	int family;
+	if (nt_canon(name, canon, sizeof(canon)) < 0 || !rs_reverse_name(canon, &family, addr)) {
+		rs_set_herr(st, HOST_NOT_FOUND);
+		return -1;
+	}
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = (sa_family_t)family;
+	if (family == AF_INET)
+		memcpy(&((struct sockaddr_in *)&ss)->sin_addr, addr, 4);
+	else
+		memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr, addr, 16);
+	uint32_t idx;
+	struct rs_answer ans;
+	if (nt_params_is_fake(rs_get_params(), (struct sockaddr *)&ss, sizeof(ss), &idx)) {
+		struct nametable *t = rs_table_get(false);
+		if (t == NULL || nt_name(t, idx, host, sizeof(host)) < 0)
+			host[0] = '\0';
+	} else if (rs_hosts_lookup(NULL, family, addr, &ans)) {
+		str_copy(host, ans.canon, sizeof(host));
+	}
+	int rdlen = host[0] ? rs_dns_name(host, rdata, sizeof(rdata)) : -1;
+	if (rdlen < 0) {
+		rs_set_herr(st, HOST_NOT_FOUND); /* dns=remote: no PTR query leaves */
+		return -1;
+	}
+	int n = rs_dns_answer(id, canon, ns_t_ptr, rdata, rdlen, out, outlen);
+	rs_set_herr(st, n < 0 ? NETDB_INTERNAL : 0);
+	return n;
 }
 
 /* One query: answered (length), or -1 with h_errno. No packet is ever sent. */
@@ -1297,9 +1366,11 @@ static int rs_res_query(res_state st, const char *name, int class, int type, uns
 		rs_set_herr(st, NO_RECOVERY);
 		return -1;
 	}
+	if (class == ns_c_in && type == ns_t_ptr)
+		return rs_res_ptr(st, name, out, outlen, id);
 	if (class != ns_c_in || (type != ns_t_a && type != ns_t_aaaa)) {
-		/* MX, TXT, SRV, HTTPS (Firefox asks for type 65), PTR...: we cannot answer
-		 * them without asking someone, so the name "has no such data". */
+		/* MX, TXT, SRV, HTTPS (Firefox asks for type 65)...: we cannot answer them
+		 * without asking someone, so the name "has no such data". */
 		LOG_DEBUG("res query type %d for %s refused (dns=remote)", type, name);
 		rs_set_herr(st, NO_DATA);
 		return -1;
@@ -1324,7 +1395,7 @@ static int rs_res_query(res_state st, const char *name, int class, int type, uns
 		rs_set_herr(st, HOST_NOT_FOUND);
 		return -1;
 	}
-	int n = rs_dns_answer(id, canon, type, &ans, out, outlen);
+	int n = rs_dns_answer(id, canon, type, ans.a[0].addr, type == ns_t_a ? 4 : 16, out, outlen);
 	rs_set_herr(st, n < 0 ? NETDB_INTERNAL : 0);
 	return n;
 }

@@ -307,6 +307,29 @@ gai() { shim_run "$SNIPPETS/dns_getaddrinfo" "$@"; }
 	done
 }
 
+@test "res_query PTR: a fake address's name, a real one fails without a query" {
+	run shim_run "$SNIPPETS/dns_tree" resolve ptr.test
+	local a=$output o1 o2 o3 o4
+	IFS=. read -r o1 o2 o3 o4 <<<"$a"
+	run shim_run "$SNIPPETS/dns_res" query "$o4.$o3.$o2.$o1.in-addr.arpa" ptr
+	assert_success
+	assert_line --index 1 "answer ptr.test"
+	run shim_run "$SNIPPETS/dns_res" nsend "$o4.$o3.$o2.$o1.in-addr.arpa" ptr
+	assert_line --index 1 "answer ptr.test"
+	# The IPv6 fake of the same entry, nibble by nibble.
+	local v6 nib
+	v6=$(printf 'fd736f636b73000000000000%02x%02x%02x%02x' "$o1" "$o2" "$o3" "$o4")
+	nib=$(echo "$v6" | rev | sed 's/./&./g')ip6.arpa
+	run shim_run "$SNIPPETS/dns_res" nquery "$nib" ptr
+	assert_success
+	assert_line --index 1 "answer ptr.test"
+	run shim_run "$SNIPPETS/dns_res" query 2.2.18.198.in-addr.arpa ptr
+	assert_failure 2
+	assert_output "failed h_errno 1"
+	run shim_run "$SNIPPETS/dns_res" query 1.0.0.127.in-addr.arpa ptr
+	assert_line --index 1 "answer localhost"
+}
+
 @test "res_nquery HTTPS (type 65, what Firefox asks) and MX fail closed" {
 	run shim_run "$SNIPPETS/dns_res" nquery target.test https
 	assert_failure 2

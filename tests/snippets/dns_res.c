@@ -1,7 +1,8 @@
 /* Snippet: the res_* query calls.
- *   dns_res query|search|querydomain|send|nquery|nsearch|nquerydomain|nsend NAME a|aaaa|mx|https
+ *   dns_res query|search|querydomain|send|nquery|nsearch|nquerydomain|nsend NAME a|aaaa|ptr|mx|https
  * querydomain splits NAME at its first dot into name and domain. Prints "len N" and,
- * for an A/AAAA answer, "answer ADDR"; on failure "failed h_errno N" (exit 2). */
+ * for an A/AAAA answer, "answer ADDR", for a PTR one "answer NAME"; on failure
+ * "failed h_errno N" (exit 2). */
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <netdb.h>
@@ -15,7 +16,7 @@ int main(int argc, char **argv)
 		return 64;
 	const char *fn = argv[1], *name = argv[2], *t = argv[3];
 	int type = !strcmp(t, "a") ? ns_t_a : !strcmp(t, "aaaa") ? ns_t_aaaa
-		 : !strcmp(t, "mx") ? ns_t_mx : 65;
+		 : !strcmp(t, "mx") ? ns_t_mx : !strcmp(t, "ptr") ? ns_t_ptr : 65;
 	unsigned char ans[4096], q[512];
 	char host[256], dom[256];
 	const char *dot = strchr(name, '.');
@@ -53,6 +54,16 @@ int main(int argc, char **argv)
 	printf("len %d\n", n);
 	int alen = type == ns_t_a ? 4 : type == ns_t_aaaa ? 16 : 0;
 	int ancount = ans[6] << 8 | ans[7];
+	if (type == ns_t_ptr && ancount >= 1) {
+		/* Skip the question, then the answer's owner, type, class, TTL, length. */
+		char qn[NS_MAXDNAME], pn[NS_MAXDNAME];
+		int l = dn_expand(ans, ans + n, ans + 12, qn, sizeof(qn));
+		const unsigned char *p = ans + 12 + l + 4;
+		l = dn_expand(ans, ans + n, p, qn, sizeof(qn));
+		p += l + 10;
+		if (l > 0 && dn_expand(ans, ans + n, p, pn, sizeof(pn)) > 0)
+			printf("answer %s\n", pn);
+	}
 	if (alen && ancount >= 1 && n >= alen) {
 		char b[INET6_ADDRSTRLEN];
 		inet_ntop(alen == 4 ? AF_INET : AF_INET6, ans + n - alen, b, sizeof(b));
