@@ -4,7 +4,8 @@
  * (libc would fall through to DNS for a family the hosts file lacks), `direct` names
  * go to libc, `block` names fail, and every other name gets a fake address from the
  * process tree's shared table (common/nametable.h) that connect() turns back into the
- * name. The res_* calls answer A/AAAA with fake addresses and refuse every other
+ * name. The res_* calls answer A/AAAA with fake addresses (PTR from the table or the
+ * hosts file) and refuse every other
  * query: nothing we do not emulate is ever sent. dns=local passes everything to libc.
  *
  * Environment (ignored under AT_SECURE): SOCKSIFY_NAMETABLE (the tree's table, set
@@ -1226,7 +1227,7 @@ SHIM_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *ho
 	return 0;
 }
 
-/* ---- the res_* family: A/AAAA answered with fake addresses, the rest refused ---- */
+/* ---- the res_* family: A/AAAA/PTR answered here, the rest refused ---- */
 
 /* Encodes name as DNS labels; returns the length or -1. */
 static int rs_dns_name(const char *name, uint8_t *out, size_t cap)
