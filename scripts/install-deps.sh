@@ -11,7 +11,7 @@ BUILD_PKGS=(gcc make libc6-dev clang libclang-rt-14-dev uthash-dev libbsd-dev li
 	pkg-config)
 # Tests: bats, the real clients and servers the suites run against, the namespace
 # topology's tools (iproute2, dnsmasq, python3 for the echo/HTTP/canary servers).
-TEST_PKGS=(bats bats-support bats-assert curl wget ncat dnsutils dnsmasq-base python3
+TEST_PKGS=(bats bats-support bats-assert curl wget ncat dnsutils ldnsutils dnsmasq-base python3
 	iproute2 iputils-ping procps proxychains4 dante-client dante-server microsocks
 	openssh-server openssh-client torsocks socat git nodejs openssl)
 # Browsers for the DNS-leak suite (50-dns-browsers, headless).
