@@ -5,8 +5,8 @@
  * go to libc, `block` names fail, and every other name gets a fake address from the
  * process tree's shared table (common/nametable.h) that connect() turns back into the
  * name. The res_* calls answer A/AAAA with fake addresses (PTR from the table or the
- * hosts file) and refuse every other
- * query: nothing we do not emulate is ever sent. dns=local passes everything to libc.
+ * hosts file) and refuse every other query: nothing we do not emulate is ever sent.
+ * dns=local passes everything to libc.
  *
  * Environment (ignored under AT_SECURE): SOCKSIFY_NAMETABLE (the tree's table, set
  * by our constructor), SOCKSIFY_FAKE_NET4 (default 240.0.0.0/4), SOCKSIFY_FAKE_NET6
