@@ -208,17 +208,23 @@ static void reload(void)
 static void print_counters(void)
 {
 	enum log_level lvl = log_get_level();
+	unsigned long st[SESS_DONE + 1];
 
+	session_count_states(st);
 	/* Asked for explicitly, so shown whatever the log level. */
 	if (lvl < LOG_INFO)
 		log_set_level(LOG_INFO);
 	LOG_INFO("counters: sessions active=%llu total=%llu rejected=%llu failed=%llu "
-		 "denied=%llu bytes up=%llu down=%llu udp datagrams up=%llu down=%llu",
+		 "denied=%llu bytes up=%llu down=%llu udp datagrams up=%llu down=%llu; now "
+		 "handshaking=%lu connecting=%lu relaying=%lu udp=%lu bind=%lu closing=%lu",
 		 (unsigned long long)srv.st.active, (unsigned long long)srv.st.total,
 		 (unsigned long long)srv.st.rejected, (unsigned long long)srv.st.failed,
 		 (unsigned long long)srv.st.denied, (unsigned long long)srv.st.bytes_up,
 		 (unsigned long long)srv.st.bytes_down, (unsigned long long)srv.st.udp_up,
-		 (unsigned long long)srv.st.udp_down);
+		 (unsigned long long)srv.st.udp_down,
+		 st[SESS_GREETING] + st[SESS_AUTH] + st[SESS_AUTH_CHECK] + st[SESS_REQUEST],
+		 st[SESS_RESOLVE] + st[SESS_CONNECT], st[SESS_RELAY], st[SESS_UDP],
+		 st[SESS_BIND_WAIT], st[SESS_FAILED]);
 	log_set_level(lvl);
 }
 

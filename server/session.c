@@ -274,6 +274,13 @@ void session_close(struct session *s, const char *why)
 	ev_defer_free(srv.loop, s);
 }
 
+void session_count_states(unsigned long counts[SESS_DONE + 1])
+{
+	memset(counts, 0, sizeof(unsigned long) * (SESS_DONE + 1));
+	for (struct session *s = sess_list; s; s = s->next)
+		counts[s->state <= SESS_DONE ? s->state : SESS_DONE]++;
+}
+
 void session_close_all(const char *why)
 {
 	while (sess_list)

@@ -96,6 +96,8 @@ void session_touch(struct session *s);
 /* Arms the session timer for the current state. */
 void session_arm_timer(struct session *s);
 void session_close_all(const char *why);
+/* Sessions per state, for the SIGUSR1 counters. */
+void session_count_states(unsigned long counts[SESS_DONE + 1]);
 
 /* connect.c: Happy Eyeballs over the given addresses (already policy-checked). */
 void connect_start(struct session *s, const union sa46 *addrs, unsigned n);

@@ -171,7 +171,7 @@ auth_ok() {
 	srv -l 127.0.0.1:0 --allow-local-dest
 	probe basic --proxy "$PROXY" --target "127.0.0.1:$TCP_PORT"
 	kill -USR1 "$SOCKSIFYD_PID"
-	wait_for_line "$LOG" 'counters: sessions active=[0-9]+ total=1 .*bytes up=[1-9][0-9]* down=[1-9]' 5
+	wait_for_line "$LOG" 'counters: sessions active=[0-9]+ total=1 .*bytes up=[1-9][0-9]* down=[1-9].*; now handshaking=0 connecting=0 relaying=[01] udp=0 bind=0' 5
 }
 
 @test "SIGTERM with open sessions: stops accepting, closes them, exits 0" {
