@@ -23,11 +23,21 @@ export BUILD SOCKSIFYD SOCKSIFY SOCKSIFY_LIB SNIPPETS SFY_TOP
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:print_summary=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
-# require_cmd CMD...: skip the test (or the file, from setup_file) when a tool is missing.
+# sfy_skip_reason REASON: in a test, skip it; in setup_file (where bats 1.8 reports a
+# skip as a failure) record REASON in SFY_SKIP for every test's setup() to skip with,
+# and return 0 so setup_file can stop with `if sfy_skipping; then return 0; fi`.
+sfy_skip_reason() {
+	if [ -n "${BATS_TEST_NAME:-}" ]; then
+		skip "$1"
+	fi
+	export SFY_SKIP=${SFY_SKIP:-$1}
+}
+
+# require_cmd CMD...: skip the test (or, from setup_file, the file) when a tool is missing.
 require_cmd() {
 	local c
 	for c in "$@"; do
-		command -v "$c" >/dev/null 2>&1 || skip "$c not installed"
+		command -v "$c" >/dev/null 2>&1 || sfy_skip_reason "$c not installed"
 	done
 }
 
@@ -35,7 +45,7 @@ require_cmd() {
 require_file() {
 	local f
 	for f in "$@"; do
-		[ -e "$f" ] || skip "$f missing (not built?)"
+		[ -e "$f" ] || sfy_skip_reason "$f missing (not built?)"
 	done
 }
 
@@ -116,6 +126,12 @@ assert_no_sanitizer() {
 		fi
 	done
 	return 0
+}
+
+# The default per-test setup: skip when the topology needs root we do not have. A suite
+# that defines its own setup() should call netns_require first.
+setup() {
+	netns_require
 }
 
 # stop_recorded: for suites that start host processes without netns_up (teardown_file).
