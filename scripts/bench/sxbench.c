@@ -1,8 +1,8 @@
 /* sxbench: the load generator and target behind scripts/bench/run.sh. One small binary,
- * one mode per measurement: a target server (sink, source, echo, query, hold), a SOCKS5 client
- * for bulk, connection-rate, idle-session and handshake runs, and plain connect loops to
- * run under preload shims. Self-contained on purpose: it measures our code, so it must
- * not share our codecs. Every loop is bounded in count and every socket in time. */
+ * one mode per measurement: a target server (sink, source, echo, query, hold), a SOCKS5
+ * client for bulk, connection-rate, idle-session and handshake runs, and plain connect
+ * loops to run under preload shims. Self-contained on purpose: it measures our code, so
+ * it must not share our codecs. Every loop is bounded in count and every socket in time. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
