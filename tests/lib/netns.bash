@@ -274,7 +274,13 @@ netns_down() {
 	netns_kill_pids "$NETNS_DIR/pids"
 	if [ -f "$NETNS_DIR/namespaces" ]; then
 		while read -r ns; do
-			[ -n "$ns" ] && { ip netns del "$ns" 2>/dev/null || true; }
+			[ -n "$ns" ] || continue
+			# Whatever still runs inside (a daemon that forked away from its recorded
+			# PID) would outlive the namespace's name: every process in our own,
+			# uniquely named namespace is ours, so end them too, by PID.
+			ip netns pids "$ns" >"$NETNS_DIR/ns-pids" 2>/dev/null || true
+			netns_kill_pids "$NETNS_DIR/ns-pids"
+			ip netns del "$ns" 2>/dev/null || true
 		done <"$NETNS_DIR/namespaces"
 		: >"$NETNS_DIR/namespaces"
 	fi
