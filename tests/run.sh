@@ -167,6 +167,7 @@ run_e2e() {
 }
 
 echo "socksify tests: BUILD=$BUILD SOCKSIFYD=$SOCKSIFYD${PATTERN:+ PATTERN=$PATTERN}"
+echo "# $(uname -sr), $(bats --version 2>/dev/null || echo 'no bats'), uid $(id -u), $(nproc) cpus"
 START=$SECONDS
 run_units "$BUILD/unit" unit
 run_units "$BUILD/asan/unit" asan/unit
