@@ -26,15 +26,23 @@ in_client() { ip netns exec "$NS_CLIENT" "$@"; }
 in_proxy() { ip netns exec "$NS_PROXY" "$@"; }
 in_target() { ip netns exec "$NS_TARGET" "$@"; }
 
+# netns_now_ms: wall-clock milliseconds, for deadlines that hold however slow each
+# poll is on a loaded machine.
+netns_now_ms() {
+	local t=${EPOCHREALTIME/[.,]/}
+	echo $((t / 1000))
+}
+
 # wait_for_line FILE REGEX SECONDS: bounded poll (0.05 s steps); on timeout print the
 # file's tail so the failing test shows why.
 wait_for_line() {
-	local file=$1 re=$2 secs=${3:-10} i n
-	n=$((secs * 20))
-	for ((i = 0; i < n; i++)); do
+	local file=$1 re=$2 secs=${3:-10} end
+	end=$(($(netns_now_ms) + secs * 1000))
+	while :; do
 		if [ -f "$file" ] && grep -Eq -- "$re" "$file"; then
 			return 0
 		fi
+		[ "$(netns_now_ms)" -lt "$end" ] || break
 		sleep 0.05
 	done
 	echo "wait_for_line: no line matching /$re/ in $file after ${secs}s; its tail:" >&2
@@ -45,11 +53,11 @@ wait_for_line() {
 # wait_for_port NS ADDR PORT SECONDS: until a TCP connect to ADDR:PORT succeeds from NS
 # ("-" = this namespace).
 wait_for_port() {
-	local ns=$1 addr=$2 port=$3 secs=${4:-10} i n
+	local ns=$1 addr=$2 port=$3 secs=${4:-10} end
 	local -a pre=()
 	[ "$ns" != "-" ] && pre=(ip netns exec "$ns")
-	n=$((secs * 20))
-	for ((i = 0; i < n; i++)); do
+	end=$(($(netns_now_ms) + secs * 1000))
+	while [ "$(netns_now_ms)" -lt "$end" ]; do
 		if "${pre[@]}" "$NETNS_PY" -c '
 import socket, sys
 a = sys.argv[1].strip("[]")
