@@ -1,0 +1,1079 @@
+/* The datagram family: UDP through the proxy (SOCKS5 UDP ASSOCIATE, RFC 1928 section 7)
+ * and TCP Fast Open through the connect path. sendto/sendmsg/sendmmsg/send/write wrap
+ * a proxied datagram in the UDP request header and send it from the program's own
+ * socket to the relay, so replies land on that socket and poll/epoll readiness stays
+ * the kernel's; recvfrom/recvmsg/recvmmsg/recv/read unwrap them and report the real
+ * source. Every fd the family does not manage costs one table load, then libc. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "datagram.h"
+#include "dial.h"
+#include "errmap.h"
+#include "fakedns.h"
+#include "log.h"
+#include "shim.h"
+#include "util.h"
+
+#ifndef MSG_FASTOPEN
+#define MSG_FASTOPEN 0x20000000
+#endif
+
+/* RSV(2) FRAG(1) ATYP(1) + the longest address (a 255-byte name with its length
+ * byte) + PORT(2). */
+#define DG_HDR_MAX (4 + 1 + SOCKS_NAME_MAX + 2)
+/* The largest payload a UDP datagram can carry over IPv4 or IPv6. */
+#define DG_PAYLOAD_MAX 65535
+/* Received datagrams up to this size are unwrapped on the stack. */
+#define DG_STACK_BUF 2048
+#define DG_IOV_MAX 1024
+/* Same cap as fdreg.c for an "unlimited" RLIMIT_NOFILE. */
+#define DG_CAP (1u << 20)
+
+/* ---- the real libc calls this family needs ----
+ * Kept here rather than in real.c's table so this family can be added (and taken
+ * out) without touching the shared table while the connect family changes it. */
+struct dg_real {
+	ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
+	int (*sendmmsg)(int, struct mmsghdr *, unsigned int, int);
+	ssize_t (*send)(int, const void *, size_t, int);
+	ssize_t (*write)(int, const void *, size_t);
+	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
+	int (*recvmmsg)(int, struct mmsghdr *, unsigned int, int, struct timespec *);
+	ssize_t (*recv)(int, void *, size_t, int);
+	ssize_t (*read)(int, void *, size_t);
+	int (*connect)(int, const struct sockaddr *, socklen_t);
+	int (*poll)(struct pollfd *, nfds_t, int);
+	int (*getaddrinfo)(const char *, const char *, const struct addrinfo *,
+			   struct addrinfo **);
+	void (*freeaddrinfo)(struct addrinfo *);
+};
+
+static struct dg_real dg_real_table;
+static pthread_once_t dg_real_once = PTHREAD_ONCE_INIT;
+
+static void *dg_sym(const char *name, void *ours)
+{
+	void *p = dlsym(RTLD_NEXT, name);
+	return p == ours && ours != NULL ? NULL : p;
+}
+
+static ssize_t dg_enosys(void)
+{
+	errno = ENOSYS;
+	return -1;
+}
+
+static ssize_t dg_nosendto(int a, const void *b, size_t c, int d, const struct sockaddr *e,
+			   socklen_t f)
+{
+	return dg_enosys();
+}
+
+static void dg_real_resolve(void)
+{
+	struct dg_real *t = &dg_real_table;
+
+	t->sendto = dg_sym("sendto", (void *)sendto);
+	t->sendmsg = dg_sym("sendmsg", (void *)sendmsg);
+	t->sendmmsg = dg_sym("sendmmsg", (void *)sendmmsg);
+	t->send = dg_sym("send", (void *)send);
+	t->write = dg_sym("write", (void *)write);
+	t->recvfrom = dg_sym("recvfrom", (void *)recvfrom);
+	t->recvmsg = dg_sym("recvmsg", (void *)recvmsg);
+	t->recvmmsg = dg_sym("recvmmsg", (void *)recvmmsg);
+	t->recv = dg_sym("recv", (void *)recv);
+	t->read = dg_sym("read", (void *)read);
+	t->connect = dg_sym("connect", (void *)connect);
+	t->poll = dg_sym("poll", (void *)poll);
+	t->getaddrinfo = dg_sym("getaddrinfo", NULL);
+	t->freeaddrinfo = dg_sym("freeaddrinfo", NULL);
+	if (t->sendto == NULL)
+		t->sendto = dg_nosendto;
+}
+
+static const struct dg_real *dg(void)
+{
+	pthread_once(&dg_real_once, dg_real_resolve);
+	return &dg_real_table;
+}
+
+__attribute__((constructor)) static void dg_init(void)
+{
+	dg();
+}
+
+/* ---- per-socket state ----
+ * One record per fd number, allocated on first use and never freed (a hook of
+ * another thread may still hold it while this one closes the fd: it then finds the
+ * record inactive or reset, never freed memory). */
+struct dgram {
+	pthread_mutex_t mu;
+	_Atomic bool active;
+	int family;                    /* the socket's: AF_INET or AF_INET6 */
+	int ctl;                       /* the control connection (internal fd), or -1 */
+	int err;                       /* the association failed or was lost: this errno */
+	bool warned_block;
+	struct sockaddr_storage relay; /* in the socket's family */
+	socklen_t relaylen;
+	/* connect()ed to a destination through the proxy: the kernel socket is
+	 * connected to the relay, send() goes to peer_dst. */
+	bool connected;
+	struct sockaddr_storage peer;  /* as the program gave it (getpeername) */
+	socklen_t peerlen;
+	struct socks_addr peer_dst;    /* what the relay is asked for (a name for a fake) */
+	/* The last fake address sent to: a reply from that port is reported as coming
+	 * from it, since the relay names the resolved address, not the name. */
+	struct sockaddr_storage lastfake;
+	socklen_t lastfakelen;
+	bool has_lastfake;
+};
+
+static _Atomic(_Atomic(struct dgram *) *) dg_tab;
+static size_t dg_cap;
+static pthread_once_t dg_tab_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t dg_alloc_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void dg_tab_alloc(void)
+{
+	struct rlimit rl;
+	size_t n = 1024;
+	void *m;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		n = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > DG_CAP ? DG_CAP
+									: (size_t)rl.rlim_max;
+	if (n < 1024)
+		n = 1024;
+	m = mmap(NULL, n * sizeof(struct dgram *), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED)
+		return;
+	dg_cap = n;
+	atomic_store_explicit(&dg_tab, (_Atomic(struct dgram *) *)m, memory_order_release);
+}
+
+/* The active record of fd, or NULL: the one load every hook pays. */
+static struct dgram *dg_get(int fd)
+{
+	_Atomic(struct dgram *) *t = atomic_load_explicit(&dg_tab, memory_order_acquire);
+	struct dgram *d;
+
+	if (__builtin_expect(t == NULL, 1) || fd < 0 || (size_t)fd >= dg_cap)
+		return NULL;
+	d = atomic_load_explicit(&t[fd], memory_order_acquire);
+	return d != NULL && atomic_load_explicit(&d->active, memory_order_acquire) ? d : NULL;
+}
+
+bool dgram_known(int fd)
+{
+	return dg_get(fd) != NULL;
+}
+
+/* Makes fd's record active and fresh; NULL when out of memory or fd out of range. */
+static struct dgram *dg_register(int fd, int family)
+{
+	_Atomic(struct dgram *) *t;
+	struct dgram *d;
+
+	pthread_once(&dg_tab_once, dg_tab_alloc);
+	t = atomic_load_explicit(&dg_tab, memory_order_acquire);
+	if (t == NULL || fd < 0 || (size_t)fd >= dg_cap)
+		return NULL;
+	pthread_mutex_lock(&dg_alloc_mu);
+	d = atomic_load_explicit(&t[fd], memory_order_acquire);
+	if (d == NULL) {
+		d = calloc(1, sizeof(*d));
+		if (d != NULL) {
+			pthread_mutex_init(&d->mu, NULL);
+			d->ctl = -1;
+			atomic_store_explicit(&t[fd], d, memory_order_release);
+		}
+	}
+	pthread_mutex_unlock(&dg_alloc_mu);
+	if (d == NULL)
+		return NULL;
+	pthread_mutex_lock(&d->mu);
+	if (!atomic_load(&d->active)) {
+		d->family = family;
+		d->ctl = -1;
+		d->err = 0;
+		d->warned_block = false;
+		d->relaylen = 0;
+		d->connected = false;
+		d->has_lastfake = false;
+		atomic_store_explicit(&d->active, true, memory_order_release);
+	}
+	pthread_mutex_unlock(&d->mu);
+	return d;
+}
+
+/* Closes the control connection (if any); caller holds d->mu. */
+static void dg_drop_ctl(struct dgram *d)
+{
+	if (d->ctl >= 0) {
+		fdreg_clear(d->ctl);
+		shim_inside++;
+		real()->close(d->ctl);
+		shim_inside--;
+		d->ctl = -1;
+	}
+}
+
+void dgram_forget(int fd)
+{
+	struct dgram *d = dg_get(fd);
+
+	if (d == NULL)
+		return;
+	pthread_mutex_lock(&d->mu);
+	atomic_store_explicit(&d->active, false, memory_order_release);
+	dg_drop_ctl(d);
+	pthread_mutex_unlock(&d->mu);
+}
+
+void dgram_forget_range(unsigned int first, unsigned int last)
+{
+	_Atomic(struct dgram *) *t = atomic_load_explicit(&dg_tab, memory_order_acquire);
+
+	if (t == NULL)
+		return;
+	for (size_t fd = first; fd <= last && fd < dg_cap; fd++)
+		if (atomic_load_explicit(&t[fd], memory_order_relaxed) != NULL)
+			dgram_forget((int)fd);
+}
+
+/* A control fd high up, out of the way of programs that dup2 onto low numbers. */
+static int dg_high_fd(int fd)
+{
+	struct rlimit rl;
+	int start = 3, nfd;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur > 64)
+		start = (int)(rl.rlim_cur / 2);
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, start);
+	if (nfd < 0)
+		nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (nfd < 0)
+		return fd;
+	shim_inside++;
+	real()->close(fd);
+	shim_inside--;
+	return nfd;
+}
+
+void dgram_copy(int oldfd, int newfd)
+{
+	struct dgram *o = dg_get(oldfd), *n;
+
+	if (oldfd == newfd)
+		return;
+	dgram_forget(newfd);
+	if (o == NULL)
+		return;
+	n = dg_register(newfd, o->family);
+	if (n == NULL)
+		return;
+	/* Each copy holds its own reference to the control connection, so it lives
+	 * as long as any copy of the socket does. */
+	pthread_mutex_lock(&o->mu);
+	int ctl = o->ctl >= 0 ? fcntl(o->ctl, F_DUPFD_CLOEXEC, o->ctl) : -1;
+	pthread_mutex_lock(&n->mu);
+	n->ctl = ctl;
+	n->err = o->err;
+	n->relay = o->relay;
+	n->relaylen = o->relaylen;
+	n->connected = o->connected;
+	n->peer = o->peer;
+	n->peerlen = o->peerlen;
+	n->peer_dst = o->peer_dst;
+	n->has_lastfake = false;
+	if (o->ctl >= 0 && ctl < 0)
+		n->err = EMFILE;
+	pthread_mutex_unlock(&n->mu);
+	pthread_mutex_unlock(&o->mu);
+	if (ctl >= 0)
+		fdreg_set_internal(ctl);
+}
+
+/* ---- the association ---- */
+
+static ssize_t dg_io_send(void *ctx, int fd, const void *buf, size_t len, int flags)
+{
+	return dg()->send(fd, buf, len, flags);
+}
+
+static ssize_t dg_io_recv(void *ctx, int fd, void *buf, size_t len, int flags)
+{
+	return dg()->recv(fd, buf, len, flags);
+}
+
+static int dg_io_wait(void *ctx, int fd, short events, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int r = dg()->poll(&p, 1, timeout_ms);
+	return r > 0 ? p.revents : r;
+}
+
+static int dg_io_connect(void *ctx, int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return dg()->connect(fd, sa, len);
+}
+
+static const struct dial_io dg_io = {
+	.send = dg_io_send,
+	.recv = dg_io_recv,
+	.wait = dg_io_wait,
+	.connect = dg_io_connect,
+};
+
+static bool dg_unspecified(const struct socks_addr *a)
+{
+	static const uint8_t zero[16];
+
+	if (a->atyp == SOCKS5_ATYP_IPV4)
+		return memcmp(a->u.v4, zero, 4) == 0;
+	return a->atyp == SOCKS5_ATYP_IPV6 && memcmp(a->u.v6, zero, 16) == 0;
+}
+
+/* a as a sockaddr of the socket's family: IPv4 on an AF_INET6 socket as
+ * ::ffff:a.b.c.d. 0 when it cannot be expressed (IPv6 on AF_INET, a name). */
+static socklen_t dg_sockaddr(const struct socks_addr *a, int family, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET6 && a->atyp == SOCKS5_ATYP_IPV4) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(a->port);
+		s6->sin6_addr.s6_addr[10] = 0xff;
+		s6->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&s6->sin6_addr.s6_addr[12], a->u.v4, 4);
+		return sizeof(*s6);
+	}
+	if ((family == AF_INET && a->atyp == SOCKS5_ATYP_IPV4) ||
+	    (family == AF_INET6 && a->atyp == SOCKS5_ATYP_IPV6))
+		return addr_to_sockaddr(a, ss);
+	return 0;
+}
+
+/* The first hop's address: a literal, or the proxy's name resolved with libc's own
+ * getaddrinfo (a proxy is never the program's destination: no leak). */
+static bool dg_hop0(const struct proxy *p, struct dial_hop *h)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+	bool ok = false;
+
+	memset(&h->addr, 0, sizeof(h->addr));
+	if (!addr_parse_ip(p->host, &h->addr)) {
+		if (dg()->getaddrinfo(p->host, NULL, &hints, &res) != 0 || res == NULL)
+			return false;
+		ok = addr_from_sockaddr(&h->addr, res->ai_addr, res->ai_addrlen);
+		dg()->freeaddrinfo(res);
+		if (!ok)
+			return false;
+	}
+	h->addr.port = p->port;
+	h->salen = addr_to_sockaddr(&h->addr, &h->sa);
+	return h->salen != 0;
+}
+
+/* Sets up d's association through the chain (all hops in order, UDP ASSOCIATE at the
+ * last). Returns 0, or an errno having logged one warn line. Caller holds d->mu. */
+static int dg_associate(struct dgram *d, const struct socks_addr *dst)
+{
+	const struct socksify_conf *c = shim_conf();
+	struct dial_hop hops[DIAL_MAX_HOPS];
+	struct socks_addr any = { .atyp = SOCKS5_ATYP_IPV4 }, relay;
+	char dstr[ADDR_STR_MAX], rstr[ADDR_STR_MAX];
+	char msg[DIAL_MSG_MAX + SOCKS_NAME_MAX + 64] = "";
+	struct dial dl;
+	int err = 0, ctl = -1;
+
+	if (c == NULL || c->nproxies == 0) {
+		str_copy(msg, "the socksify configuration is invalid", sizeof(msg));
+		err = ENETUNREACH;
+		goto out;
+	}
+	if (c->proxies[c->nproxies - 1].type != PROXY_SOCKS5) {
+		snprintf(msg, sizeof(msg), "the last hop (%s %s) cannot carry UDP: socks5 only",
+			 proxy_type_name(c->proxies[c->nproxies - 1].type),
+			 c->proxies[c->nproxies - 1].host);
+		err = ENETUNREACH;
+		goto out;
+	}
+	memset(hops, 0, sizeof(hops));
+	for (size_t i = 0; i < c->nproxies; i++) {
+		const struct proxy *p = &c->proxies[i];
+		hops[i].proxy = p;
+		if (i == 0) {
+			if (!dg_hop0(p, &hops[0])) {
+				snprintf(msg, sizeof(msg), "hop 1 (%s): cannot resolve the proxy",
+					 p->host);
+				err = EHOSTUNREACH;
+				goto out;
+			}
+		} else if (addr_parse_ip(p->host, &hops[i].addr)) {
+			hops[i].addr.port = p->port;
+		} else {
+			hops[i].addr.atyp = SOCKS5_ATYP_DOMAINNAME;
+			str_copy(hops[i].addr.u.name, p->host, sizeof(hops[i].addr.u.name));
+			hops[i].addr.port = p->port;
+		}
+	}
+	shim_inside++;
+	ctl = socket(hops[0].sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	shim_inside--;
+	if (ctl < 0) {
+		err = errno;
+		snprintf(msg, sizeof(msg), "cannot open the control connection: %s", strerror(err));
+		goto out;
+	}
+	ctl = dg_high_fd(ctl);
+	/* RFC 1928: all zeros when the client does not know where it will send from. */
+	dial_init(&dl, ctl, hops, c->nproxies, &any, SOCKS_CMD_UDP_ASSOCIATE, &dg_io, 0);
+	shim_inside++;
+	int rc = dial_run(&dl, dial_now_ms(&dg_io) + c->connect_timeout_ms);
+	shim_inside--;
+	if (rc != 0) {
+		/* Why ENETUNREACH: a proxy without UDP ASSOCIATE (ssh -D, microsocks)
+		 * means this network cannot be reached for datagrams at all. */
+		if (dl.reply == S5_REP_CMD_NOT_SUPPORTED && dl.fail_hop + 1 >= c->nproxies) {
+			snprintf(msg, sizeof(msg), "%s (the proxy offers no UDP ASSOCIATE)", dl.msg);
+			err = ENETUNREACH;
+		} else {
+			str_copy(msg, dl.msg, sizeof(msg));
+			err = dl.err ? dl.err : ENETUNREACH;
+		}
+		goto out;
+	}
+	relay = dl.bound;
+	if (relay.atyp == SOCKS5_ATYP_DOMAINNAME || dg_unspecified(&relay)) {
+		/* The relay sits where the last hop is; for one hop that is the address
+		 * we reached it at. */
+		uint16_t port = relay.port;
+		relay = hops[c->nproxies - 1].addr;
+		relay.port = port;
+	}
+	d->relaylen = dg_sockaddr(&relay, d->family, &d->relay);
+	if (d->relaylen == 0) {
+		snprintf(msg, sizeof(msg), "the relay %s cannot be reached from this socket",
+			 addr_str(&relay, rstr, sizeof(rstr)));
+		err = ENETUNREACH;
+		goto out;
+	}
+	fdreg_set_internal(ctl);
+	d->ctl = ctl;
+	ctl = -1;
+	LOG_INFO("UDP association up, relay %s", addr_str(&relay, rstr, sizeof(rstr)));
+out:
+	if (ctl >= 0) {
+		shim_inside++;
+		real()->close(ctl);
+		shim_inside--;
+	}
+	if (err != 0) {
+		d->err = err;
+		LOG_WARN("UDP to %s failed: %s", addr_str(dst, dstr, sizeof(dstr)), msg);
+	}
+	return err;
+}
+
+/* The proxy says nothing after its reply, so anything readable on the control
+ * connection (EOF, a reset, stray bytes) means the association is gone. */
+static bool dg_ctl_alive(int ctl)
+{
+	struct pollfd p = { .fd = ctl, .events = POLLIN };
+	int r = dg()->poll(&p, 1, 0);
+
+	return r == 0 || (r < 0 && errno == EINTR);
+}
+
+/* Ready to send through d: the association up and alive. Caller holds d->mu.
+ * Returns 0 or the errno the send fails with. */
+static int dg_ready(struct dgram *d, const struct socks_addr *dst)
+{
+	if (d->err != 0)
+		return d->err;
+	if (d->ctl < 0)
+		return dg_associate(d, dst);
+	if (!dg_ctl_alive(d->ctl)) {
+		char dstr[ADDR_STR_MAX];
+		dg_drop_ctl(d);
+		d->err = ECONNRESET;
+		LOG_WARN("UDP to %s failed: the proxy closed the UDP association",
+			 addr_str(dst, dstr, sizeof(dstr)));
+		return ECONNRESET;
+	}
+	return 0;
+}
+
+/* ---- policy ---- */
+
+enum dg_policy {
+	DG_PASS,     /* libc, untouched */
+	DG_PROXY,    /* wrapped, to the relay */
+	DG_REFUSE,   /* fail with *err, nothing sent */
+	DG_FASTOPEN, /* TCP Fast Open: through connect(), then send */
+};
+
+static int dg_socket_family(int fd, int *type)
+{
+	int family = 0;
+	socklen_t ol = sizeof(*type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, type, &ol) != 0)
+		return -1;
+	ol = sizeof(family);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &ol) != 0)
+		return -1;
+	return family;
+}
+
+/* Classifies a datagram (or UDP connect) to sa. On DG_PROXY *dst is what the relay is
+ * asked for and *dp the socket's record. */
+static enum dg_policy dg_classify(int fd, const struct sockaddr *sa, socklen_t len, int flags,
+				  struct socks_addr *dst, int *err, struct dgram **dp)
+{
+	const struct socksify_conf *c;
+	struct socks_addr name;
+	struct dgram *d = dg_get(fd);
+	int family, type = 0;
+
+	*dp = d;
+	if (shim_inside || sa == NULL || len < sizeof(sa_family_t))
+		return DG_PASS;
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+		return DG_PASS;
+	if (!addr_from_sockaddr(dst, sa, len))
+		return DG_PASS;
+	if (addr_is_loopback(dst) || dg_unspecified(dst))
+		return DG_PASS;
+	if (d == NULL) {
+		family = dg_socket_family(fd, &type);
+		if (family != AF_INET && family != AF_INET6)
+			return DG_PASS;
+		if (type == SOCK_STREAM && (flags & MSG_FASTOPEN))
+			return DG_FASTOPEN;
+		if (type != SOCK_DGRAM || family != sa->sa_family)
+			return DG_PASS; /* a family mismatch: the kernel's EAFNOSUPPORT */
+	} else {
+		family = d->family;
+	}
+	c = shim_conf();
+	if (c == NULL) {
+		*err = ENETUNREACH;
+		return DG_REFUSE;
+	}
+	if (c->udp == UDP_DIRECT)
+		return DG_PASS;
+	bool named = fakedns_name(dst, &name);
+	if (!named && fakedns_is_fake(dst)) {
+		*err = EHOSTUNREACH;
+		return DG_REFUSE;
+	}
+	if (rules_match(c->block, c->nblock, dst) ||
+	    (named && rules_match(c->block, c->nblock, &name))) {
+		*err = EACCES;
+		return DG_REFUSE;
+	}
+	if (rules_match(c->direct, c->ndirect, dst) ||
+	    (named && rules_match(c->direct, c->ndirect, &name)))
+		return DG_PASS;
+	if (chain_is_proxy_addr(dst))
+		return DG_PASS;
+	if (c->udp == UDP_BLOCK) {
+		*err = EPERM;
+		return DG_REFUSE;
+	}
+	if (named)
+		*dst = name;
+	if (d == NULL)
+		d = dg_register(fd, family);
+	if (d == NULL) {
+		*err = ENOMEM;
+		return DG_REFUSE;
+	}
+	*dp = d;
+	return DG_PROXY;
+}
+
+/* One warn line per refusal reason and socket: a program retrying every second
+ * must not flood the log. */
+static int dg_refuse(int fd, const struct socks_addr *dst, int err)
+{
+	static _Atomic int warned_block, warned_other;
+	char a[ADDR_STR_MAX];
+	_Atomic int *w = err == EPERM ? &warned_block : &warned_other;
+
+	if (atomic_exchange(w, 1) == 0 || log_enabled(LOG_INFO))
+		LOG_WARN("UDP to %s refused: %s", addr_str(dst, a, sizeof(a)),
+			 err == EPERM    ? "udp = block"
+			 : err == EACCES ? "a block rule matches"
+			 : err == EHOSTUNREACH ? "a fake DNS address with no name"
+					       : "the socksify configuration is invalid");
+	errno = err;
+	return -1;
+}
+
+/* ---- sending ---- */
+
+/* Wraps msg's payload for dst and sends it to the relay from fd itself. */
+static ssize_t dg_send_wrapped(int fd, struct dgram *d, const struct socks_addr *dst,
+			       const struct sockaddr *orig, socklen_t origlen,
+			       const struct msghdr *msg, int flags)
+{
+	uint8_t hdr[DG_HDR_MAX];
+	struct iovec iov[DG_IOV_MAX + 1];
+	struct sockaddr_storage relay;
+	socklen_t relaylen;
+	struct msghdr m;
+	ssize_t hl, n;
+	int err;
+
+	if (msg->msg_iovlen > DG_IOV_MAX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	pthread_mutex_lock(&d->mu);
+	err = dg_ready(d, dst);
+	relay = d->relay;
+	relaylen = d->relaylen;
+	if (err == 0 && orig != NULL && dst->atyp == SOCKS5_ATYP_DOMAINNAME &&
+	    origlen <= sizeof(d->lastfake)) {
+		memcpy(&d->lastfake, orig, origlen);
+		d->lastfakelen = origlen;
+		d->has_lastfake = true;
+	}
+	pthread_mutex_unlock(&d->mu);
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	hl = s5_build_udp_header(hdr, sizeof(hdr), 0, dst);
+	if (hl < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = (size_t)hl;
+	if (msg->msg_iovlen > 0)
+		memcpy(&iov[1], msg->msg_iov, msg->msg_iovlen * sizeof(struct iovec));
+	m = (struct msghdr){
+		.msg_name = &relay,
+		.msg_namelen = relaylen,
+		.msg_iov = iov,
+		.msg_iovlen = msg->msg_iovlen + 1,
+		.msg_control = msg->msg_control,
+		.msg_controllen = msg->msg_controllen,
+	};
+	n = dg()->sendmsg(fd, &m, flags);
+	if (n < 0)
+		return -1;
+	return n >= hl ? n - hl : 0;
+}
+
+/* TCP Fast Open on an unconnected stream socket: the connect path (tunnel, direct
+ * or refused, as connect() decides), then the data, sent once. */
+static ssize_t dg_fastopen(int fd, const struct msghdr *msg, int flags)
+{
+	struct msghdr m = *msg;
+
+	if (connect(fd, msg->msg_name, msg->msg_namelen) != 0)
+		return -1;
+	m.msg_name = NULL;
+	m.msg_namelen = 0;
+	return dg()->sendmsg(fd, &m, flags & ~MSG_FASTOPEN);
+}
+
+/* Every send hook ends here with a msghdr (msg_name may be NULL). */
+static ssize_t dg_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	struct socks_addr dst;
+	struct dgram *d;
+	int err = 0;
+
+	switch (dg_classify(fd, msg->msg_name, msg->msg_namelen, flags, &dst, &err, &d)) {
+	case DG_PROXY:
+		return dg_send_wrapped(fd, d, &dst, msg->msg_name, msg->msg_namelen, msg, flags);
+	case DG_REFUSE:
+		return dg_refuse(fd, &dst, err);
+	case DG_FASTOPEN:
+		return dg_fastopen(fd, msg, flags);
+	case DG_PASS:
+		break;
+	}
+	if (msg->msg_name == NULL && d != NULL && !shim_inside) {
+		/* No address on a socket we manage: its connected peer, if that goes
+		 * through the proxy. */
+		pthread_mutex_lock(&d->mu);
+		bool conn = d->connected;
+		dst = d->peer_dst;
+		pthread_mutex_unlock(&d->mu);
+		if (conn)
+			return dg_send_wrapped(fd, d, &dst, NULL, 0, msg, flags);
+	}
+	return dg()->sendmsg(fd, msg, flags);
+}
+
+static ssize_t dg_send_buf(int fd, const void *buf, size_t len, int flags,
+			   const struct sockaddr *sa, socklen_t salen)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr m = {
+		.msg_name = (void *)sa, .msg_namelen = salen, .msg_iov = &iov, .msg_iovlen = 1
+	};
+	return dg_sendmsg(fd, &m, flags);
+}
+
+/* ---- receiving ---- */
+
+static bool dg_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		return x->sin6_port == y->sin6_port &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+	}
+	return false;
+}
+
+static uint16_t dg_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return 0;
+}
+
+/* The source to report for a datagram the relay says came from a. */
+static socklen_t dg_source(struct dgram *d, const struct socks_addr *a,
+			   struct sockaddr_storage *ss)
+{
+	struct socks_addr fake;
+	socklen_t len = 0;
+
+	pthread_mutex_lock(&d->mu);
+	if (d->connected && d->peer_dst.port == a->port) {
+		/* A connected socket hears only its peer: report it as connect() gave it
+		 * (a fake address for a name). */
+		memcpy(ss, &d->peer, d->peerlen);
+		len = d->peerlen;
+	} else if (a->atyp != SOCKS5_ATYP_DOMAINNAME && d->has_lastfake &&
+		   dg_port(&d->lastfake) == a->port) {
+		memcpy(ss, &d->lastfake, d->lastfakelen);
+		len = d->lastfakelen;
+	}
+	pthread_mutex_unlock(&d->mu);
+	if (len != 0)
+		return len;
+	if (a->atyp == SOCKS5_ATYP_DOMAINNAME) {
+		if (!fakedns_addr_for_name(a->u.name, d->family, a->port, &fake))
+			return 0;
+		return dg_sockaddr(&fake, d->family, ss);
+	}
+	return dg_sockaddr(a, d->family, ss);
+}
+
+/* Copies n bytes from src into the iovecs (as far as they reach). */
+static void dg_scatter(const uint8_t *src, size_t n, const struct iovec *iov, size_t iovlen)
+{
+	for (size_t i = 0; i < iovlen && n > 0; i++) {
+		size_t k = iov[i].iov_len < n ? iov[i].iov_len : n;
+		if (k > 0)
+			memcpy(iov[i].iov_base, src, k);
+		src += k;
+		n -= k;
+	}
+}
+
+static void dg_set_name(struct msghdr *msg, const struct sockaddr_storage *ss, socklen_t len)
+{
+	if (msg->msg_name == NULL)
+		return;
+	memcpy(msg->msg_name, ss, len < msg->msg_namelen ? len : msg->msg_namelen);
+	msg->msg_namelen = len;
+}
+
+/* recvmsg on a socket we manage: datagrams from the relay unwrapped, others as they
+ * are. The datagram lands in a bounce buffer big enough for the header too, so one
+ * recvmsg still takes exactly one datagram. */
+static ssize_t dg_recvmsg(int fd, struct dgram *d, struct msghdr *msg, int flags)
+{
+	uint8_t stackbuf[DG_STACK_BUF + DG_HDR_MAX], *buf = stackbuf;
+	struct sockaddr_storage src, relay, from;
+	struct socks_addr a;
+	size_t total = 0, cap, have, used = 0, payload;
+	ssize_t n, ret = -1;
+	uint8_t frag;
+
+	for (size_t i = 0; i < msg->msg_iovlen; i++)
+		total += msg->msg_iov[i].iov_len;
+	cap = (total < DG_PAYLOAD_MAX ? total : DG_PAYLOAD_MAX) + DG_HDR_MAX;
+	if (cap > sizeof(stackbuf)) {
+		buf = malloc(cap);
+		if (buf == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+	}
+	pthread_mutex_lock(&d->mu);
+	relay = d->relay;
+	bool assoc = d->relaylen != 0;
+	pthread_mutex_unlock(&d->mu);
+	for (;;) {
+		struct iovec iov = { .iov_base = buf, .iov_len = cap };
+		struct msghdr m = {
+			.msg_name = &src, .msg_namelen = sizeof(src),
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = msg->msg_control, .msg_controllen = msg->msg_controllen,
+		};
+		n = dg()->recvmsg(fd, &m, flags);
+		if (n < 0)
+			goto out;
+		have = (size_t)n < cap ? (size_t)n : cap;
+		msg->msg_controllen = m.msg_controllen;
+		msg->msg_flags = m.msg_flags & ~MSG_TRUNC;
+		if (!assoc || m.msg_namelen == 0 || !dg_same_addr(&src, &relay)) {
+			/* Not from the relay (a direct peer): as libc would give it. */
+			dg_scatter(buf, have, msg->msg_iov, msg->msg_iovlen);
+			if ((size_t)n > total)
+				msg->msg_flags |= MSG_TRUNC;
+			dg_set_name(msg, &src, m.msg_namelen);
+			ret = (flags & MSG_TRUNC) ? n : (ssize_t)((size_t)n < total ? (size_t)n : total);
+			goto out;
+		}
+		if (s5_parse_udp_header(buf, have, &used, &frag, &a) == CODEC_DONE && frag == 0)
+			break;
+		/* A fragment or garbage from the relay: dropped (RFC 1928 lets a client
+		 * that does not reassemble drop fragments). Consume it if we peeked. */
+		if (flags & MSG_PEEK)
+			dg()->recv(fd, buf, 1, (flags & ~MSG_PEEK) | MSG_DONTWAIT);
+	}
+	payload = (size_t)n - used;
+	dg_scatter(buf + used, have - used, msg->msg_iov, msg->msg_iovlen);
+	if (payload > total)
+		msg->msg_flags |= MSG_TRUNC;
+	if (msg->msg_name != NULL) {
+		socklen_t fl = dg_source(d, &a, &from);
+		if (fl == 0) {
+			memset(&from, 0, sizeof(from));
+			from.ss_family = (sa_family_t)d->family;
+			fl = d->family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						   : sizeof(struct sockaddr_in);
+		}
+		dg_set_name(msg, &from, fl);
+	}
+	ret = (flags & MSG_TRUNC) ? (ssize_t)payload
+				  : (ssize_t)(payload < total ? payload : total);
+out:
+	if (buf != stackbuf)
+		free(buf);
+	return ret;
+}
+
+static ssize_t dg_recv_buf(int fd, struct dgram *d, void *buf, size_t len, int flags,
+			   struct sockaddr *sa, socklen_t *salen)
+{
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr m = {
+		.msg_name = salen != NULL ? sa : NULL,
+		.msg_namelen = salen != NULL ? *salen : 0,
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+	};
+	ssize_t n = dg_recvmsg(fd, d, &m, flags);
+
+	if (n >= 0 && salen != NULL && sa != NULL)
+		*salen = m.msg_namelen;
+	return n;
+}
+
+/* ---- connect on a UDP socket ---- */
+
+int dgram_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct socks_addr dst;
+	struct dgram *d;
+	int err = 0;
+
+	if (sa != NULL && len >= sizeof(sa_family_t) && sa->sa_family == AF_UNSPEC) {
+		/* Dissolves the association's peer; the association itself stays. */
+		d = dg_get(fd);
+		if (d != NULL) {
+			pthread_mutex_lock(&d->mu);
+			d->connected = false;
+			pthread_mutex_unlock(&d->mu);
+			fdreg_clear(fd);
+		}
+		return dg()->connect(fd, sa, len);
+	}
+	switch (dg_classify(fd, sa, len, 0, &dst, &err, &d)) {
+	case DG_REFUSE:
+		return dg_refuse(fd, &dst, err);
+	case DG_PROXY:
+		break;
+	case DG_PASS:
+	case DG_FASTOPEN:
+		if (d != NULL && !shim_inside) {
+			pthread_mutex_lock(&d->mu);
+			d->connected = false;
+			pthread_mutex_unlock(&d->mu);
+			fdreg_clear(fd);
+		}
+		return dg()->connect(fd, sa, len);
+	}
+	pthread_mutex_lock(&d->mu);
+	err = dg_ready(d, &dst);
+	if (err == 0) {
+		/* The kernel socket is connected to the relay: it then hears only the
+		 * relay, as a connected socket hears only its peer, and send() needs no
+		 * address. getpeername shows the peer through the fd registry. */
+		if (dg()->connect(fd, (struct sockaddr *)&d->relay, d->relaylen) != 0) {
+			err = errno;
+		} else {
+			memset(&d->peer, 0, sizeof(d->peer));
+			memcpy(&d->peer, sa, len < sizeof(d->peer) ? len : sizeof(d->peer));
+			d->peerlen = len < sizeof(d->peer) ? len : sizeof(d->peer);
+			d->peer_dst = dst;
+			d->connected = true;
+			fdreg_set_tunnel(fd, sa, d->peerlen, (struct sockaddr *)&d->relay,
+					 d->relaylen);
+		}
+	}
+	pthread_mutex_unlock(&d->mu);
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the exported hooks: one table load, then libc for every fd we do not manage ---- */
+
+SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
+			   const struct sockaddr *sa, socklen_t salen)
+{
+	if (sa == NULL && dg_get(fd) == NULL)
+		return dg()->sendto(fd, buf, len, flags, sa, salen);
+	return dg_send_buf(fd, buf, len, flags, sa, salen);
+}
+
+SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	if (msg == NULL || (msg->msg_name == NULL && dg_get(fd) == NULL))
+		return dg()->sendmsg(fd, msg, flags);
+	return dg_sendmsg(fd, msg, flags);
+}
+
+SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
+{
+	unsigned int i;
+
+	if (vec == NULL || shim_inside)
+		return dg()->sendmmsg(fd, vec, vlen, flags);
+	for (i = 0; i < vlen; i++) {
+		ssize_t n = dg_sendmsg(fd, &vec[i].msg_hdr, flags);
+		if (n < 0)
+			return i > 0 ? (int)i : -1;
+		vec[i].msg_len = (unsigned int)n;
+	}
+	return (int)i;
+}
+
+SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+	if (dg_get(fd) == NULL)
+		return dg()->send(fd, buf, len, flags);
+	return dg_send_buf(fd, buf, len, flags, NULL, 0);
+}
+
+SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t len)
+{
+	if (__builtin_expect(dg_get(fd) == NULL, 1))
+		return dg()->write(fd, buf, len);
+	return dg_send_buf(fd, buf, len, 0, NULL, 0);
+}
+
+SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *sa,
+			     socklen_t *salen)
+{
+	struct dgram *d = dg_get(fd);
+
+	if (d == NULL || shim_inside)
+		return dg()->recvfrom(fd, buf, len, flags, sa, salen);
+	return dg_recv_buf(fd, d, buf, len, flags, sa, salen);
+}
+
+SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	struct dgram *d = dg_get(fd);
+
+	if (d == NULL || shim_inside || msg == NULL)
+		return dg()->recvmsg(fd, msg, flags);
+	return dg_recvmsg(fd, d, msg, flags);
+}
+
+SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
+			 struct timespec *timeout)
+{
+	struct dgram *d = dg_get(fd);
+	unsigned int i;
+
+	if (d == NULL || shim_inside || vec == NULL)
+		return dg()->recvmmsg(fd, vec, vlen, flags, timeout);
+	/* The first datagram as the flags say; the rest only while they are already
+	 * queued (as with MSG_WAITFORONE). The timeout is not applied. */
+	for (i = 0; i < vlen; i++) {
+		int f = flags & ~MSG_WAITFORONE;
+		if (i > 0)
+			f |= MSG_DONTWAIT;
+		ssize_t n = dg_recvmsg(fd, d, &vec[i].msg_hdr, f);
+		if (n < 0)
+			return i > 0 ? (int)i : -1;
+		vec[i].msg_len = (unsigned int)n;
+	}
+	return (int)i;
+}
+
+SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+	struct dgram *d = dg_get(fd);
+
+	if (d == NULL || shim_inside)
+		return dg()->recv(fd, buf, len, flags);
+	return dg_recv_buf(fd, d, buf, len, flags, NULL, NULL);
+}
+
+SHIM_EXPORT ssize_t read(int fd, void *buf, size_t len)
+{
+	struct dgram *d = dg_get(fd);
+
+	if (__builtin_expect(d == NULL, 1) || shim_inside)
+		return dg()->read(fd, buf, len);
+	return dg_recv_buf(fd, d, buf, len, 0, NULL, NULL);
+}

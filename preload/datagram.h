@@ -1,0 +1,23 @@
+/* The datagram family of libsocksify.so (preload/datagram.c), as the rest of the shim
+ * sees it: UDP sockets whose datagrams go through a SOCKS5 UDP ASSOCIATE, and the
+ * bookkeeping hooks (connect, close, dup) that keep their state in step. */
+#ifndef SOCKSIFY_DATAGRAM_H
+#define SOCKSIFY_DATAGRAM_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+/* connect() on a SOCK_DGRAM inet socket (connect.c hands every such call here).
+ * Returns connect's result: the peer is recorded and the kernel socket connected to
+ * the relay when the destination goes through the proxy, else libc's connect. */
+int dgram_connect(int fd, const struct sockaddr *sa, socklen_t len);
+/* True when fd is a UDP socket the datagram family manages (one table load). */
+bool dgram_known(int fd);
+/* close()/close_range(): forget fd's association (its control connection closes
+ * once no copy of the socket is left). Cheap for fds we do not know. */
+void dgram_forget(int fd);
+void dgram_forget_range(unsigned int first, unsigned int last);
+/* dup/dup2/dup3: newfd is the same socket as oldfd. */
+void dgram_copy(int oldfd, int newfd);
+
+#endif
