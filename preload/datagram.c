@@ -102,7 +102,7 @@ static void dg_real_resolve(void)
 	t->recv = dg_sym("recv", (void *)recv);
 	t->read = dg_sym("read", (void *)read);
 	t->connect = dg_sym("connect", (void *)connect);
-	t->poll = dg_sym("poll", (void *)poll);
+	t->poll = dg_sym("poll", NULL);
 	t->getaddrinfo = dg_sym("getaddrinfo", NULL);
 	t->freeaddrinfo = dg_sym("freeaddrinfo", NULL);
 	if (t->sendto == NULL)
@@ -148,6 +148,7 @@ struct dgram {
 
 static _Atomic(_Atomic(struct dgram *) *) dg_tab;
 static size_t dg_cap;
+static _Atomic unsigned dg_high; /* one above the highest fd ever registered */
 static pthread_once_t dg_tab_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t dg_alloc_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -198,6 +199,8 @@ static struct dgram *dg_register(int fd, int family)
 	if (t == NULL || fd < 0 || (size_t)fd >= dg_cap)
 		return NULL;
 	pthread_mutex_lock(&dg_alloc_mu);
+	if (atomic_load(&dg_high) <= (unsigned)fd)
+		atomic_store(&dg_high, (unsigned)fd + 1);
 	d = atomic_load_explicit(&t[fd], memory_order_acquire);
 	if (d == NULL) {
 		d = calloc(1, sizeof(*d));
@@ -255,7 +258,8 @@ void dgram_forget_range(unsigned int first, unsigned int last)
 
 	if (t == NULL)
 		return;
-	for (size_t fd = first; fd <= last && fd < dg_cap; fd++)
+	/* Only up to the high-water mark: a closefrom(3) costs what was used. */
+	for (size_t fd = first; fd <= last && fd < atomic_load(&dg_high); fd++)
 		if (atomic_load_explicit(&t[fd], memory_order_relaxed) != NULL)
 			dgram_forget((int)fd);
 }
