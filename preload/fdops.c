@@ -1,17 +1,59 @@
-/* fd bookkeeping hooks: close, close_range, dup, dup2, dup3 keep the registry in step
- * with the program's fds (and keep the program's sweeps off the shim's own fds);
- * getpeername shows a tunnelled socket's destination rather than the proxy. Each is
- * one registry load and straight to libc for fds the shim knows nothing about. */
+/* fd bookkeeping hooks: close, close_range, closefrom, dup, dup2, dup3 keep the
+ * registry in step with the program's fds (and keep the program's sweeps off the
+ * shim's own fds); getpeername shows a tunnelled socket's destination rather than
+ * the proxy. Each is one registry load and straight to libc for fds the shim knows
+ * nothing about. Also fork handling: one-time set-up is never copied half done. */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "datagram.h"
 #include "shim.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
+
+/* ---- fork ----
+ * The shim's one-time set-ups (configuration, registry) run under pthread_once. A
+ * fork while another thread is inside one would give the child a once-control
+ * stuck "in progress" and a child that hangs on its first connect. So set-ups hold
+ * this lock, fork takes it first (waiting for a set-up to finish), and the child,
+ * with one thread, starts from a fresh lock. */
+static pthread_mutex_t fdops_setup_mu = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP; /* set-ups nest */
+
+void shim_setup_begin(void)
+{
+	pthread_mutex_lock(&fdops_setup_mu);
+}
+
+void shim_setup_end(void)
+{
+	pthread_mutex_unlock(&fdops_setup_mu);
+}
+
+static void fdops_atfork_prepare(void)
+{
+	pthread_mutex_lock(&fdops_setup_mu);
+}
+
+static void fdops_atfork_parent(void)
+{
+	pthread_mutex_unlock(&fdops_setup_mu);
+}
+
+static void fdops_atfork_child(void)
+{
+	static const pthread_mutex_t fresh = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+	memcpy(&fdops_setup_mu, &fresh, sizeof(fresh));
+}
+
+__attribute__((constructor)) static void fdops_init(void)
+{
+	pthread_atfork(fdops_atfork_prepare, fdops_atfork_parent, fdops_atfork_child);
+}
 
 static int fdops_enosys(void)
 {
@@ -38,6 +80,8 @@ SHIM_EXPORT int close(int fd)
 	case FD_NONE:
 		break;
 	}
+	/* A UDP socket through the proxy: its association goes with it. */
+	dgram_forget(fd);
 	return real()->close(fd);
 }
 
@@ -46,8 +90,10 @@ static int fdops_close_range(unsigned int first, unsigned int last, int flags)
 {
 	int rc = 0;
 
-	if (!(flags & CLOSE_RANGE_CLOEXEC))
+	if (!(flags & CLOSE_RANGE_CLOEXEC)) {
 		fdreg_clear_range(first, last);
+		dgram_forget_range(first, last);
+	}
 	for (;;) {
 		int in = fdreg_internal_in(first, last);
 		if (in < 0)
@@ -96,6 +142,8 @@ SHIM_EXPORT int dup(int fd)
 	nfd = real()->dup(fd);
 	if (nfd >= 0 && fdreg_kind(fd) == FD_TUNNEL)
 		fdreg_copy(fd, nfd);
+	if (nfd >= 0)
+		dgram_copy(fd, nfd);
 	return nfd;
 }
 
@@ -116,8 +164,10 @@ static int fdops_dup_onto(int oldfd, int newfd, int flags, bool three)
 			shim_lost_internal(newfd);
 	}
 	rc = three ? real()->dup3(oldfd, newfd, flags) : real()->dup2(oldfd, newfd);
-	if (rc >= 0 && oldfd != newfd)
+	if (rc >= 0 && oldfd != newfd) {
 		fdreg_copy(oldfd, newfd);
+		dgram_copy(oldfd, newfd);
+	}
 	return rc;
 }
 

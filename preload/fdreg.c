@@ -49,6 +49,7 @@ static void fdreg_alloc(void)
 	size_t n = 1024, bytes;
 	void *m;
 
+	shim_setup_begin();
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		n = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > FDREG_CAP ? FDREG_CAP
 									: (size_t)rl.rlim_max;
@@ -57,13 +58,14 @@ static void fdreg_alloc(void)
 	bytes = n * (sizeof(uint8_t) + sizeof(struct fdreg_peer));
 	m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 		 -1, 0);
-	if (m == MAP_FAILED)
-		return;
-	/* Peers first (aligned), then the kind bytes. */
-	fdreg_peers = m;
-	fdreg_size = n;
-	atomic_store_explicit(&fdreg_kinds, (_Atomic uint8_t *)(fdreg_peers + n),
-			      memory_order_release);
+	if (m != MAP_FAILED) {
+		/* Peers first (aligned), then the kind bytes. */
+		fdreg_peers = m;
+		fdreg_size = n;
+		atomic_store_explicit(&fdreg_kinds, (_Atomic uint8_t *)(fdreg_peers + n),
+				      memory_order_release);
+	}
+	shim_setup_end();
 }
 
 static _Atomic uint8_t *fdreg_table(void)

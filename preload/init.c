@@ -90,6 +90,7 @@ static void shim_load_conf(void)
 	char err[512] = "";
 	bool ok;
 
+	shim_setup_begin();
 	shim_inside++;
 	conf_defaults(c);
 	ok = shim_load_file(c, secure, err, sizeof(err));
@@ -106,6 +107,7 @@ static void shim_load_conf(void)
 	}
 	shim_config_ok = ok;
 	shim_inside--;
+	shim_setup_end();
 }
 
 const struct socksify_conf *shim_conf(void)

@@ -51,6 +51,11 @@ void shim_relocate_log(int fd);
  * writing the log there, since the number now belongs to the program. */
 void shim_lost_internal(int fd);
 
+/* ---- fdops.c: fork handling ---- */
+/* Around every one-time set-up (pthread_once routines): fork waits for it. */
+void shim_setup_begin(void);
+void shim_setup_end(void);
+
 /* ---- fdreg.c: what the shim knows about each fd, classified by one atomic load ---- */
 enum fd_kind {
 	FD_NONE = 0,      /* the program's, untouched */
