@@ -112,6 +112,13 @@ os.execvp("ls", ["ls", "-l", "/proc/self/fd/"])' "$NS_TARGET_IP"
 	refute_output --partial "$log"
 }
 
+@test "fork while other threads connect: every child connects, none hangs" {
+	run timeout 120 ip netns exec "$NS_CLIENT" env LD_PRELOAD="$SOCKSIFY_LIB" \
+		SOCKSIFY_CONF="$SHIM_CONF" SOCKSIFY_PROXY="$SHIM_PROXY" \
+		"$SNIPPETS/fork_threads" "$NS_TARGET_IP" 7 40
+	assert_snippet_pass
+}
+
 @test "nested forks (a subshell inside a command substitution) never hang" {
 	# The child of a fork forks again: every atfork handler in the library must
 	# leave the child's locks usable.
