@@ -8,6 +8,7 @@
 
 #include "addr.h"
 #include "conf.h"
+#include "datagram.h"
 #include "fakedns.h"
 #include "log.h"
 #include "shim.h"
@@ -16,6 +17,7 @@ enum connect_policy {
 	CONNECT_PASS,    /* libc's connect, untouched */
 	CONNECT_TUNNEL,  /* through the chain, on this very fd */
 	CONNECT_REFUSE,  /* fail with *err, nothing sent anywhere */
+	CONNECT_DATAGRAM, /* a UDP socket: the datagram family decides (datagram.c) */
 };
 
 bool shim_fake_name(const struct socks_addr *addr, struct socks_addr *name_out)
@@ -58,7 +60,11 @@ static enum connect_policy connect_classify(int fd, const struct sockaddr *sa, s
 			return CONNECT_PASS;
 		fdreg_clear(fd);
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ol) != 0 || type != SOCK_STREAM)
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ol) != 0)
+		return CONNECT_PASS;
+	if (type == SOCK_DGRAM)
+		return CONNECT_DATAGRAM;
+	if (type != SOCK_STREAM)
 		return CONNECT_PASS;
 	ol = sizeof(int);
 	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, family, &ol) != 0 ||
@@ -136,7 +142,13 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	struct socks_addr dst;
 	int family = 0, err = 0;
 
+	/* A UDP socket already through the proxy: a new peer must not reach the
+	 * kernel directly (it would be a direct destination). */
+	if (dgram_known(fd))
+		return dgram_connect(fd, sa, len);
 	switch (connect_classify(fd, sa, len, &dst, &family, &err)) {
+	case CONNECT_DATAGRAM:
+		return dgram_connect(fd, sa, len);
 	case CONNECT_TUNNEL:
 		return connect_tunnel(fd, sa, len, family, &dst);
 	case CONNECT_REFUSE:

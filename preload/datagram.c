@@ -11,12 +11,14 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -64,6 +66,7 @@ struct dg_real {
 	int (*getaddrinfo)(const char *, const char *, const struct addrinfo *,
 			   struct addrinfo **);
 	void (*freeaddrinfo)(struct addrinfo *);
+	long (*syscall)(long, ...);
 };
 
 static struct dg_real dg_real_table;
@@ -105,6 +108,7 @@ static void dg_real_resolve(void)
 	t->poll = dg_sym("poll", NULL);
 	t->getaddrinfo = dg_sym("getaddrinfo", NULL);
 	t->freeaddrinfo = dg_sym("freeaddrinfo", NULL);
+	t->syscall = dg_sym("syscall", (void *)syscall);
 	if (t->sendto == NULL)
 		t->sendto = dg_nosendto;
 }
@@ -619,8 +623,8 @@ static enum dg_policy dg_classify(int fd, const struct sockaddr *sa, socklen_t l
 	return DG_PROXY;
 }
 
-/* One warn line per refusal reason and socket: a program retrying every second
- * must not flood the log. */
+/* One warn line per refusal reason and process (every one at info level): a program
+ * retrying every second must not flood the log. */
 static int dg_refuse(int fd, const struct socks_addr *dst, int err)
 {
 	static _Atomic int warned_block, warned_other;
@@ -1080,4 +1084,41 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t len)
 	if (__builtin_expect(d == NULL, 1) || shim_inside)
 		return dg()->read(fd, buf, len);
 	return dg_recv_buf(fd, d, buf, len, 0, NULL, NULL);
+}
+
+/* libuv (and so BIND 9's dig) calls sendmmsg/recvmmsg through syscall(2), past the
+ * libc wrappers: the datagram calls made that way come to the hooks above. Every
+ * other number goes to libc's syscall() untouched. */
+SHIM_EXPORT long syscall(long nr, ...)
+{
+	va_list ap;
+	long a[6];
+
+	va_start(ap, nr);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	switch (nr) {
+	case SYS_sendmmsg:
+		return sendmmsg((int)a[0], (struct mmsghdr *)a[1], (unsigned int)a[2], (int)a[3]);
+	case SYS_recvmmsg:
+		return recvmmsg((int)a[0], (struct mmsghdr *)a[1], (unsigned int)a[2], (int)a[3],
+				(struct timespec *)a[4]);
+	case SYS_sendmsg:
+		return sendmsg((int)a[0], (const struct msghdr *)a[1], (int)a[2]);
+	case SYS_recvmsg:
+		return recvmsg((int)a[0], (struct msghdr *)a[1], (int)a[2]);
+	case SYS_sendto:
+		return sendto((int)a[0], (const void *)a[1], (size_t)a[2], (int)a[3],
+			      (const struct sockaddr *)a[4], (socklen_t)a[5]);
+	case SYS_recvfrom:
+		return recvfrom((int)a[0], (void *)a[1], (size_t)a[2], (int)a[3],
+				(struct sockaddr *)a[4], (socklen_t *)a[5]);
+	default:
+		if (dg()->syscall == NULL) {
+			errno = ENOSYS;
+			return -1;
+		}
+		return dg()->syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	}
 }

@@ -152,27 +152,38 @@ dante_up() {
 }
 
 @test "loss of the control connection: later sends fail with ECONNRESET and a warn line" {
-	run shim_run SOCKSIFY_PROXY="socks5://198.18.1.2:$SHIM_S5_PORT" "$NETNS_PY" -c '
-import socket, subprocess, sys, time
+	# A socksifyd of its own, killed (by its PID) while the program holds an
+	# association through it: the control connection ends under the program.
+	start_socksifyd "$NS_PROXY" "$NETNS_DIR/s5-lost.log" --open -l 198.18.1.2:0
+	local port pid=$SOCKSIFYD_PID out=$NETNS_DIR/lost.out go=$NETNS_DIR/lost.go
+	port=$(socksifyd_port 198.18.1.2)
+	shim_run SOCKSIFY_PROXY="socks5://198.18.1.2:$port" "$NETNS_PY" -c '
+import os, socket, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.settimeout(3)
-s.sendto(b"one", ("198.18.2.2", 7)); print("echo", s.recv(100))
-# The control connection is the TCP socket to the proxy: find it and shut it down
-# from outside via ss -K (kill sockets) on our own process.
-subprocess.run(["ss", "-K", "dst", "198.18.1.2"], stdout=subprocess.DEVNULL)
+s.sendto(b"one", ("198.18.2.2", 7)); print("echo", s.recv(100), flush=True)
+for _ in range(100):
+    if os.path.exists(sys.argv[1]): break
+    time.sleep(0.05)
 time.sleep(0.2)
 try:
-    s.sendto(b"two", ("198.18.2.2", 7)); print("sent")
+    s.sendto(b"two", ("198.18.2.2", 7)); print("sent", flush=True)
 except OSError as e:
-    print("errno", e.errno == 104 and "ECONNRESET" or e.errno)
-'
+    print("errno", "ECONNRESET" if e.errno == 104 else e.errno, flush=True)
+' "$go" >"$out" 2>&1 &
+	local bg=$!
+	wait_for_line "$out" "^echo" 10
+	kill -KILL "$pid"
+	touch "$go"
+	wait "$bg" || true
+	run cat "$out"
 	assert_line "echo b'one'"
 	assert_line "errno ECONNRESET"
 	assert_output --partial "closed the UDP association"
 }
 
 @test "sendmsg(MSG_FASTOPEN) on a TCP socket goes through the tunnel, data once" {
-	run shim_run "$SNIPPETS/udp_fastopen" "$NS_TARGET_IP" 80
+	run shim_run "$SNIPPETS/udp_fastopen" "$NS_TARGET_IP" 7
 	assert_snippet_pass
 }
 

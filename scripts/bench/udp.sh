@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# UDP benchmarks for issue 5, in the namespace test topology (needs root): UDP echo
+# round trips per second through socksifyd with libsocksify.so against Dante's client
+# library (libdsocksd via LD_PRELOAD + SOCKS_CONF) on the same server, plus the bare
+# round trip from the proxy namespace for scale; and the fast path's price: write() to
+# a pipe and read() from a file with the library preloaded against without.
+#
+# Usage: scripts/bench/udp.sh [BUILD_DIR]   (default build/; builds nothing itself:
+#        run `make B=BUILD_DIR all snippets` first). UDP_BENCH_N round trips per round
+#        (default 2000), UDP_IO_REPS calls per round (default 200000).
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=$(cd "${1:-$ROOT/build}" && pwd) || exit 1
+export SOCKSIFY_LIB=$BUILD/libsocksify.so SOCKSIFYD=$BUILD/socksifyd
+SNIP=$BUILD/snippets
+N=${UDP_BENCH_N:-2000}
+REPS=${UDP_IO_REPS:-200000}
+LIB_DANTE=${BENCH_LIB_DANTE:-/usr/lib/x86_64-linux-gnu/libdsocksd.so.0}
+
+for f in "$SOCKSIFY_LIB" "$SOCKSIFYD" "$SNIP/udp_bench" "$SNIP/udp_iobench"; do
+	[ -e "$f" ] || { echo "udp.sh: $f missing (make B=$BUILD all snippets)" >&2; exit 1; }
+done
+
+# The fast path needs no namespace: same binary, with and without the library.
+io_line() {
+	local label=$1 w r
+	shift
+	read -r w r < <("$@" "$SNIP/udp_iobench" "$REPS" | sed 's/[a-z_]*=//g')
+	printf '%-28s %10s %10s\n' "$label" "$w" "$r"
+	eval "IO_${label//[^a-z]/}_W=$w IO_${label//[^a-z]/}_R=$r"
+}
+echo "== fast path: ns per call, median of 11 rounds of $REPS =="
+printf '%-28s %10s %10s\n' "" "write/pipe" "read/file"
+io_line "no library" env
+io_line "libsocksify.so" env LD_PRELOAD="$SOCKSIFY_LIB"
+awk -v a="$IO_nolibrary_W" -v b="$IO_libsocksifyso_W" -v c="$IO_nolibrary_R" \
+	-v d="$IO_libsocksifyso_R" 'BEGIN { printf "%-28s %9.1f%% %9.1f%%\n", "overhead",
+	(b - a) * 100 / a, (d - c) * 100 / c }'
+
+if [ "$(id -u)" != 0 ]; then
+	echo "udp.sh: UDP round trips need root (network namespaces); skipped" >&2
+	exit 0
+fi
+# shellcheck source=/dev/null
+load() { :; } # common.bash loads bats helpers that a plain script does not need
+source "$ROOT/tests/lib/netns.bash"
+source "$ROOT/tests/lib/common.bash" 2>/dev/null
+trap 'netns_down' EXIT
+netns_up >/dev/null || exit 1
+start_socksifyd "$NS_PROXY" "$NETNS_DIR/s5.log" --open -l 198.18.1.2:0 || exit 1
+PORT=$(socksifyd_port 198.18.1.2)
+printf 'route {\n\tfrom: 0.0.0.0/0 to: 0.0.0.0/0 via: 198.18.1.2 port = %s\n\tproxyprotocol: socks_v5\n\tmethod: none\n\tcommand: connect udpassociate\n}\n' \
+	"$PORT" >"$NETNS_DIR/dante.conf"
+: >"$NETNS_DIR/empty.conf"
+
+rtt_line() {
+	local label=$1 out
+	shift
+	out=$("$@" "$SNIP/udp_bench" "$NS_TARGET_IP" 7 "$N" 2>&1 | tail -1)
+	printf '%-40s %s\n' "$label" "$out"
+}
+echo
+echo "== UDP echo round trips (64 bytes), median of 5 rounds of $N =="
+rtt_line "bare, from the proxy namespace" in_proxy env
+rtt_line "libsocksify.so via socksifyd" in_client env LD_PRELOAD="$SOCKSIFY_LIB" \
+	SOCKSIFY_CONF="$NETNS_DIR/empty.conf" SOCKSIFY_PROXY="socks5://198.18.1.2:$PORT"
+if [ -f "$LIB_DANTE" ]; then
+	rtt_line "Dante libdsocksd via socksifyd" in_client env LD_PRELOAD="$LIB_DANTE" \
+		SOCKS_CONF="$NETNS_DIR/dante.conf"
+else
+	echo "Dante libdsocksd: skipped (dante-client not installed)"
+fi
