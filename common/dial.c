@@ -337,7 +337,9 @@ static bool dial_flush(struct dial *d, enum dial_state *st)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			/* EINPROGRESS: a TCP_FASTOPEN_CONNECT socket still in its
+			 * handshake; the bytes were not taken, send again when writable. */
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINPROGRESS) {
 				*st = d->state;
 				return false;
 			}

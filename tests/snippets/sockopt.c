@@ -38,5 +38,17 @@ int main(int argc, char **argv)
 	int dom = getint(fd, SOL_SOCKET, SO_DOMAIN);
 	CHECK(dom == ss.ss_family, "family unchanged (%d)", dom);
 	close(fd);
+
+	/* TCP Fast Open on connect: the kernel defers the SYN to the first write, which
+	 * is then the shim's greeting (and may say EINPROGRESS first). */
+#ifdef TCP_FASTOPEN_CONNECT
+	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	if (setsockopt(fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &one, sizeof(one)) == 0) {
+		CHECK(connect(fd, (struct sockaddr *)&ss, len) == 0, "TCP_FASTOPEN_CONNECT: connect (%s)",
+		      strerror(errno));
+		CHECK(snip_echo(fd, "tfo") == 0, "TCP_FASTOPEN_CONNECT: echo");
+	}
+	close(fd);
+#endif
 	return snip_done();
 }
