@@ -70,6 +70,7 @@ struct dg_real {
 };
 
 static struct dg_real dg_real_table;
+static bool dg_resolved; /* set (release) once read/write are resolved: the fast path */
 static pthread_once_t dg_real_once = PTHREAD_ONCE_INIT;
 
 static void *dg_sym(const char *name, void *ours)
@@ -111,12 +112,21 @@ static void dg_real_resolve(void)
 	t->syscall = dg_sym("syscall", (void *)syscall);
 	if (t->sendto == NULL)
 		t->sendto = dg_nosendto;
+	__atomic_store_n(&dg_resolved, t->read != NULL && t->write != NULL, __ATOMIC_RELEASE);
 }
 
 static const struct dg_real *dg(void)
 {
 	pthread_once(&dg_real_once, dg_real_resolve);
 	return &dg_real_table;
+}
+
+/* The fast path's real read/write: the table's pointer once resolved (the constructor
+ * does it), without even pthread_once's call; before that, through dg(). */
+static inline const struct dg_real *dg_fast(void)
+{
+	return __builtin_expect(__atomic_load_n(&dg_resolved, __ATOMIC_ACQUIRE), 1) ? &dg_real_table
+										 : dg();
 }
 
 __attribute__((constructor)) static void dg_init(void)
@@ -1023,7 +1033,7 @@ SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
 	if (__builtin_expect(dg_get(fd) == NULL, 1))
-		return dg()->write(fd, buf, len);
+		return dg_fast()->write(fd, buf, len);
 	return dg_send_buf(fd, buf, len, 0, NULL, 0);
 }
 
@@ -1082,7 +1092,7 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t len)
 	struct dgram *d = dg_get(fd);
 
 	if (__builtin_expect(d == NULL, 1) || shim_inside)
-		return dg()->read(fd, buf, len);
+		return dg_fast()->read(fd, buf, len);
 	return dg_recv_buf(fd, d, buf, len, 0, NULL, NULL);
 }
 

@@ -21,21 +21,31 @@ for f in "$SOCKSIFY_LIB" "$SOCKSIFYD" "$SNIP/udp_bench" "$SNIP/udp_iobench"; do
 	[ -e "$f" ] || { echo "udp.sh: $f missing (make B=$BUILD all snippets)" >&2; exit 1; }
 done
 
-# The fast path needs no namespace: same binary, with and without the library.
-io_line() {
-	local label=$1 w r
-	shift
-	read -r w r < <("$@" "$SNIP/udp_iobench" "$REPS" | sed 's/[a-z_]*=//g')
-	printf '%-28s %10s %10s\n' "$label" "$w" "$r"
-	eval "IO_${label//[^a-z]/}_W=$w IO_${label//[^a-z]/}_R=$r"
+# The fast path needs no namespace: the same binary with and without the library,
+# 5 runs each, interleaved (a shared machine drifts), the median of each kept.
+io_runs() {
+	local i
+	for ((i = 0; i < 5; i++)); do
+		"$SNIP/udp_iobench" "$REPS" | sed 's/^/bare /'
+		LD_PRELOAD="$SOCKSIFY_LIB" "$SNIP/udp_iobench" "$REPS" | sed 's/^/lib /'
+	done
 }
-echo "== fast path: ns per call, median of 11 rounds of $REPS =="
-printf '%-28s %10s %10s\n' "" "write/pipe" "read/file"
-io_line "no library" env
-io_line "libsocksify.so" env LD_PRELOAD="$SOCKSIFY_LIB"
-awk -v a="$IO_nolibrary_W" -v b="$IO_libsocksifyso_W" -v c="$IO_nolibrary_R" \
-	-v d="$IO_libsocksifyso_R" 'BEGIN { printf "%-28s %9.1f%% %9.1f%%\n", "overhead",
-	(b - a) * 100 / a, (d - c) * 100 / c }'
+echo "== fast path: ns per call (median of 5 interleaved runs, each a median of 11 rounds of $REPS) =="
+io_runs | sed 's/[a-z_]*=//g' | awk '
+	{ w[$1] = w[$1] " " $2; r[$1] = r[$1] " " $3 }
+	function med(s,   a, n, i, j, t) {
+		n = split(s, a, " ")
+		for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
+			if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+		return a[int((n + 1) / 2)]
+	}
+	END {
+		bw = med(w["bare"]); lw = med(w["lib"]); br = med(r["bare"]); lr = med(r["lib"])
+		printf "%-28s %10s %10s\n", "", "write/pipe", "read/file"
+		printf "%-28s %10d %10d\n", "no library", bw, br
+		printf "%-28s %10d %10d\n", "libsocksify.so", lw, lr
+		printf "%-28s %9.1f%% %9.1f%%\n", "overhead", (lw - bw) * 100 / bw, (lr - br) * 100 / br
+	}'
 
 if [ "$(id -u)" != 0 ]; then
 	echo "udp.sh: UDP round trips need root (network namespaces); skipped" >&2
