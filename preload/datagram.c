@@ -39,6 +39,8 @@
 /* RSV(2) FRAG(1) ATYP(1) + the longest address (a 255-byte name with its length
  * byte) + PORT(2). */
 #define DG_HDR_MAX (4 + 1 + SOCKS_NAME_MAX + 2)
+/* Through a chain, one header per hop. */
+#define DG_HDRS_MAX (DIAL_MAX_HOPS * DG_HDR_MAX)
 /* The largest payload a UDP datagram can carry over IPv4 or IPv6. */
 #define DG_PAYLOAD_MAX 65535
 /* Received datagrams up to this size are unwrapped on the stack. */
@@ -142,10 +144,15 @@ struct dgram {
 	pthread_mutex_t mu;
 	_Atomic bool active;
 	int family;                    /* the socket's: AF_INET or AF_INET6 */
-	int ctl;                       /* the control connection (internal fd), or -1 */
+	/* One association per hop: hop k's control connection runs through hops
+	 * 0..k-1 (CONNECT) and asks hop k for UDP ASSOCIATE; a datagram carries one
+	 * header per hop, the outermost for hop 0's relay. nctl 0: none yet. */
+	int ctl[DIAL_MAX_HOPS];        /* internal fds */
+	size_t nctl;
+	struct socks_addr inner[DIAL_MAX_HOPS]; /* inner[k]: hop k's relay, k >= 1 */
 	int err;                       /* the association failed or was lost: this errno */
 	bool warned_block;
-	struct sockaddr_storage relay; /* in the socket's family */
+	struct sockaddr_storage relay; /* hop 0's relay, in the socket's family */
 	socklen_t relaylen;
 	/* connect()ed to a destination through the proxy: the kernel socket is
 	 * connected to the relay, send() goes to peer_dst. */
@@ -220,7 +227,7 @@ static struct dgram *dg_register(int fd, int family)
 		d = calloc(1, sizeof(*d));
 		if (d != NULL) {
 			pthread_mutex_init(&d->mu, NULL);
-			d->ctl = -1;
+			d->nctl = 0;
 			atomic_store_explicit(&t[fd], d, memory_order_release);
 		}
 	}
@@ -230,7 +237,7 @@ static struct dgram *dg_register(int fd, int family)
 	pthread_mutex_lock(&d->mu);
 	if (!atomic_load(&d->active)) {
 		d->family = family;
-		d->ctl = -1;
+		d->nctl = 0;
 		d->err = 0;
 		d->warned_block = false;
 		d->relaylen = 0;
@@ -243,15 +250,20 @@ static struct dgram *dg_register(int fd, int family)
 }
 
 /* Closes the control connection (if any); caller holds d->mu. */
+static void dg_close_fds(const int *fds, size_t n)
+{
+	shim_inside++;
+	for (size_t k = 0; k < n; k++) {
+		fdreg_clear(fds[k]);
+		real()->close(fds[k]);
+	}
+	shim_inside--;
+}
+
 static void dg_drop_ctl(struct dgram *d)
 {
-	if (d->ctl >= 0) {
-		fdreg_clear(d->ctl);
-		shim_inside++;
-		real()->close(d->ctl);
-		shim_inside--;
-		d->ctl = -1;
-	}
+	dg_close_fds(d->ctl, d->nctl);
+	d->nctl = 0;
 }
 
 void dgram_forget(int fd)
@@ -313,9 +325,16 @@ void dgram_copy(int oldfd, int newfd)
 	/* Each copy holds its own reference to the control connection, so it lives
 	 * as long as any copy of the socket does. */
 	pthread_mutex_lock(&o->mu);
-	int ctl = o->ctl >= 0 ? fcntl(o->ctl, F_DUPFD_CLOEXEC, o->ctl) : -1;
 	pthread_mutex_lock(&n->mu);
-	n->ctl = ctl;
+	n->nctl = 0;
+	for (size_t k = 0; k < o->nctl; k++) {
+		int c = fcntl(o->ctl[k], F_DUPFD_CLOEXEC, o->ctl[k]);
+		if (c < 0)
+			break;
+		fdreg_set_internal(c);
+		n->ctl[n->nctl++] = c;
+	}
+	memcpy(n->inner, o->inner, sizeof(n->inner));
 	n->err = o->err;
 	n->relay = o->relay;
 	n->relaylen = o->relaylen;
@@ -324,12 +343,13 @@ void dgram_copy(int oldfd, int newfd)
 	n->peerlen = o->peerlen;
 	n->peer_dst = o->peer_dst;
 	n->has_lastfake = false;
-	if (o->ctl >= 0 && ctl < 0)
-		n->err = EMFILE;
+	if (n->nctl < o->nctl) {
+		dg_drop_ctl(n);
+		if (o->nctl > 0)
+			n->err = EMFILE;
+	}
 	pthread_mutex_unlock(&n->mu);
 	pthread_mutex_unlock(&o->mu);
-	if (ctl >= 0)
-		fdreg_set_internal(ctl);
 }
 
 /* ---- the association ---- */
@@ -413,33 +433,88 @@ static bool dg_hop0(const struct proxy *p, struct dial_hop *h)
 	return h->salen != 0;
 }
 
-/* Sets up d's association through the chain (all hops in order, UDP ASSOCIATE at the
- * last). Returns 0, or an errno having logged one warn line. Caller holds d->mu. */
+/* Where hop k's relay is: its BND.ADDR, or where the hop itself was reached when it
+ * answers 0.0.0.0 / :: (or a name the hop before would have to resolve). */
+static struct socks_addr dg_relay_of(const struct dial *dl, const struct dial_hop *hop)
+{
+	struct socks_addr r = dl->bound;
+
+	if (dg_unspecified(&r) || r.atyp == SOCKS5_ATYP_DOMAINNAME) {
+		uint16_t port = r.port;
+		r = hop->addr;
+		r.port = port;
+	}
+	return r;
+}
+
+/* Opens hop k's association: a control connection through hops 0..k-1 and UDP
+ * ASSOCIATE at hop k. Returns the control fd (its relay in *relay), or -1 with msg
+ * and *err set. */
+static int dg_associate_hop(const struct dial_hop *hops, size_t k, uint64_t deadline,
+			    struct socks_addr *relay, int *err, char *msg, size_t msglen)
+{
+	/* RFC 1928: all zeros when the client does not know where it will send from. */
+	struct socks_addr any = { .atyp = SOCKS5_ATYP_IPV4 };
+	struct dial dl;
+	int ctl, rc;
+
+	shim_inside++;
+	ctl = socket(hops[0].sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	shim_inside--;
+	if (ctl < 0) {
+		*err = errno;
+		snprintf(msg, msglen, "cannot open the control connection: %s", strerror(*err));
+		return -1;
+	}
+	ctl = dg_high_fd(ctl);
+	dial_init(&dl, ctl, hops, k + 1, &any, SOCKS_CMD_UDP_ASSOCIATE, &dg_io, 0);
+	shim_inside++;
+	rc = dial_run(&dl, deadline);
+	shim_inside--;
+	if (rc == 0) {
+		*relay = dg_relay_of(&dl, &hops[k]);
+		return ctl;
+	}
+	/* Why ENETUNREACH: a proxy without UDP ASSOCIATE (ssh -D, microsocks) means this
+	 * network cannot be reached for datagrams at all. */
+	if (dl.reply == S5_REP_CMD_NOT_SUPPORTED && dl.fail_hop >= k) {
+		snprintf(msg, msglen, "%s (the proxy offers no UDP ASSOCIATE)", dl.msg);
+		*err = ENETUNREACH;
+	} else {
+		str_copy(msg, dl.msg, msglen);
+		*err = dl.err ? dl.err : ENETUNREACH;
+	}
+	dg_close_fds(&ctl, 1);
+	return -1;
+}
+
+/* Sets up d's associations, one per hop of the chain (all hops in order). Returns 0,
+ * or an errno having logged one warn line. Caller holds d->mu. */
 static int dg_associate(struct dgram *d, const struct socks_addr *dst)
 {
 	const struct socksify_conf *c = shim_conf();
 	struct dial_hop hops[DIAL_MAX_HOPS];
-	struct socks_addr any = { .atyp = SOCKS5_ATYP_IPV4 }, relay;
+	struct socks_addr relay;
 	char dstr[ADDR_STR_MAX], rstr[ADDR_STR_MAX];
 	char msg[DIAL_MSG_MAX + SOCKS_NAME_MAX + 64] = "";
-	struct dial dl;
-	int err = 0, ctl = -1;
+	int err = 0;
+	size_t n;
 
 	if (c == NULL || c->nproxies == 0) {
 		str_copy(msg, "the socksify configuration is invalid", sizeof(msg));
 		err = ENETUNREACH;
 		goto out;
 	}
-	if (c->proxies[c->nproxies - 1].type != PROXY_SOCKS5) {
-		snprintf(msg, sizeof(msg), "the last hop (%s %s) cannot carry UDP: socks5 only",
-			 proxy_type_name(c->proxies[c->nproxies - 1].type),
-			 c->proxies[c->nproxies - 1].host);
-		err = ENETUNREACH;
-		goto out;
-	}
+	n = c->nproxies;
 	memset(hops, 0, sizeof(hops));
-	for (size_t i = 0; i < c->nproxies; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const struct proxy *p = &c->proxies[i];
+		if (p->type != PROXY_SOCKS5) {
+			snprintf(msg, sizeof(msg), "hop %zu (%s %s) cannot carry UDP: socks5 only",
+				 i + 1, proxy_type_name(p->type), p->host);
+			err = ENETUNREACH;
+			goto out;
+		}
 		hops[i].proxy = p;
 		if (i == 0) {
 			if (!dg_hop0(p, &hops[0])) {
@@ -456,57 +531,33 @@ static int dg_associate(struct dgram *d, const struct socks_addr *dst)
 			hops[i].addr.port = p->port;
 		}
 	}
-	shim_inside++;
-	ctl = socket(hops[0].sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	shim_inside--;
-	if (ctl < 0) {
-		err = errno;
-		snprintf(msg, sizeof(msg), "cannot open the control connection: %s", strerror(err));
-		goto out;
-	}
-	ctl = dg_high_fd(ctl);
-	/* RFC 1928: all zeros when the client does not know where it will send from. */
-	dial_init(&dl, ctl, hops, c->nproxies, &any, SOCKS_CMD_UDP_ASSOCIATE, &dg_io, 0);
-	shim_inside++;
-	int rc = dial_run(&dl, dial_now_ms(&dg_io) + c->connect_timeout_ms);
-	shim_inside--;
-	if (rc != 0) {
-		/* Why ENETUNREACH: a proxy without UDP ASSOCIATE (ssh -D, microsocks)
-		 * means this network cannot be reached for datagrams at all. */
-		if (dl.reply == S5_REP_CMD_NOT_SUPPORTED && dl.fail_hop + 1 >= c->nproxies) {
-			snprintf(msg, sizeof(msg), "%s (the proxy offers no UDP ASSOCIATE)", dl.msg);
-			err = ENETUNREACH;
-		} else {
-			str_copy(msg, dl.msg, sizeof(msg));
-			err = dl.err ? dl.err : ENETUNREACH;
+	uint64_t deadline = dial_now_ms(&dg_io) + c->connect_timeout_ms;
+	d->nctl = 0;
+	for (size_t k = 0; k < n; k++) {
+		struct socks_addr r;
+		int ctl = dg_associate_hop(hops, k, deadline, &r, &err, msg, sizeof(msg));
+		if (ctl < 0) {
+			dg_drop_ctl(d);
+			goto out;
 		}
-		goto out;
-	}
-	relay = dl.bound;
-	if (relay.atyp == SOCKS5_ATYP_DOMAINNAME || dg_unspecified(&relay)) {
-		/* The relay sits where the last hop is; for one hop that is the address
-		 * we reached it at. */
-		uint16_t port = relay.port;
-		relay = hops[c->nproxies - 1].addr;
-		relay.port = port;
+		fdreg_set_internal(ctl);
+		d->ctl[d->nctl++] = ctl;
+		if (k == 0)
+			relay = r;
+		else
+			d->inner[k] = r;
 	}
 	d->relaylen = dg_sockaddr(&relay, d->family, &d->relay);
 	if (d->relaylen == 0) {
 		snprintf(msg, sizeof(msg), "the relay %s cannot be reached from this socket",
 			 addr_str(&relay, rstr, sizeof(rstr)));
 		err = ENETUNREACH;
+		dg_drop_ctl(d);
 		goto out;
 	}
-	fdreg_set_internal(ctl);
-	d->ctl = ctl;
-	ctl = -1;
-	LOG_INFO("UDP association up, relay %s", addr_str(&relay, rstr, sizeof(rstr)));
+	LOG_INFO("UDP association up (%zu hop%s), relay %s", n, n > 1 ? "s" : "",
+		 addr_str(&relay, rstr, sizeof(rstr)));
 out:
-	if (ctl >= 0) {
-		shim_inside++;
-		real()->close(ctl);
-		shim_inside--;
-	}
 	if (err != 0) {
 		d->err = err;
 		LOG_WARN("UDP to %s failed: %s", addr_str(dst, dstr, sizeof(dstr)), msg);
@@ -514,13 +565,16 @@ out:
 	return err;
 }
 
-/* The proxy says nothing after its reply, so anything readable on the control
+/* The proxy says nothing after its reply, so anything readable on a control
  * connection (EOF, a reset, stray bytes) means the association is gone. */
-static bool dg_ctl_alive(int ctl)
+static bool dg_ctl_alive(const int *ctl, size_t n)
 {
-	struct pollfd p = { .fd = ctl, .events = POLLIN };
-	int r = dg()->poll(&p, 1, 0);
+	struct pollfd p[DIAL_MAX_HOPS];
+	int r;
 
+	for (size_t k = 0; k < n; k++)
+		p[k] = (struct pollfd){ .fd = ctl[k], .events = POLLIN };
+	r = dg()->poll(p, n, 0);
 	return r == 0 || (r < 0 && errno == EINTR);
 }
 
@@ -530,9 +584,9 @@ static int dg_ready(struct dgram *d, const struct socks_addr *dst)
 {
 	if (d->err != 0)
 		return d->err;
-	if (d->ctl < 0)
+	if (d->nctl == 0)
 		return dg_associate(d, dst);
-	if (!dg_ctl_alive(d->ctl)) {
+	if (!dg_ctl_alive(d->ctl, d->nctl)) {
 		char dstr[ADDR_STR_MAX];
 		dg_drop_ctl(d);
 		d->err = ECONNRESET;
@@ -658,7 +712,8 @@ static ssize_t dg_send_wrapped(int fd, struct dgram *d, const struct socks_addr 
 			       const struct sockaddr *orig, socklen_t origlen,
 			       const struct msghdr *msg, int flags)
 {
-	uint8_t hdr[DG_HDR_MAX];
+	uint8_t hdr[DG_HDRS_MAX];
+	struct socks_addr inner[DIAL_MAX_HOPS];
 	struct iovec iov[DG_IOV_MAX + 1];
 	struct sockaddr_storage relay;
 	socklen_t relaylen;
@@ -674,6 +729,8 @@ static ssize_t dg_send_wrapped(int fd, struct dgram *d, const struct socks_addr 
 	err = dg_ready(d, dst);
 	relay = d->relay;
 	relaylen = d->relaylen;
+	size_t nh = d->nctl;
+	memcpy(inner, d->inner, sizeof(inner));
 	if (err == 0 && orig != NULL && dst->atyp == SOCKS5_ATYP_DOMAINNAME &&
 	    origlen <= sizeof(d->lastfake)) {
 		memcpy(&d->lastfake, orig, origlen);
@@ -685,10 +742,16 @@ static ssize_t dg_send_wrapped(int fd, struct dgram *d, const struct socks_addr 
 		errno = err;
 		return -1;
 	}
-	hl = s5_build_udp_header(hdr, sizeof(hdr), 0, dst);
-	if (hl < 0) {
-		errno = EINVAL;
-		return -1;
+	/* Outermost first: hop 0 is asked for hop 1's relay, ..., the last hop for dst. */
+	hl = 0;
+	for (size_t k = 0; k < nh; k++) {
+		ssize_t h = s5_build_udp_header(hdr + hl, sizeof(hdr) - (size_t)hl, 0,
+						k + 1 < nh ? &inner[k + 1] : dst);
+		if (h < 0) {
+			errno = EINVAL;
+			return -1;
+		}
+		hl += h;
 	}
 	iov[0].iov_base = hdr;
 	iov[0].iov_len = (size_t)hl;
@@ -837,21 +900,39 @@ static void dg_set_name(struct msghdr *msg, const struct sockaddr_storage *ss, s
 	msg->msg_namelen = len;
 }
 
+/* Takes off the nh headers of a datagram from the relay (one per hop, the innermost
+ * naming the real source). False for a fragment or garbage: RFC 1928 lets a client
+ * that does not reassemble drop fragments. */
+static bool dg_unwrap(const uint8_t *buf, size_t len, size_t nh, size_t *used,
+		      struct socks_addr *src)
+{
+	size_t off = 0, u;
+	uint8_t frag;
+
+	for (size_t k = 0; k < (nh ? nh : 1); k++) {
+		if (s5_parse_udp_header(buf + off, len - off, &u, &frag, src) != CODEC_DONE ||
+		    frag != 0)
+			return false;
+		off += u;
+	}
+	*used = off;
+	return true;
+}
+
 /* recvmsg on a socket we manage: datagrams from the relay unwrapped, others as they
  * are. The datagram lands in a bounce buffer big enough for the header too, so one
  * recvmsg still takes exactly one datagram. */
 static ssize_t dg_recvmsg(int fd, struct dgram *d, struct msghdr *msg, int flags)
 {
-	uint8_t stackbuf[DG_STACK_BUF + DG_HDR_MAX], *buf = stackbuf;
+	uint8_t stackbuf[DG_STACK_BUF + DG_HDRS_MAX], *buf = stackbuf;
 	struct sockaddr_storage src, relay, from;
 	struct socks_addr a;
 	size_t total = 0, cap, have, used = 0, payload;
 	ssize_t n, ret = -1;
-	uint8_t frag;
 
 	for (size_t i = 0; i < msg->msg_iovlen; i++)
 		total += msg->msg_iov[i].iov_len;
-	cap = (total < DG_PAYLOAD_MAX ? total : DG_PAYLOAD_MAX) + DG_HDR_MAX;
+	cap = (total < DG_PAYLOAD_MAX ? total : DG_PAYLOAD_MAX) + DG_HDRS_MAX;
 	if (cap > sizeof(stackbuf)) {
 		buf = malloc(cap);
 		if (buf == NULL) {
@@ -862,6 +943,7 @@ static ssize_t dg_recvmsg(int fd, struct dgram *d, struct msghdr *msg, int flags
 	pthread_mutex_lock(&d->mu);
 	relay = d->relay;
 	bool assoc = d->relaylen != 0;
+	size_t nh = d->nctl;
 	pthread_mutex_unlock(&d->mu);
 	for (;;) {
 		struct iovec iov = { .iov_base = buf, .iov_len = cap };
@@ -885,10 +967,9 @@ static ssize_t dg_recvmsg(int fd, struct dgram *d, struct msghdr *msg, int flags
 			ret = (flags & MSG_TRUNC) ? n : (ssize_t)((size_t)n < total ? (size_t)n : total);
 			goto out;
 		}
-		if (s5_parse_udp_header(buf, have, &used, &frag, &a) == CODEC_DONE && frag == 0)
+		if (dg_unwrap(buf, have, nh, &used, &a))
 			break;
-		/* A fragment or garbage from the relay: dropped (RFC 1928 lets a client
-		 * that does not reassemble drop fragments). Consume it if we peeked. */
+		/* A fragment or garbage from the relay: dropped. Consume it if we peeked. */
 		if (flags & MSG_PEEK)
 			dg()->recv(fd, buf, 1, (flags & ~MSG_PEEK) | MSG_DONTWAIT);
 	}

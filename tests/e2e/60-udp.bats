@@ -107,6 +107,49 @@ dante_up() {
 	assert_snippet_pass
 }
 
+@test "UDP through socksifyd with username/password" {
+	printf 'carol:udp-pw\n' >"$NETNS_DIR/users"
+	start_socksifyd "$NS_PROXY" "$NETNS_DIR/s5-auth.log" --open -l 198.18.1.2:0 \
+		-u "$NETNS_DIR/users"
+	local port
+	port=$(socksifyd_port 198.18.1.2)
+	run shim_run SOCKSIFY_PROXY="socks5://carol:udp-pw@198.18.1.2:$port" \
+		"$NETNS_PY" "$NETNS_LIB_DIR/udp_probe.py" "$NS_TARGET_IP" 7 1400 5
+	assert_success
+	assert_output --partial "1400 bytes echoed"
+	# The twin: a wrong password fails the send, fast and clearly.
+	run shim_run SOCKSIFY_PROXY="socks5://carol:wrong@198.18.1.2:$port" \
+		"$SNIPPETS/udp_echo" "$NS_TARGET_IP" 7 refused
+	assert_success
+	assert_line "sendto=-1 errno=EACCES"
+}
+
+@test "UDP through a 2-hop chain (socksifyd -> socksifyd): ASSOCIATE at the last hop" {
+	# The first hop reaches the second on the proxy's own address: allowed explicitly.
+	# The relay is the last hop's, which the client must reach itself (it does here).
+	start_socksifyd "$NS_PROXY" "$NETNS_DIR/s5-hop1.log" --open -l 198.18.1.2:0 \
+		--allow-local-dest
+	local hop1 hop2
+	hop1=$(socksifyd_port 198.18.1.2)
+	start_socksifyd "$NS_PROXY" "$NETNS_DIR/s5-hop2.log" --open -l 198.18.1.2:0 -v
+	hop2=$(socksifyd_port 198.18.1.2)
+	run shim_run SOCKSIFY_PROXY="socks5://198.18.1.2:$hop1,socks5://198.18.1.2:$hop2" \
+		"$NETNS_PY" "$NETNS_LIB_DIR/udp_probe.py" "$NS_TARGET_IP" 7 512 5
+	assert_success
+	assert_output --partial "512 bytes echoed"
+	run grep -c 'cmd=udp' "$NETNS_DIR/s5-hop2.log"
+	refute_output 0
+}
+
+@test "a direct rule sends the datagram direct (here: unreachable), not through the proxy" {
+	local before
+	before=$(grep -c 'cmd=udp' "$NETNS_DIR/s5.log" || true)
+	run shim_run SOCKSIFY_DIRECT=198.18.2.0/24 "$NETNS_PY" "$NETNS_LIB_DIR/udp_probe.py" \
+		"$NS_TARGET_IP" 7 16 1
+	assert_failure
+	[ "$(grep -c 'cmd=udp' "$NETNS_DIR/s5.log" || true)" = "$before" ]
+}
+
 @test "udp=block: EPERM, one warn line, and nothing reaches the target" {
 	local before
 	before=$(udp_count)
