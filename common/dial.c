@@ -292,32 +292,13 @@ static enum dial_state dial_tcp_connect(struct dial *d)
 	if (rc == 0)
 		return dial_hop_begin(d);
 	if (err == EINPROGRESS || err == EINTR || err == EAGAIN) {
-		/* EINTR: the connect goes on in the kernel, as for a direct connect. */
+		/* EINTR: the connect goes on in the kernel, as for a direct connect.
+		 * No poll for it: the first send confirms it (see tcp_pending). */
 		dial_set_state(d, DIAL_TCP_CONNECT);
-		return d->state;
+		d->tcp_pending = true;
+		return dial_hop_begin(d);
 	}
 	return dial_fail(d, 0, err, "connect: %s", strerror(err));
-}
-
-static enum dial_state dial_tcp_wait(struct dial *d)
-{
-	short ev = d->ready;
-	int err;
-
-	if (!(ev & (POLLOUT | POLLERR | POLLHUP))) {
-		int r = IO(d, wait)(IOCTX(d), d->fd, POLLOUT, 0);
-		if (r <= 0)
-			return d->state;
-		ev = (short)r;
-	}
-	d->ready = 0;
-	/* Writable with no error flagged is connected: no SO_ERROR query needed. */
-	if (!(ev & POLLOUT) || (ev & (POLLERR | POLLHUP))) {
-		err = IO(d, sock_error)(IOCTX(d), d->fd);
-		if (err)
-			return dial_fail(d, 0, err, "connect: %s", strerror(err));
-	}
-	return dial_hop_begin(d);
 }
 
 /* The proxy went away mid-handshake: a reset or EOF is a refusal to the program. */
@@ -344,10 +325,21 @@ static bool dial_flush(struct dial *d, enum dial_state *st)
 				return false;
 			}
 			int e = errno;
+			if (d->tcp_pending) {
+				/* The first send says how the connect went; EPIPE alone
+				 * hides the cause, which SO_ERROR may still hold. */
+				if (e == EPIPE || e == ENOTCONN) {
+					int so = IO(d, sock_error)(IOCTX(d), d->fd);
+					e = so ? so : ECONNREFUSED;
+				}
+				*st = dial_fail(d, 0, e, "connect: %s", strerror(e));
+				return false;
+			}
 			*st = dial_fail(d, d->hop, dial_io_errno(e), "send in %s: %s",
 					dial_state_name(d->state), strerror(e));
 			return false;
 		}
+		d->tcp_pending = false;
 		d->outoff += (size_t)n;
 	}
 	d->outoff = d->outlen = 0;
@@ -608,7 +600,7 @@ void dial_init(struct dial *d, int fd, const struct dial_hop *hops, size_t nhops
 	d->cmd = cmd;
 	d->outlen = d->outoff = d->inlen = 0;
 	d->pipelined = false;
-	d->ready = 0;
+	d->tcp_pending = false;
 	d->method = 0;
 	d->reply = 0;
 	d->http_status = 0;
@@ -635,9 +627,9 @@ enum dial_state dial_step(struct dial *d)
 				st = dial_tcp_connect(d);
 			break;
 		case DIAL_TCP_CONNECT:
-			st = dial_tcp_wait(d);
-			if (st == DIAL_TCP_CONNECT)
-				return st;
+			/* Only passed through (dial_tcp_connect goes on to the hop). */
+			d->tcp_pending = true;
+			st = dial_hop_begin(d);
 			break;
 		case S5_SEND_GREETING:
 		case S5_SEND_AUTH:
@@ -727,11 +719,13 @@ int dial_run(struct dial *d, uint64_t deadline_ms)
 			return -1;
 
 		uint64_t now = dial_now_ms(d->io), until = deadline_ms;
-		if (st == DIAL_TCP_CONNECT && d->connect_deadline_ms != 0 &&
-		    d->connect_deadline_ms < until)
+		if (d->tcp_pending && d->connect_deadline_ms != 0 && d->connect_deadline_ms < until)
 			until = d->connect_deadline_ms;
 		if (now >= until) {
-			dial_fail(d, d->hop, ETIMEDOUT, "timed out in %s", dial_state_name(st));
+			if (d->tcp_pending)
+				dial_fail(d, 0, ETIMEDOUT, "connect: timed out");
+			else
+				dial_fail(d, d->hop, ETIMEDOUT, "timed out in %s", dial_state_name(st));
 			return -1;
 		}
 		uint64_t left = until - now;
@@ -742,7 +736,6 @@ int dial_run(struct dial *d, uint64_t deadline_ms)
 			dial_fail(d, d->hop, e, "poll: %s", strerror(e));
 			return -1;
 		}
-		/* POLLERR/POLLHUP surface through SO_ERROR or the next recv/send. */
-		d->ready = r > 0 ? (short)r : 0;
+		/* POLLERR/POLLHUP surface through the next send/recv. */
 	}
 }

@@ -23,7 +23,7 @@
 /* Named by step; one hop's protocol states are reused for every hop in turn. */
 enum dial_state {
 	DIAL_START,         /* nothing done yet */
-	DIAL_TCP_CONNECT,   /* non-blocking connect() to the first hop in progress */
+	DIAL_TCP_CONNECT,   /* non-blocking connect() to the first hop issued */
 	S5_SEND_GREETING,   /* (with DIAL_F_PIPELINE: greeting + auth + request) */
 	S5_RECV_METHOD,
 	S5_SEND_AUTH,
@@ -100,8 +100,10 @@ struct dial {
 	uint8_t in[HTTP_HEAD_MAX];    /* reply bytes consumed so far for this message */
 	size_t inlen;
 	bool pipelined;               /* this hop's auth/request already went out */
-	short ready;                  /* revents the driver saw: spares a probe and,
-	                               * on a clean POLLOUT, the SO_ERROR query */
+	/* The connect to the first hop is not confirmed yet: the first send is made
+	 * at once and confirms it (EAGAIN: wait for writability; an error: how the
+	 * connect failed), which spares a poll and an SO_ERROR query per connect. */
+	bool tcp_pending;
 
 	/* What the hops answered, for --check and for the later UDP path. */
 	uint8_t method;               /* last SOCKS5 method selected */

@@ -26,8 +26,10 @@ struct fake {
 	size_t send_chunk;
 	int sends;
 	int connect_err;  /* connect(): 0 = connected at once, EINPROGRESS, or an error */
-	int so_err;
+	int so_err;       /* how an EINPROGRESS connect ends (0: connected) */
 	int so_err_calls;
+	int send_err;     /* what send says before the connect is through (else so_err/EAGAIN) */
+	bool connected;
 	int fl, setfl_calls, last_setfl;
 	uint64_t now;
 	bool stall;       /* wait() never ready: time runs out */
@@ -36,6 +38,11 @@ struct fake {
 static ssize_t fake_send(void *ctx, int fd, const void *buf, size_t len, int flags)
 {
 	struct fake *f = ctx;
+	if (!f->connected) {
+		/* Like TCP: EAGAIN while connecting, the connect's error once it failed. */
+		errno = f->send_err ? f->send_err : f->so_err ? f->so_err : EAGAIN;
+		return -1;
+	}
 	if (f->send_chunk && len > f->send_chunk)
 		len = f->send_chunk;
 	if (f->txlen + len > sizeof(f->tx)) {
@@ -84,6 +91,8 @@ static int fake_wait(void *ctx, int fd, short events, int timeout_ms)
 		return 0;
 	}
 	f->now += 1;
+	if (events & POLLOUT)
+		f->connected = true; /* the handshake (or its failure) is through */
 	/* Like poll: what was asked for, plus POLLERR for a failed connect. */
 	return events | (f->so_err ? POLLERR : 0);
 }
@@ -91,8 +100,10 @@ static int fake_wait(void *ctx, int fd, short events, int timeout_ms)
 static int fake_connect(void *ctx, int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct fake *f = ctx;
-	if (f->connect_err == 0)
+	if (f->connect_err == 0) {
+		f->connected = true;
 		return 0;
+	}
 	errno = f->connect_err;
 	return -1;
 }
@@ -499,7 +510,15 @@ static void test_connect_and_time(void)
 	fake_reset();
 	F.so_err = EHOSTUNREACH;
 	run(&d, 1, &dst, 0);
-	is_int(d.err, EHOSTUNREACH, "async connect error from SO_ERROR");
+	is_int(d.err, EHOSTUNREACH, "async connect error, told by the first send");
+	ok(strstr(d.msg, "connect: ") != NULL, "... and named a connect failure: %s", d.msg);
+
+	fake_reset();
+	F.send_err = EPIPE;
+	F.so_err = ECONNREFUSED;
+	run(&d, 1, &dst, 0);
+	is_int(d.err, ECONNREFUSED, "a bare EPIPE from the first send: the cause from SO_ERROR");
+	is_int(F.so_err_calls, 1, "... asked once");
 
 	fake_reset();
 	rx_s5_ok();
