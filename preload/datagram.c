@@ -30,17 +30,15 @@
 #include "fakedns.h"
 #include "log.h"
 #include "shim.h"
+#include "udp_wire.h"
 #include "util.h"
 
 #ifndef MSG_FASTOPEN
 #define MSG_FASTOPEN 0x20000000
 #endif
 
-/* RSV(2) FRAG(1) ATYP(1) + the longest address (a 255-byte name with its length
- * byte) + PORT(2). */
-#define DG_HDR_MAX (4 + 1 + SOCKS_NAME_MAX + 2)
 /* Through a chain, one header per hop. */
-#define DG_HDRS_MAX (DIAL_MAX_HOPS * DG_HDR_MAX)
+#define DG_HDRS_MAX (DIAL_MAX_HOPS * UDP_WIRE_HDR_MAX)
 /* The largest payload a UDP datagram can carry over IPv4 or IPv6. */
 #define DG_PAYLOAD_MAX 65535
 /* Received datagrams up to this size are unwrapped on the stack. */
@@ -742,16 +740,10 @@ static ssize_t dg_send_wrapped(int fd, struct dgram *d, const struct socks_addr 
 		errno = err;
 		return -1;
 	}
-	/* Outermost first: hop 0 is asked for hop 1's relay, ..., the last hop for dst. */
-	hl = 0;
-	for (size_t k = 0; k < nh; k++) {
-		ssize_t h = s5_build_udp_header(hdr + hl, sizeof(hdr) - (size_t)hl, 0,
-						k + 1 < nh ? &inner[k + 1] : dst);
-		if (h < 0) {
-			errno = EINVAL;
-			return -1;
-		}
-		hl += h;
+	hl = udp_wire_wrap(hdr, sizeof(hdr), inner, nh, dst);
+	if (hl < 0) {
+		errno = EINVAL;
+		return -1;
 	}
 	iov[0].iov_base = hdr;
 	iov[0].iov_len = (size_t)hl;
@@ -900,25 +892,6 @@ static void dg_set_name(struct msghdr *msg, const struct sockaddr_storage *ss, s
 	msg->msg_namelen = len;
 }
 
-/* Takes off the nh headers of a datagram from the relay (one per hop, the innermost
- * naming the real source). False for a fragment or garbage: RFC 1928 lets a client
- * that does not reassemble drop fragments. */
-static bool dg_unwrap(const uint8_t *buf, size_t len, size_t nh, size_t *used,
-		      struct socks_addr *src)
-{
-	size_t off = 0, u;
-	uint8_t frag;
-
-	for (size_t k = 0; k < (nh ? nh : 1); k++) {
-		if (s5_parse_udp_header(buf + off, len - off, &u, &frag, src) != CODEC_DONE ||
-		    frag != 0)
-			return false;
-		off += u;
-	}
-	*used = off;
-	return true;
-}
-
 /* recvmsg on a socket we manage: datagrams from the relay unwrapped, others as they
  * are. The datagram lands in a bounce buffer big enough for the header too, so one
  * recvmsg still takes exactly one datagram. */
@@ -967,7 +940,7 @@ static ssize_t dg_recvmsg(int fd, struct dgram *d, struct msghdr *msg, int flags
 			ret = (flags & MSG_TRUNC) ? n : (ssize_t)((size_t)n < total ? (size_t)n : total);
 			goto out;
 		}
-		if (dg_unwrap(buf, have, nh, &used, &a))
+		if (udp_wire_unwrap(buf, have, nh, &used, &a))
 			break;
 		/* A fragment or garbage from the relay: dropped. Consume it if we peeked. */
 		if (flags & MSG_PEEK)
