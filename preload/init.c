@@ -1,9 +1,9 @@
-/* Start-up of libsocksify.so and its configuration. The constructor only resolves
- * the real symbols and registers fork handlers (cheap: loading the library must cost
- * next to nothing); the configuration is read once, on the first connect that needs
- * it, from SOCKSIFY_* or the config file, and is immutable afterwards. Under
- * AT_SECURE only a root-owned /etc/socksify.conf counts. A bad configuration never
- * ends the program: it is logged once and proxied connects fail. */
+/* Start-up of libsocksify.so and its configuration. The constructors only resolve
+ * the real symbols (here) and register fork handlers (fdops.c, chain.c): loading the
+ * library must cost next to nothing. The configuration is read once, on the first
+ * connect that needs it, from SOCKSIFY_* or the config file, and is immutable
+ * afterwards. Under AT_SECURE only a root-owned /etc/socksify.conf counts. A bad
+ * configuration never ends the program: it is logged once and proxied connects fail. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
