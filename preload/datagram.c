@@ -67,7 +67,20 @@ struct dg_real {
 			   struct addrinfo **);
 	void (*freeaddrinfo)(struct addrinfo *);
 	long (*syscall)(long, ...);
+	ssize_t (*writev)(int, const struct iovec *, int);
+	ssize_t (*readv)(int, const struct iovec *, int);
+	ssize_t (*recv_chk)(int, void *, size_t, size_t, int);
+	ssize_t (*recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *,
+				socklen_t *);
+	ssize_t (*read_chk)(int, void *, size_t, size_t);
 };
+
+/* _FORTIFY_SOURCE builds (all of Debian) call these for a buffer of known size; libc's
+ * own then read past our hooks, so they are ours too. */
+ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+		       struct sockaddr *sa, socklen_t *salen);
+ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
 
 static struct dg_real dg_real_table;
 static bool dg_resolved; /* set (release) once read/write are resolved: the fast path */
@@ -110,9 +123,17 @@ static void dg_real_resolve(void)
 	t->getaddrinfo = dg_sym("getaddrinfo", NULL);
 	t->freeaddrinfo = dg_sym("freeaddrinfo", NULL);
 	t->syscall = dg_sym("syscall", (void *)syscall);
+	t->writev = dg_sym("writev", (void *)writev);
+	t->readv = dg_sym("readv", (void *)readv);
+	t->recv_chk = dg_sym("__recv_chk", (void *)__recv_chk);
+	t->recvfrom_chk = dg_sym("__recvfrom_chk", (void *)__recvfrom_chk);
+	t->read_chk = dg_sym("__read_chk", (void *)__read_chk);
 	if (t->sendto == NULL)
 		t->sendto = dg_nosendto;
-	__atomic_store_n(&dg_resolved, t->read != NULL && t->write != NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&dg_resolved,
+			 t->read != NULL && t->write != NULL && t->readv != NULL && t->writev != NULL &&
+				 t->read_chk != NULL,
+			 __ATOMIC_RELEASE);
 }
 
 static const struct dg_real *dg(void)
@@ -1147,6 +1168,55 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t len)
 
 	if (__builtin_expect(d == NULL, 1) || shim_inside)
 		return dg_fast()->read(fd, buf, len);
+	return dg_recv_buf(fd, d, buf, len, 0, NULL, NULL);
+}
+
+SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
+{
+	struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = n > 0 ? (size_t)n : 0 };
+
+	if (__builtin_expect(dg_get(fd) == NULL, 1) || n < 0)
+		return dg_fast()->writev(fd, iov, n);
+	return dg_sendmsg(fd, &m, 0);
+}
+
+SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
+{
+	struct dgram *d = dg_get(fd);
+	struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = n > 0 ? (size_t)n : 0 };
+
+	if (__builtin_expect(d == NULL, 1) || shim_inside || n < 0)
+		return dg_fast()->readv(fd, iov, n);
+	return dg_recvmsg(fd, d, &m, 0);
+}
+
+/* The _chk forms: a length beyond the buffer goes to libc's, which reports the
+ * overflow as it would have; anything else is the plain call. */
+SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
+{
+	struct dgram *d = dg_get(fd);
+
+	if (d == NULL || shim_inside || len > buflen)
+		return dg()->recv_chk(fd, buf, len, buflen, flags);
+	return dg_recv_buf(fd, d, buf, len, flags, NULL, NULL);
+}
+
+SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
+				   struct sockaddr *sa, socklen_t *salen)
+{
+	struct dgram *d = dg_get(fd);
+
+	if (d == NULL || shim_inside || len > buflen)
+		return dg()->recvfrom_chk(fd, buf, len, buflen, flags, sa, salen);
+	return dg_recv_buf(fd, d, buf, len, flags, sa, salen);
+}
+
+SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
+{
+	struct dgram *d = dg_get(fd);
+
+	if (__builtin_expect(d == NULL, 1) || shim_inside || len > buflen)
+		return dg_fast()->read_chk(fd, buf, len, buflen);
 	return dg_recv_buf(fd, d, buf, len, 0, NULL, NULL);
 }
 

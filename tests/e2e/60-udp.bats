@@ -65,6 +65,11 @@ dante_up() {
 	assert_snippet_pass
 }
 
+@test "a _FORTIFY_SOURCE build: __recvfrom_chk, __recv_chk, __read_chk; writev/readv" {
+	run shim_run "$SNIPPETS/udp_fortify" "$NS_TARGET_IP" 7
+	assert_snippet_pass
+}
+
 @test "UDP echo to the target's IPv6 address from an IPv6 socket" {
 	run shim_run "$SNIPPETS/udp_echo" "$NS_TARGET_IP6" 7
 	assert_snippet_pass
