@@ -924,6 +924,8 @@ static ssize_t dg_recvmsg(int fd, struct dgram *d, struct msghdr *msg, int flags
 	size_t total = 0, cap, have, used = 0, payload;
 	ssize_t n, ret = -1;
 
+	if (flags & MSG_ERRQUEUE) /* queued errors carry no datagram of the relay's */
+		return dg()->recvmsg(fd, msg, flags);
 	for (size_t i = 0; i < msg->msg_iovlen; i++)
 		total += msg->msg_iov[i].iov_len;
 	cap = (total < DG_PAYLOAD_MAX ? total : DG_PAYLOAD_MAX) + DG_HDRS_MAX;

@@ -90,6 +90,42 @@ dante_up() {
 	assert_output --partial "1400 bytes echoed"
 }
 
+@test "node dgram (libuv event loop, its raw sendmmsg/recvmmsg) through socksifyd" {
+	require_cmd node
+	cat >"$NETNS_DIR/udp.js" <<-'JS'
+		const dgram = require('dgram');
+		const s = dgram.createSocket('udp4');
+		const msg = Buffer.alloc(1400, 7);
+		const t = setTimeout(() => { console.log('timeout'); process.exit(1); }, 5000);
+		s.on('message', (m, r) => {
+		  console.log('got', m.length, r.address, r.port, m.equals(msg) ? 'same' : 'differs');
+		  clearTimeout(t); s.close();
+		});
+		s.send(msg, 7, process.argv[2]);
+	JS
+	run shim_run node "$NETNS_DIR/udp.js" "$NS_TARGET_IP"
+	assert_success
+	assert_output "got 1400 $NS_TARGET_IP 7 same"
+}
+
+@test "python3 asyncio datagram endpoint through socksifyd" {
+	run shim_run "$NETNS_PY" -c '
+import asyncio, sys
+async def main():
+    loop = asyncio.get_running_loop()
+    got = loop.create_future()
+    class P(asyncio.DatagramProtocol):
+        def datagram_received(self, data, addr): got.set_result((data, addr))
+    tr, _ = await loop.create_datagram_endpoint(P, remote_addr=(sys.argv[1], 7))
+    tr.sendto(b"x" * 512)
+    data, addr = await asyncio.wait_for(got, 5)
+    print(len(data), addr[0], addr[1]); tr.close()
+asyncio.run(main())
+' "$NS_TARGET_IP"
+	assert_success
+	assert_output "512 $NS_TARGET_IP 7"
+}
+
 @test "dig @198.18.2.2 target.test through socksifyd" {
 	require_cmd dig
 	run shim_run dig +time=3 +tries=1 @"$NS_TARGET_IP" target.test A +short
