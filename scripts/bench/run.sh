@@ -2,8 +2,8 @@
 # make bench: socksifyd beside microsocks, Dante's sockd and a direct connection on
 # loopback, then libsocksify.so beside proxychains4, Dante's client library, torsocks and
 # a client speaking SOCKS5 itself, in a client -> proxy -> target namespace chain of our
-# own. One markdown report (medians of N runs, measured side by side in one run) on
-# stdout and in $BUILD/bench/results.md. Progress goes to stderr.
+# own, then udp.sh (UDP, issue 5). One markdown report (medians of N runs, measured side
+# by side in one run) on stdout and in $BUILD/bench/results.md. Progress goes to stderr.
 #
 #   BUILD=dir          build tree (default $PWD/build): socksifyd, libsocksify.so, socksify
 #   BENCH_QUICK=1      a ~2-minute run (smaller sizes, fewer repetitions)
@@ -12,7 +12,7 @@
 #                      auto: only when the 1-minute load average is below 0.7)
 #   BENCH_SHIM=0       skip the client (shim) part (it needs root for namespaces)
 #   SHIM_SERVER=name   socksifyd | microsocks for the shim part (default: socksifyd if it runs)
-#   BENCH_PARTS="servers shim"   which parts to run (both by default)
+#   BENCH_PARTS="servers shim udp"   which parts to run (all by default; udp = udp.sh)
 #   BENCH_MAX_SESSIONS=N   the session-limit test's ceiling (full 10000, quick 0 = skip)
 #   BENCH_MICROSOCKS, BENCH_DANTED, BENCH_LIB_PROXYCHAINS, BENCH_LIB_DANTE,
 #   BENCH_LIB_TORSOCKS   other builds of the peers (a missing one is skipped with a note)
@@ -911,14 +911,40 @@ header() {
 	echo
 }
 
-PARTS=${BENCH_PARTS:-servers shim}
+# UDP (issue 5) has its own script by the datagram family's engineer; its output is
+# carried into the report as it prints it.
+udp_part() {
+	UDP_NOTE=""
+	if [[ ! -f $HERE/udp.sh ]]; then UDP_NOTE="skipped: scripts/bench/udp.sh not present"; return; fi
+	if [[ ! -x $BUILD/snippets/udp_bench ]]; then UDP_NOTE="skipped: snippets not built (make snippets)"; return; fi
+	log "part 3: UDP (scripts/bench/udp.sh)"
+	timeout 300 bash "$HERE/udp.sh" "$BUILD" >"$WORK/udp.out" 2>>"$WORK/udp.err" ||
+		UDP_NOTE="udp.sh ended with status $? (its stderr: $(head -c 200 "$WORK/udp.err" | tr '\n' ' '))"
+}
+
+udp_tables() {
+	echo "### UDP (scripts/bench/udp.sh, issue 5)"
+	echo
+	[[ -n ${UDP_NOTE:-} ]] && { echo "$UDP_NOTE"; echo; }
+	if [[ -s $WORK/udp.out ]]; then
+		echo '```'
+		cat "$WORK/udp.out"
+		echo '```'
+		echo
+	fi
+}
+
+PARTS=${BENCH_PARTS:-servers shim udp}
+UDP_NOTE="skipped: not in BENCH_PARTS"
 [[ $PARTS == *servers* ]] && server_part
 [[ $PARTS == *shim* ]] && shim_part
+[[ $PARTS == *udp* ]] && udp_part
 {
 	header
 	targets_table
 	server_tables
 	shim_tables
+	udp_tables
 	echo "_total run time: $((SECONDS - BENCH_START)) s_"
 	if [[ -s $WORK/errors ]]; then
 		echo
