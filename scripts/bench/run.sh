@@ -38,7 +38,7 @@ MICROSOCKS=${BENCH_MICROSOCKS:-microsocks}
 DANTED=${BENCH_DANTED:-danted}
 BENCH_START=$SECONDS
 # bounded wall time for the whole run: a hung peer must not hang `make bench`
-DEADLINE=$((SECONDS + ${BENCH_MAX_SECONDS:-1200}))
+DEADLINE=$((SECONDS + ${BENCH_MAX_SECONDS:-540}))
 
 WORK=$(mktemp -d /tmp/sxbench.XXXXXX)
 RAW=$WORK/raw
@@ -917,6 +917,7 @@ udp_part() {
 	UDP_NOTE=""
 	if [[ ! -f $HERE/udp.sh ]]; then UDP_NOTE="skipped: scripts/bench/udp.sh not present"; return; fi
 	if [[ ! -x $BUILD/snippets/udp_bench ]]; then UDP_NOTE="skipped: snippets not built (make snippets)"; return; fi
+	if over_time; then UDP_NOTE="skipped: the run's time budget (BENCH_MAX_SECONDS) was spent"; return; fi
 	log "part 3: UDP (scripts/bench/udp.sh)"
 	timeout 300 bash "$HERE/udp.sh" "$BUILD" >"$WORK/udp.out" 2>>"$WORK/udp.err" ||
 		UDP_NOTE="udp.sh ended with status $? (its stderr: $(head -c 200 "$WORK/udp.err" | tr '\n' ' '))"
