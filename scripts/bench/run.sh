@@ -222,7 +222,8 @@ ratio() {
 
 field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }'; } # value after a key
 
-over_time() { ((SECONDS > DEADLINE)) && { log "time budget exhausted, skipping the rest"; return 0; }; return 1; }
+BUDGET_HIT=0
+over_time() { ((SECONDS > DEADLINE)) && { log "time budget exhausted, skipping the rest"; BUDGET_HIT=1; return 0; }; return 1; }
 
 bytes_of() { # 1G -> bytes
 	local n=${1%[kMG]}
@@ -908,6 +909,7 @@ header() {
 	echo "- peers: microsocks $(ver microsocks), dante-server $(ver dante-server), dante-client $(ver dante-client)," \
 		"proxychains4 $(ver proxychains4), torsocks $(ver torsocks), hyperfine $(ver hyperfine)"
 	echo "- the machine is shared: absolute numbers are noisy, the ratios measured side by side are the point"
+	((BUDGET_HIT)) && echo "- **the time budget (BENCH_MAX_SECONDS) ran out: some repetitions or parts were skipped**"
 	echo
 }
 
