@@ -63,20 +63,28 @@ printf 'route {\n\tfrom: 0.0.0.0/0 to: 0.0.0.0/0 via: 198.18.1.2 port = %s\n\tpr
 	"$PORT" >"$NETNS_DIR/dante.conf"
 : >"$NETNS_DIR/empty.conf"
 
-rtt_line() {
-	local label=$1 out
-	shift
-	out=$("$@" "$SNIP/udp_bench" "$NS_TARGET_IP" 7 "$N" 2>&1 | tail -1)
-	printf '%-40s %s\n' "$label" "$out"
+# Each client three times, interleaved (a shared machine drifts); the median kept.
+rtt_run() {
+	"$@" "$SNIP/udp_bench" "$NS_TARGET_IP" 7 "$N" 2>&1 | tail -1 |
+		sed -n 's/^udp_rtt_per_s=\([0-9]*\).*/\1/p'
 }
+med3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
+declare -a BARE SHIM DANTE
+for i in 1 2 3; do
+	BARE+=("$(rtt_run in_proxy env)")
+	SHIM+=("$(rtt_run in_client env LD_PRELOAD="$SOCKSIFY_LIB" \
+		SOCKSIFY_CONF="$NETNS_DIR/empty.conf" SOCKSIFY_PROXY="socks5://198.18.1.2:$PORT")")
+	[ -f "$LIB_DANTE" ] && DANTE+=("$(rtt_run in_client env LD_PRELOAD="$LIB_DANTE" \
+		SOCKS_CONF="$NETNS_DIR/dante.conf")")
+done
 echo
-echo "== UDP echo round trips (64 bytes), median of 5 rounds of $N =="
-rtt_line "bare, from the proxy namespace" in_proxy env
-rtt_line "libsocksify.so via socksifyd" in_client env LD_PRELOAD="$SOCKSIFY_LIB" \
-	SOCKSIFY_CONF="$NETNS_DIR/empty.conf" SOCKSIFY_PROXY="socks5://198.18.1.2:$PORT"
+echo "== UDP echo round trips per second (64 bytes; median of 3 interleaved runs, each the median of 5 rounds of $N) =="
+printf '%-40s %10s %10s\n' "client" "rtt/s" "us/rtt"
+row() { printf '%-40s %10s %10s\n' "$1" "$2" "$(awk -v r="$2" 'BEGIN { if (r > 0) printf "%.1f", 1e6 / r; else print "-" }')"; }
+row "bare, from the proxy namespace" "$(med3 "${BARE[@]}")"
+row "libsocksify.so via socksifyd" "$(med3 "${SHIM[@]}")"
 if [ -f "$LIB_DANTE" ]; then
-	rtt_line "Dante libdsocksd via socksifyd" in_client env LD_PRELOAD="$LIB_DANTE" \
-		SOCKS_CONF="$NETNS_DIR/dante.conf"
+	row "Dante libdsocksd via socksifyd" "$(med3 "${DANTE[@]}")"
 else
 	echo "Dante libdsocksd: skipped (dante-client not installed)"
 fi
