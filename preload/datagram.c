@@ -44,6 +44,8 @@
 /* Received datagrams up to this size are unwrapped on the stack. */
 #define DG_STACK_BUF 2048
 #define DG_IOV_MAX 1024
+/* After a failed association set-up, sends fail at once for this long. */
+#define DG_RETRY_MS 1000
 /* Same cap as fdreg.c for an "unlimited" RLIMIT_NOFILE. */
 #define DG_CAP (1u << 20)
 
@@ -170,6 +172,8 @@ struct dgram {
 	size_t nctl;
 	struct socks_addr inner[DIAL_MAX_HOPS]; /* inner[k]: hop k's relay, k >= 1 */
 	int err;                       /* the association failed or was lost: this errno */
+	bool lost;                     /* it was up and went: sends fail from now on */
+	uint64_t retry_ms;             /* a failed set-up is retried from then on */
 	bool warned_block;
 	struct sockaddr_storage relay; /* hop 0's relay, in the socket's family */
 	socklen_t relaylen;
@@ -258,6 +262,8 @@ static struct dgram *dg_register(int fd, int family)
 		d->family = family;
 		d->nctl = 0;
 		d->err = 0;
+		d->lost = false;
+		d->retry_ms = 0;
 		d->warned_block = false;
 		d->relaylen = 0;
 		d->connected = false;
@@ -355,6 +361,8 @@ void dgram_copy(int oldfd, int newfd)
 	}
 	memcpy(n->inner, o->inner, sizeof(n->inner));
 	n->err = o->err;
+	n->lost = o->lost;
+	n->retry_ms = o->retry_ms;
 	n->relay = o->relay;
 	n->relaylen = o->relaylen;
 	n->connected = o->connected;
@@ -578,7 +586,10 @@ static int dg_associate(struct dgram *d, const struct socks_addr *dst)
 		 addr_str(&relay, rstr, sizeof(rstr)));
 out:
 	if (err != 0) {
+		/* A proxy down for a moment must not kill a long-lived socket, nor may a
+		 * program sending in a loop hammer it: the next try is a second away. */
 		d->err = err;
+		d->retry_ms = dial_now_ms(&dg_io) + DG_RETRY_MS;
 		LOG_WARN("UDP to %s failed: %s", addr_str(dst, dstr, sizeof(dstr)), msg);
 	}
 	return err;
@@ -601,14 +612,18 @@ static bool dg_ctl_alive(const int *ctl, size_t n)
  * Returns 0 or the errno the send fails with. */
 static int dg_ready(struct dgram *d, const struct socks_addr *dst)
 {
-	if (d->err != 0)
-		return d->err;
+	if (d->err != 0) {
+		if (d->lost || dial_now_ms(&dg_io) < d->retry_ms)
+			return d->err;
+		d->err = 0;
+	}
 	if (d->nctl == 0)
 		return dg_associate(d, dst);
 	if (!dg_ctl_alive(d->ctl, d->nctl)) {
 		char dstr[ADDR_STR_MAX];
 		dg_drop_ctl(d);
 		d->err = ECONNRESET;
+		d->lost = true;
 		LOG_WARN("UDP to %s failed: the proxy closed the UDP association",
 			 addr_str(dst, dstr, sizeof(dstr)));
 		return ECONNRESET;

@@ -266,6 +266,32 @@ except OSError as e:
 	assert_output --partial "closed the UDP association"
 }
 
+@test "proxy down at the first datagram: ECONNREFUSED, and the same socket works once it is up" {
+	local out=$NETNS_DIR/retry.out go=$NETNS_DIR/retry.go
+	shim_run SOCKSIFY_PROXY=socks5://198.18.1.2:1095 "$NETNS_PY" -c '
+import os, socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+try:
+    s.sendto(b"one", ("198.18.2.2", 7)); print("sent")
+except OSError as e:
+    print("first", "ECONNREFUSED" if e.errno == 111 else e.errno, flush=True)
+for _ in range(200):
+    if os.path.exists(sys.argv[1]): break
+    time.sleep(0.05)
+time.sleep(1.1)
+s.sendto(b"two", ("198.18.2.2", 7)); print("echo", s.recv(100), flush=True)
+' "$go" >"$out" 2>&1 &
+	local bg=$!
+	wait_for_line "$out" "^first" 10
+	start_socksifyd "$NS_PROXY" "$NETNS_DIR/s5-late.log" --open -l 198.18.1.2:1095
+	touch "$go"
+	wait "$bg" || true
+	run cat "$out"
+	assert_line "first ECONNREFUSED"
+	assert_line "echo b'two'"
+}
+
 @test "sendmsg(MSG_FASTOPEN) on a TCP socket goes through the tunnel, data once" {
 	run shim_run "$SNIPPETS/udp_fastopen" "$NS_TARGET_IP" 7
 	assert_snippet_pass
