@@ -1,10 +1,11 @@
 /* UDP through the shim against a UDP echo server: unconnected sendto/recvfrom (1 and
  * 1400 bytes), MSG_PEEK, MSG_TRUNC, MSG_DONTWAIT and poll readiness, sendmmsg/recvmmsg
  * batches, connected send/recv/write/read with getpeername. HOST may be a name (then
- * resolved with getaddrinfo: a fake address under dns=remote).
+ * resolved with getaddrinfo: a fake address under dns=remote). Also epoll readiness.
  * Usage: udp_echo HOST PORT          every check, RESULT: PASS on success
  *        udp_echo HOST PORT refused  the first sendto and connect must fail (prints errno) */
 #include <netdb.h>
+#include <sys/epoll.h>
 #include <stdbool.h>
 
 #include "snip.h"
@@ -68,6 +69,22 @@ static void peek_trunc_dontwait(int fd)
 	      (m.msg_flags & MSG_TRUNC) ? "set" : "unset");
 	r = recv(fd, in, sizeof(in), MSG_DONTWAIT);
 	CHECK(r < 0 && errno == EAGAIN, "the peeked datagram was consumed once");
+}
+
+/* epoll, edge-triggered: one event for the echo, none left after it is read. */
+static void epoll_ready(int fd)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET }, got;
+	char in[64];
+
+	epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+	sendto(fd, "epoll", 5, 0, (struct sockaddr *)&dst, dstlen);
+	int n = epoll_wait(ep, &got, 1, 3000);
+	CHECK(n == 1 && (got.events & EPOLLIN), "epoll (ET) reports the echo readable");
+	CHECK(recv(fd, in, sizeof(in), 0) == 5, "and it reads 5 bytes");
+	CHECK(epoll_wait(ep, &got, 1, 0) == 0, "no event left after it");
+	close(ep);
 }
 
 static void batches(int fd)
@@ -168,6 +185,7 @@ int main(int argc, char **argv)
 	}
 	echo_sizes(fd);
 	peek_trunc_dontwait(fd);
+	epoll_ready(fd);
 	batches(fd);
 	close(fd);
 	connected(family);
