@@ -174,7 +174,6 @@ struct dgram {
 	int err;                       /* the association failed or was lost: this errno */
 	bool lost;                     /* it was up and went: sends fail from now on */
 	uint64_t retry_ms;             /* a failed set-up is retried from then on */
-	bool warned_block;
 	struct sockaddr_storage relay; /* hop 0's relay, in the socket's family */
 	socklen_t relaylen;
 	/* connect()ed to a destination through the proxy: the kernel socket is
@@ -264,7 +263,6 @@ static struct dgram *dg_register(int fd, int family)
 		d->err = 0;
 		d->lost = false;
 		d->retry_ms = 0;
-		d->warned_block = false;
 		d->relaylen = 0;
 		d->connected = false;
 		d->has_lastfake = false;
@@ -1106,6 +1104,14 @@ SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int fla
 
 	if (vec == NULL || shim_inside)
 		return dg()->sendmmsg(fd, vec, vlen, flags);
+	if (dg_get(fd) == NULL) {
+		/* No address anywhere in the batch and a socket we do not manage: one
+		 * syscall, as the program meant. */
+		for (i = 0; i < vlen && vec[i].msg_hdr.msg_name == NULL; i++)
+			;
+		if (i == vlen)
+			return dg()->sendmmsg(fd, vec, vlen, flags);
+	}
 	for (i = 0; i < vlen; i++) {
 		ssize_t n = dg_sendmsg(fd, &vec[i].msg_hdr, flags);
 		if (n < 0)
