@@ -152,9 +152,15 @@ static inline const struct dg_real *dg_fast(void)
 										 : dg();
 }
 
+/* A fork while another thread holds a socket's lock (setting up its association can
+ * take up to connect_timeout) must not leave the child's copy locked forever: the
+ * child, with one thread, starts every lock afresh. */
+static void dg_atfork_child(void);
+
 __attribute__((constructor)) static void dg_init(void)
 {
 	dg();
+	pthread_atfork(NULL, NULL, dg_atfork_child);
 }
 
 /* ---- per-socket state ----
@@ -224,6 +230,21 @@ static struct dgram *dg_get(int fd)
 		return NULL;
 	d = atomic_load_explicit(&t[fd], memory_order_acquire);
 	return d != NULL && atomic_load_explicit(&d->active, memory_order_acquire) ? d : NULL;
+}
+
+static void dg_atfork_child(void)
+{
+	_Atomic(struct dgram *) *t = atomic_load_explicit(&dg_tab, memory_order_acquire);
+	unsigned hi = atomic_load(&dg_high);
+
+	pthread_mutex_init(&dg_alloc_mu, NULL);
+	if (t == NULL)
+		return;
+	for (unsigned fd = 0; fd < hi && fd < dg_cap; fd++) {
+		struct dgram *d = atomic_load_explicit(&t[fd], memory_order_relaxed);
+		if (d != NULL)
+			pthread_mutex_init(&d->mu, NULL);
+	}
 }
 
 bool dgram_known(int fd)

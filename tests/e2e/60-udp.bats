@@ -126,6 +126,23 @@ asyncio.run(main())
 	assert_output "512 $NS_TARGET_IP 7"
 }
 
+@test "fork: the child shares the socket's association, the parent keeps it after" {
+	run shim_run "$NETNS_PY" -c '
+import os, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+dst = (sys.argv[1], 7)
+s.sendto(b"parent-1", dst); print(s.recv(100).decode(), flush=True)
+pid = os.fork()
+if pid == 0:
+    s.sendto(b"child", dst); print(s.recv(100).decode(), flush=True); os._exit(0)
+os.waitpid(pid, 0)
+s.sendto(b"parent-2", dst); print(s.recv(100).decode(), flush=True)
+' "$NS_TARGET_IP"
+	assert_success
+	assert_output "$(printf 'parent-1\nchild\nparent-2')"
+}
+
 @test "dig @198.18.2.2 target.test through socksifyd" {
 	require_cmd dig
 	run shim_run dig +time=3 +tries=1 @"$NS_TARGET_IP" target.test A +short
