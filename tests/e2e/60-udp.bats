@@ -143,6 +143,20 @@ s.sendto(b"parent-2", dst); print(s.recv(100).decode(), flush=True)
 	assert_output "$(printf 'parent-1\nchild\nparent-2')"
 }
 
+@test "a close_range sweep over every other fd leaves the association (its control fd) alone" {
+	run shim_run "$NETNS_PY" -c '
+import os, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+dst = (sys.argv[1], 7)
+s.sendto(b"before", dst); print(s.recv(100).decode(), flush=True)
+os.closerange(s.fileno() + 1, 1 << 20)
+s.sendto(b"after", dst); print(s.recv(100).decode(), flush=True)
+' "$NS_TARGET_IP"
+	assert_success
+	assert_output "$(printf 'before\nafter')"
+}
+
 @test "dig @198.18.2.2 target.test through socksifyd" {
 	require_cmd dig
 	run shim_run dig +time=3 +tries=1 @"$NS_TARGET_IP" target.test A +short
