@@ -1265,8 +1265,9 @@ SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 }
 
 /* libuv (and so BIND 9's dig) calls sendmmsg/recvmmsg through syscall(2), past the
- * libc wrappers: the datagram calls made that way come to the hooks above. Every
- * other number goes to libc's syscall() untouched. */
+ * libc wrappers: the datagram calls made that way come to the hooks above, and a
+ * syscall(SYS_connect) to connect(). Every other number goes to libc's syscall()
+ * untouched. */
 SHIM_EXPORT long syscall(long nr, ...)
 {
 	va_list ap;
@@ -1277,6 +1278,9 @@ SHIM_EXPORT long syscall(long nr, ...)
 		a[i] = va_arg(ap, long);
 	va_end(ap);
 	switch (nr) {
+	case SYS_connect:
+		/* Not a datagram call, but the same escape: the connect family decides. */
+		return connect((int)a[0], (const struct sockaddr *)a[1], (socklen_t)a[2]);
 	case SYS_sendmmsg:
 		return sendmmsg((int)a[0], (struct mmsghdr *)a[1], (unsigned int)a[2], (int)a[3]);
 	case SYS_recvmmsg:

@@ -157,6 +157,11 @@ s.sendto(b"after", dst); print(s.recv(100).decode(), flush=True)
 	assert_output "$(printf 'before\nafter')"
 }
 
+@test "syscall(SYS_sendto/SYS_recvfrom/SYS_connect) go through the proxy like the wrappers" {
+	run shim_run "$SNIPPETS/udp_rawsys" "$NS_TARGET_IP" 7
+	assert_snippet_pass
+}
+
 @test "dig @198.18.2.2 target.test through socksifyd" {
 	require_cmd dig
 	run shim_run dig +time=3 +tries=1 @"$NS_TARGET_IP" target.test A +short
