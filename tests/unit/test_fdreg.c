@@ -1,0 +1,96 @@
+/* Unit tests of the shim's fd registry (preload/fdreg.c, compiled in here with stubs
+ * for the rest of the library): records, the stale-record check against the kernel's
+ * peer, dup copies, close_range sweeps, and the internal fds the program must not
+ * close or take over. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tap.h"
+
+#include "../../preload/fdreg.c"
+
+/* ---- stubs for what fdreg.c uses from the rest of the library ---- */
+__thread int shim_inside;
+static struct real_syms stub_real = { .close = close };
+const struct real_syms *real(void)
+{
+	return &stub_real;
+}
+void shim_setup_begin(void)
+{
+}
+void shim_setup_end(void)
+{
+}
+
+static struct sockaddr_in sin4(const char *ip, int port)
+{
+	struct sockaddr_in s = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	inet_pton(AF_INET, ip, &s.sin_addr);
+	return s;
+}
+
+int main(void)
+{
+	struct sockaddr_in dst = sin4("198.18.2.2", 80), hop = sin4("198.18.1.2", 1080);
+	struct sockaddr_in other = sin4("127.0.0.1", 1080);
+	struct sockaddr_storage ss;
+	socklen_t len = 0;
+
+	ok(fdreg_kind(5) == FD_NONE, "nothing registered before the first record (no table yet)");
+	fdreg_set_tunnel(5, (struct sockaddr *)&dst, sizeof(dst), (struct sockaddr *)&hop,
+			 sizeof(hop));
+	ok(fdreg_kind(5) == FD_TUNNEL, "a tunnel is recorded");
+	ok(fdreg_peer(5, (struct sockaddr *)&hop, &ss, &len) && len == sizeof(dst) &&
+		   memcmp(&ss, &dst, sizeof(dst)) == 0,
+	   "the kernel naming our hop: the destination is reported");
+	ok(!fdreg_peer(5, (struct sockaddr *)&other, &ss, &len), "another peer: a stale record");
+	ok(fdreg_kind(5) == FD_NONE, "... which is dropped");
+
+	fdreg_set_tunnel(6, (struct sockaddr *)&dst, sizeof(dst), (struct sockaddr *)&hop,
+			 sizeof(hop));
+	fdreg_copy(6, 9);
+	ok(fdreg_kind(9) == FD_TUNNEL && fdreg_peer(9, (struct sockaddr *)&hop, &ss, &len),
+	   "a dup copy carries the record");
+	fdreg_copy(7, 9);
+	ok(fdreg_kind(9) == FD_NONE, "a dup of an unknown fd over a tunnel clears it");
+
+	fdreg_set_tunnel(10, (struct sockaddr *)&dst, sizeof(dst), (struct sockaddr *)&hop,
+			 sizeof(hop));
+	fdreg_set_tunnel(12, (struct sockaddr *)&dst, sizeof(dst), (struct sockaddr *)&hop,
+			 sizeof(hop));
+	fdreg_clear_range(10, 11);
+	ok(fdreg_kind(10) == FD_NONE && fdreg_kind(12) == FD_TUNNEL,
+	   "close_range forgets exactly its range");
+	fdreg_clear_range(0, ~0U);
+	ok(fdreg_kind(12) == FD_NONE && fdreg_kind(6) == FD_NONE, "close_range(0, ~0U) forgets all");
+
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	fdreg_set_internal(fd);
+	ok(fdreg_kind(fd) == FD_INTERNAL && fdreg_internal_valid(fd), "an internal fd");
+	ok(fdreg_internal_in(0, ~0U) == fd && fdreg_internal_in((unsigned)fd + 1, ~0U) == -1,
+	   "found by a sweep over its range only");
+	fdreg_clear_range(0, ~0U);
+	ok(fdreg_kind(fd) == FD_INTERNAL, "close_range bookkeeping leaves internal fds alone");
+	int moved = fdreg_relocate_internal(fd);
+	ok(moved >= 0 && moved != fd && fdreg_kind(moved) == FD_INTERNAL &&
+		   fdreg_kind(fd) == FD_NONE && fcntl(fd, F_GETFD) == -1,
+	   "relocated: the old number is free for the program (%d -> %d)", fd, moved);
+	ok(fcntl(moved, F_GETFD) == FD_CLOEXEC, "the moved fd is close-on-exec");
+	/* Closed behind our back and the number reused: no longer ours. */
+	close(moved);
+	int reused = open("/dev/zero", O_RDONLY);
+	if (reused != moved)
+		reused = dup2(reused, moved);
+	ok(!fdreg_internal_valid(moved), "an internal number reused by another file is not ours");
+	close(reused);
+
+	ok(fdreg_kind(-1) == FD_NONE && fdreg_kind(1 << 30) == FD_NONE, "out of range: none");
+	fdreg_set_tunnel(1 << 30, (struct sockaddr *)&dst, sizeof(dst), (struct sockaddr *)&hop,
+			 sizeof(hop));
+	ok(fdreg_kind(1 << 30) == FD_NONE, "a record past the table is ignored, not a crash");
+	return tap_done();
+}
