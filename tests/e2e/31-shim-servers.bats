@@ -46,6 +46,26 @@ fetch() {
 	[ "$(canary_count)" = "$before" ]
 }
 
+@test "socksifyd: proxy given by a name with IPv4 and IPv6 addresses, from IPv4 and IPv6 sockets" {
+	# One port on both addresses, so either address of the name is the same proxy.
+	start_socksifyd "$NS_PROXY" "$NETNS_DIR/dual.log" --open -l 198.18.1.2:1180 \
+		-l '[fd00:1::2]:1180'
+	shim_hosts proxy46.test 198.18.1.2
+	shim_hosts proxy46.test fd00:1::2
+	shim_hosts proxy6.test fd00:1::2
+	run fetch "socks5://proxy46.test:1180"
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
+	run shim_run SOCKSIFY_PROXY="socks5://proxy46.test:1180" curl -sS --max-time 10 \
+		"http://[$NS_TARGET_IP6]/"
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
+	run shim_run SOCKSIFY_PROXY="socks5://proxy6.test:1180" curl -sS --max-time 10 \
+		"http://[$NS_TARGET_IP6]/"
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
+}
+
 @test "socksifyd: socks4 (with dns=local: socks4 cannot carry names)" {
 	run fetch "socks4://198.18.1.2:$S5_OPEN" SOCKSIFY_DNS=local
 	assert_success
