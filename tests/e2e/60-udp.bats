@@ -201,9 +201,9 @@ s.sendto(b"after", dst); print(s.recv(100).decode(), flush=True)
 	assert_line "sendto=-1 errno=EACCES"
 }
 
-@test "UDP through a 2-hop chain (socksifyd -> socksifyd): ASSOCIATE at the last hop" {
+@test "UDP through a 2-hop chain (socksifyd -> socksifyd): an association per hop, nested headers" {
 	# The first hop reaches the second on the proxy's own address: allowed explicitly.
-	# The relay is the last hop's, which the client must reach itself (it does here).
+	# Each hop has its own association; hop 1 relays the datagrams to hop 2s relay.
 	start_socksifyd "$NS_PROXY" "$NETNS_DIR/s5-hop1.log" --open -l 198.18.1.2:0 \
 		--allow-local-dest
 	local hop1 hop2
