@@ -158,3 +158,13 @@ os.execvp("ls", ["ls", "-l", "/proc/self/fd/"])' "$NS_TARGET_IP"
 	run grep -c 'DIAL_DONE' "$log"
 	assert_output 4
 }
+
+@test "a vfork child's close/dup2/closefrom leave the parent's tunnel and its bookkeeping alone" {
+	run shim_run "$SNIPPETS/vfork" "$NS_TARGET_IP" 7
+	assert_snippet_pass
+}
+
+@test "errno stays as the program set it across pass-through and successful calls" {
+	run shim_run "$SNIPPETS/errno_keep" "$NS_TARGET_IP" 7 198.18.1.2 "$SHIM_S5_PORT"
+	assert_snippet_pass
+}
