@@ -44,14 +44,31 @@ static void fdops_atfork_parent(void)
 	pthread_mutex_unlock(&fdops_setup_mu);
 }
 
+/* ---- vfork ----
+ * A vfork()ed child runs in its parent's memory, and no fork handler runs for it.
+ * What it closes or dup2()s is its own copy of the fd table, so it must leave the
+ * registries (the parent's) alone: it is told by its pid, which is not the one
+ * recorded at start-up or at the last fork. Only paths that would change the
+ * bookkeeping ask, so an fd the shim does not know still costs no syscall. */
+static pid_t fdops_pid;
+
+static bool fdops_vforked(void)
+{
+	pid_t p = __atomic_load_n(&fdops_pid, __ATOMIC_RELAXED);
+
+	return p != 0 && getpid() != p;
+}
+
 static void fdops_atfork_child(void)
 {
 	static const pthread_mutex_t fresh = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 	memcpy(&fdops_setup_mu, &fresh, sizeof(fresh));
+	__atomic_store_n(&fdops_pid, getpid(), __ATOMIC_RELAXED);
 }
 
 __attribute__((constructor)) static void fdops_init(void)
 {
+	__atomic_store_n(&fdops_pid, getpid(), __ATOMIC_RELAXED);
 	pthread_atfork(fdops_atfork_prepare, fdops_atfork_parent, fdops_atfork_child);
 }
 
@@ -71,17 +88,20 @@ SHIM_EXPORT int close(int fd)
 			errno = EBADF;
 			return -1;
 		}
-		shim_lost_internal(fd);
+		if (!fdops_vforked())
+			shim_lost_internal(fd);
 		break;
 	case FD_TUNNEL:
 		/* Forget before closing: once closed the number may be reused at once. */
-		fdreg_clear(fd);
+		if (!fdops_vforked())
+			fdreg_clear(fd);
 		break;
 	case FD_NONE:
 		break;
 	}
 	/* A UDP socket through the proxy: its association goes with it. */
-	dgram_forget(fd);
+	if (dgram_known(fd) && !fdops_vforked())
+		dgram_forget(fd);
 	return real()->close(fd);
 }
 
@@ -90,7 +110,7 @@ static int fdops_close_range(unsigned int first, unsigned int last, int flags)
 {
 	int rc = 0;
 
-	if (!(flags & CLOSE_RANGE_CLOEXEC)) {
+	if (!(flags & CLOSE_RANGE_CLOEXEC) && !fdops_vforked()) {
 		fdreg_clear_range(first, last);
 		dgram_forget_range(first, last);
 	}
@@ -140,10 +160,11 @@ SHIM_EXPORT int dup(int fd)
 		return -1;
 	}
 	nfd = real()->dup(fd);
-	if (nfd >= 0 && fdreg_kind(fd) == FD_TUNNEL)
+	if (nfd < 0 || fdops_vforked())
+		return nfd;
+	if (fdreg_kind(fd) == FD_TUNNEL)
 		fdreg_copy(fd, nfd);
-	if (nfd >= 0)
-		dgram_copy(fd, nfd);
+	dgram_copy(fd, nfd);
 	return nfd;
 }
 
@@ -157,6 +178,8 @@ static int fdops_dup_onto(int oldfd, int newfd, int flags, bool three)
 		errno = EBADF;
 		return -1;
 	}
+	if (fdops_vforked()) /* its own fd table; the registries are the parent's */
+		return three ? real()->dup3(oldfd, newfd, flags) : real()->dup2(oldfd, newfd);
 	if (oldfd != newfd && fdreg_kind(newfd) == FD_INTERNAL) {
 		if (fdreg_internal_valid(newfd))
 			shim_relocate_log(newfd);
