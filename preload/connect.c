@@ -114,7 +114,7 @@ static int connect_tunnel(int fd, const struct sockaddr *sa, socklen_t len, int 
 {
 	struct sockaddr_storage via;
 	socklen_t vialen = 0;
-	int err;
+	int err, saved = errno;
 
 	shim_inside++;
 	err = chain_connect(fd, family, dst, &via, &vialen);
@@ -124,6 +124,9 @@ static int connect_tunnel(int fd, const struct sockaddr *sa, socklen_t len, int 
 		return -1;
 	}
 	fdreg_set_tunnel(fd, sa, len, (struct sockaddr *)&via, vialen);
+	/* The handshake's own EINPROGRESS/EAGAIN stay inside: a direct connect that
+	 * succeeds leaves errno alone. */
+	errno = saved;
 	return 0;
 }
 
@@ -140,7 +143,7 @@ static int connect_refuse(const struct socks_addr *dst, int err)
 SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct socks_addr dst;
-	int family = 0, err = 0;
+	int family = 0, err = 0, saved = errno;
 
 	/* A UDP socket already through the proxy: a new peer must not reach the
 	 * kernel directly (it would be a direct destination). */
@@ -156,5 +159,8 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	case CONNECT_PASS:
 		break;
 	}
+	/* Classifying (getsockopt, the first config load) may have set errno: libc's
+	 * connect must be what the program sees. */
+	errno = saved;
 	return real()->connect(fd, sa, len);
 }
