@@ -1,8 +1,9 @@
 /* The shim must not leave its own errno behind where libc would not have touched it:
- * a pass-through call (a connect to the proxy itself, to loopback; a UDP datagram to
- * loopback; close, dup, read and write of a pipe) and a successful tunnelled connect
- * leave errno as the program set it, as they would without the library. Programs do
- * `errno = 0; call(); if (errno) ...`. Usage: errno_keep HOST PORT PROXYHOST PROXYPORT */
+ * a pass-through call (a connect to the proxy itself; a UDP datagram to loopback;
+ * close, dup, read and write of a pipe), a successful tunnelled connect and a proxied
+ * datagram leave errno as the program set it, as they would without the library.
+ * Programs do `errno = 0; call(); if (errno) ...`.
+ * Usage: errno_keep HOST PORT PROXYHOST PROXYPORT (HOST: TCP and UDP echo on PORT) */
 #include "snip.h"
 
 #define SENTINEL 4242
@@ -48,6 +49,21 @@ int main(int argc, char **argv)
 	CHECK(sendto(u, &c, 1, 0, (struct sockaddr *)&lo, sizeof(lo)) == 1 && errno == SENTINEL,
 	      "a UDP datagram to loopback keeps errno (%d)", errno);
 	close(u);
+
+	/* A datagram through the proxy (the target's UDP echo on the same port): the
+	 * association's set-up must not show either. */
+	char back[8];
+	u = socket(ss.ss_family, SOCK_DGRAM, 0);
+	errno = SENTINEL;
+	CHECK(sendto(u, &c, 1, 0, (struct sockaddr *)&ss, len) == 1 && errno == SENTINEL,
+	      "a proxied UDP datagram keeps errno (%d)", errno);
+	struct pollfd pu = { .fd = u, .events = POLLIN };
+	CHECK(poll(&pu, 1, 5000) == 1, "the echo arrives");
+	errno = SENTINEL;
+	CHECK(recvfrom(u, back, sizeof(back), 0, NULL, NULL) == 1 && errno == SENTINEL,
+	      "receiving it keeps errno (%d)", errno);
+	errno = SENTINEL;
+	CHECK(close(u) == 0 && errno == SENTINEL, "closing it keeps errno (%d)", errno);
 
 	CHECK(pipe(p) == 0, "pipe");
 	errno = SENTINEL;
