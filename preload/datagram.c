@@ -627,9 +627,7 @@ static bool dg_ctl_alive(const int *ctl, size_t n)
 	return r == 0 || (r < 0 && errno == EINTR);
 }
 
-/* Ready to send through d: the association up and alive. Caller holds d->mu.
- * Returns 0 or the errno the send fails with. */
-static int dg_ready(struct dgram *d, const struct socks_addr *dst)
+static int dg_ready_check(struct dgram *d, const struct socks_addr *dst)
 {
 	if (d->err != 0) {
 		if (d->lost || dial_now_ms(&dg_io) < d->retry_ms)
@@ -648,6 +646,17 @@ static int dg_ready(struct dgram *d, const struct socks_addr *dst)
 		return ECONNRESET;
 	}
 	return 0;
+}
+
+/* Ready to send through d: the association up and alive. Caller holds d->mu.
+ * Returns 0 or the errno the send fails with; errno itself is left as it was (the
+ * set-up's EINPROGRESS must not show behind a send that succeeds). */
+static int dg_ready(struct dgram *d, const struct socks_addr *dst)
+{
+	int saved = errno, err = dg_ready_check(d, dst);
+
+	errno = saved;
+	return err;
 }
 
 /* ---- policy ---- */
@@ -836,7 +845,7 @@ static ssize_t dg_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct socks_addr dst;
 	struct dgram *d;
-	int err = 0;
+	int err = 0, saved = errno;
 
 	switch (dg_classify(fd, msg->msg_name, msg->msg_namelen, flags, &dst, &err, &d)) {
 	case DG_PROXY:
@@ -858,6 +867,7 @@ static ssize_t dg_sendmsg(int fd, const struct msghdr *msg, int flags)
 		if (conn)
 			return dg_send_wrapped(fd, d, &dst, NULL, 0, msg, flags);
 	}
+	errno = saved; /* classifying (the first config load) may have set it */
 	return dg()->sendmsg(fd, msg, flags);
 }
 
