@@ -328,6 +328,26 @@ s.sendto(b"two", ("198.18.2.2", 7)); print("echo", s.recv(100), flush=True)
 	assert_line "echo b'two'"
 }
 
+@test "a connected UDP socket on fd 2 (stderr closed): the warn line cannot deadlock the failing connect" {
+	# The shim logs to fd 2; here that is the program's own proxied UDP socket, so
+	# the warn about the refused proxy goes through the write() hook while the
+	# socket's lock is held. It must fail the connect, not hang.
+	run timeout 20 ip netns exec "$NS_CLIENT" env LD_PRELOAD="$SOCKSIFY_LIB" \
+		SOCKSIFY_CONF="$SHIM_CONF" SOCKSIFY_PROXY=socks5://198.18.1.2:1 "$NETNS_PY" -c '
+import os, socket
+os.close(2)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+print("fd", s.fileno(), flush=True)
+try:
+    s.connect(("198.18.2.2", 7)); print("connected")
+except OSError as e:
+    print("connect", "ECONNREFUSED" if e.errno == 111 else e.errno, flush=True)
+'
+	assert_success
+	assert_line "fd 2"
+	assert_line "connect ECONNREFUSED"
+}
+
 @test "sendmsg(MSG_FASTOPEN) on a TCP socket goes through the tunnel, data once" {
 	run shim_run "$SNIPPETS/udp_fastopen" "$NS_TARGET_IP" 7
 	assert_snippet_pass
