@@ -650,11 +650,16 @@ static int dg_ready_check(struct dgram *d, const struct socks_addr *dst)
 
 /* Ready to send through d: the association up and alive. Caller holds d->mu.
  * Returns 0 or the errno the send fails with; errno itself is left as it was (the
- * set-up's EINPROGRESS must not show behind a send that succeeds). */
+ * set-up's EINPROGRESS must not show behind a send that succeeds). Inside the shim
+ * meanwhile: the warn line goes to fd 2 through our write() hook, and when fd 2 is
+ * this very socket (a daemon with stderr closed) that must not take d->mu again. */
 static int dg_ready(struct dgram *d, const struct socks_addr *dst)
 {
-	int saved = errno, err = dg_ready_check(d, dst);
+	int saved = errno, err;
 
+	shim_inside++;
+	err = dg_ready_check(d, dst);
+	shim_inside--;
 	errno = saved;
 	return err;
 }
