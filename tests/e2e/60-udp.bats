@@ -348,6 +348,35 @@ except OSError as e:
 	assert_line "connect ECONNREFUSED"
 }
 
+@test "a proxied UDP socket closed behind the shim (raw syscall): a pipe, then a new UDP socket on its number work" {
+	# fclose() of an fdopen'd socket, or syscall(SYS_close), closes past the close()
+	# hook: the number's stale record must not turn the pipe's write/read into
+	# datagram calls (ENOTSOCK) nor hand the next UDP socket the old association.
+	run shim_run "$NETNS_PY" -c '
+import ctypes, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
+s.sendto(b"one", ("198.18.2.2", 7)); print("echo", s.recv(100), flush=True)
+fd = s.detach()
+print("raw close", libc.syscall(3, fd), flush=True)
+r, w = os.pipe()
+n = w if w == fd else r if r == fd else -1
+print("reused", n == fd, flush=True)
+os.write(w, b"pipe"); print("pipe", os.read(r, 10), flush=True)
+os.close(r); os.close(w)
+t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); t.settimeout(5)
+print("same number", t.fileno() == fd, flush=True)
+t.sendto(b"two", ("198.18.2.2", 7)); print("echo", t.recv(100), flush=True)
+'
+	assert_success
+	assert_line "echo b'one'"
+	assert_line "raw close 0"
+	assert_line "reused True"
+	assert_line "pipe b'pipe'"
+	assert_line "same number True"
+	assert_line "echo b'two'"
+}
+
 @test "sendmsg(MSG_FASTOPEN) on a TCP socket goes through the tunnel, data once" {
 	run shim_run "$SNIPPETS/udp_fastopen" "$NS_TARGET_IP" 7
 	assert_snippet_pass
