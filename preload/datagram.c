@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -170,6 +171,10 @@ __attribute__((constructor)) static void dg_init(void)
 struct dgram {
 	pthread_mutex_t mu;
 	_Atomic bool active;
+	/* The socket's identity, to tell it from a number closed past our close() hook
+	 * (fclose of an fdopen'd socket, syscall(SYS_close)) and reused. */
+	dev_t dev;
+	ino_t ino;
 	int family;                    /* the socket's: AF_INET or AF_INET6 */
 	/* One association per hop: hop k's control connection runs through hops
 	 * 0..k-1 (CONNECT) and asks hop k for UDP ASSOCIATE; a datagram carries one
@@ -220,8 +225,8 @@ static void dg_tab_alloc(void)
 	atomic_store_explicit(&dg_tab, (_Atomic(struct dgram *) *)m, memory_order_release);
 }
 
-/* The active record of fd, or NULL: the one load every hook pays. */
-static struct dgram *dg_get(int fd)
+/* The active record of fd, or NULL, as the table holds it. */
+static struct dgram *dg_lookup(int fd)
 {
 	_Atomic(struct dgram *) *t = atomic_load_explicit(&dg_tab, memory_order_acquire);
 	struct dgram *d;
@@ -230,6 +235,38 @@ static struct dgram *dg_get(int fd)
 		return NULL;
 	d = atomic_load_explicit(&t[fd], memory_order_acquire);
 	return d != NULL && atomic_load_explicit(&d->active, memory_order_acquire) ? d : NULL;
+}
+
+static void dg_drop_ctl(struct dgram *d);
+
+/* fd is still the socket d was registered for (errno untouched). */
+static bool dg_same_socket(int fd, const struct dgram *d)
+{
+	struct stat st;
+	int saved = errno;
+	bool same = fstat(fd, &st) == 0 && st.st_ino == d->ino && st.st_dev == d->dev;
+
+	errno = saved;
+	return same;
+}
+
+/* The active record of fd, or NULL: the one load every hook pays for an fd we do not
+ * manage. A managed one is also checked against the kernel (one fstat): a record
+ * whose number now holds another file is dropped, its association with it, so a
+ * pipe or a new socket there is the program's again. */
+static struct dgram *dg_get(int fd)
+{
+	struct dgram *d = dg_lookup(fd);
+
+	if (__builtin_expect(d == NULL, 1) || dg_same_socket(fd, d))
+		return d;
+	pthread_mutex_lock(&d->mu);
+	if (atomic_load(&d->active) && !dg_same_socket(fd, d)) {
+		atomic_store_explicit(&d->active, false, memory_order_release);
+		dg_drop_ctl(d);
+	}
+	pthread_mutex_unlock(&d->mu);
+	return NULL;
 }
 
 static void dg_atfork_child(void)
@@ -279,6 +316,13 @@ static struct dgram *dg_register(int fd, int family)
 		return NULL;
 	pthread_mutex_lock(&d->mu);
 	if (!atomic_load(&d->active)) {
+		struct stat st;
+		int saved = errno;
+		if (fstat(fd, &st) == 0) {
+			d->dev = st.st_dev;
+			d->ino = st.st_ino;
+		}
+		errno = saved;
 		d->family = family;
 		d->nctl = 0;
 		d->err = 0;
