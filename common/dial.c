@@ -163,6 +163,12 @@ static enum dial_state dial_fail(struct dial *d, size_t hop, int err, const char
 	return DIAL_FAILED;
 }
 
+/* A reply this hop sent that does not parse: the hop itself is at fault. */
+static enum dial_state dial_bad_reply(struct dial *d, int rc)
+{
+	return dial_fail(d, d->hop, ECONNREFUSED, "bad reply: %s", codec_strerror(rc));
+}
+
 /* What hop d->hop is asked to reach: the next hop, or the destination. */
 static const struct socks_addr *dial_target(const struct dial *d)
 {
@@ -429,7 +435,7 @@ static bool dial_fill_http(struct dial *d, enum dial_state *st, int *status)
 		}
 		rc = http_parse_connect_reply(d->in, d->inlen + (size_t)n, &used, status);
 		if (rc < 0) {
-			*st = dial_fail(d, d->hop, ECONNREFUSED, "bad reply: %s", codec_strerror(rc));
+			*st = dial_bad_reply(d, rc);
 			return false;
 		}
 		/* Consume what we peeked, but on DONE only through the end of the head. */
@@ -531,38 +537,44 @@ static const char *dial_via(const struct dial *d, char *buf, size_t cap)
 	return buf;
 }
 
-static enum dial_state dial_s5_reply(struct dial *d)
+/* A hop refused the request (the next hop or the destination, as `who` says). */
+static enum dial_state dial_refused(struct dial *d, size_t who, int err, const char *why)
 {
 	char via[48];
+
+	return dial_fail(d, who, err, "%s%s", dial_via(d, via, sizeof(via)), why);
+}
+
+static enum dial_state dial_s5_reply(struct dial *d)
+{
 	struct s5_request rep;
 	size_t used;
 	int rc = s5_parse_reply(d->in, d->inlen, &used, &rep);
 
 	if (rc != CODEC_DONE)
-		return dial_fail(d, d->hop, ECONNREFUSED, "bad reply: %s", codec_strerror(rc));
+		return dial_bad_reply(d, rc);
 	d->inlen = 0;
 	d->reply = rep.cmd;
 	if (rep.cmd != S5_REP_SUCCEEDED)
-		return dial_fail(d, dial_target_hop(d), s5_rep_to_errno(rep.cmd),
-				 "%s%s", dial_via(d, via, sizeof(via)), s5_rep_str(rep.cmd));
+		return dial_refused(d, dial_target_hop(d), s5_rep_to_errno(rep.cmd),
+				    s5_rep_str(rep.cmd));
 	d->bound = rep.addr;
 	return dial_hop_done(d);
 }
 
 static enum dial_state dial_s4_reply(struct dial *d)
 {
-	char via[48];
 	struct s4_reply rep;
 	size_t used;
 	int rc = s4_parse_reply(d->in, d->inlen, &used, &rep);
 
 	if (rc != CODEC_DONE)
-		return dial_fail(d, d->hop, ECONNREFUSED, "bad reply: %s", codec_strerror(rc));
+		return dial_bad_reply(d, rc);
 	d->inlen = 0;
 	d->reply = rep.cd;
 	if (rep.cd != S4_REP_GRANTED)
-		return dial_fail(d, dial_target_hop(d), s4_rep_to_errno(rep.cd),
-				 "%s%s", dial_via(d, via, sizeof(via)), s4_rep_str(rep.cd));
+		return dial_refused(d, dial_target_hop(d), s4_rep_to_errno(rep.cd),
+				    s4_rep_str(rep.cd));
 	memset(&d->bound, 0, sizeof(d->bound));
 	d->bound.atyp = SOCKS5_ATYP_IPV4;
 	d->bound.port = rep.port;
@@ -572,15 +584,15 @@ static enum dial_state dial_s4_reply(struct dial *d)
 
 static enum dial_state dial_http_reply(struct dial *d, int status)
 {
-	char via[48];
+	char why[16];
 
 	d->inlen = 0;
 	d->http_status = status;
 	if (status < 200 || status > 299) {
 		/* 407: this hop wants other credentials; anything else is about the target. */
 		size_t who = status == 407 ? d->hop : dial_target_hop(d);
-		return dial_fail(d, who, http_status_to_errno(status),
-				 "%sHTTP %d", dial_via(d, via, sizeof(via)), status);
+		snprintf(why, sizeof(why), "HTTP %d", status);
+		return dial_refused(d, who, http_status_to_errno(status), why);
 	}
 	return dial_hop_done(d);
 }
