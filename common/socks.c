@@ -175,26 +175,39 @@ bool s5_greeting_has(const struct s5_greeting *g, uint8_t method)
 	return memchr(g->methods, method, g->nmethods) != NULL;
 }
 
-ssize_t s5_build_method_reply(uint8_t *buf, size_t cap, uint8_t method)
+/* The two-byte messages (method selection, RFC 1929 status): VER, then one value. */
+static ssize_t put_pair(uint8_t *buf, size_t cap, uint8_t ver, uint8_t value)
 {
 	if (cap < 2)
 		return CODEC_ENOSPC;
-	buf[0] = SOCKS5_VERSION;
-	buf[1] = method;
+	buf[0] = ver;
+	buf[1] = value;
 	return 2;
+}
+
+/* VER must be ver or alt; the version is judged as soon as its byte is in. */
+static int get_pair(const uint8_t *buf, size_t len, size_t *used, uint8_t ver, uint8_t alt,
+		    uint8_t *value)
+{
+	if (len < 1)
+		return CODEC_NEED_MORE;
+	if (buf[0] != ver && buf[0] != alt)
+		return CODEC_EVERSION;
+	if (len < 2)
+		return CODEC_NEED_MORE;
+	*value = buf[1];
+	*used = 2;
+	return CODEC_DONE;
+}
+
+ssize_t s5_build_method_reply(uint8_t *buf, size_t cap, uint8_t method)
+{
+	return put_pair(buf, cap, SOCKS5_VERSION, method);
 }
 
 int s5_parse_method_reply(const uint8_t *buf, size_t len, size_t *used, uint8_t *method)
 {
-	if (len < 1)
-		return CODEC_NEED_MORE;
-	if (buf[0] != SOCKS5_VERSION)
-		return CODEC_EVERSION;
-	if (len < 2)
-		return CODEC_NEED_MORE;
-	*method = buf[1];
-	*used = 2;
-	return CODEC_DONE;
+	return get_pair(buf, len, used, SOCKS5_VERSION, SOCKS5_VERSION, method);
 }
 
 /* ---- RFC 1929 username/password ---- */
@@ -253,26 +266,14 @@ int s5_parse_auth(const uint8_t *buf, size_t len, size_t *used, struct s5_auth *
 
 ssize_t s5_build_auth_reply(uint8_t *buf, size_t cap, uint8_t status)
 {
-	if (cap < 2)
-		return CODEC_ENOSPC;
-	buf[0] = SOCKS5_AUTH_VERSION;
-	buf[1] = status;
-	return 2;
+	return put_pair(buf, cap, SOCKS5_AUTH_VERSION, status);
 }
 
 int s5_parse_auth_reply(const uint8_t *buf, size_t len, size_t *used, uint8_t *status)
 {
-	if (len < 1)
-		return CODEC_NEED_MORE;
 	/* Some servers answer the sub-negotiation with VER 5 instead of 1; the status
 	 * byte still means the same, so accept both rather than fail a working proxy. */
-	if (buf[0] != SOCKS5_AUTH_VERSION && buf[0] != SOCKS5_VERSION)
-		return CODEC_EVERSION;
-	if (len < 2)
-		return CODEC_NEED_MORE;
-	*status = buf[1];
-	*used = 2;
-	return CODEC_DONE;
+	return get_pair(buf, len, used, SOCKS5_AUTH_VERSION, SOCKS5_VERSION, status);
 }
 
 /* ---- SOCKS5 request / reply ---- */
