@@ -19,9 +19,7 @@ setup_file() {
 
 teardown_file() {
 	netns_down
-	if [ -f "${BATS_FILE_TMPDIR:-/nonexistent}/made-run-sshd" ]; then
-		rmdir /run/sshd 2>/dev/null
-	fi
+	shim_sshd_cleanup
 }
 
 # fetch PROXY_URL [VAR=VALUE...]: the target's page through that proxy.
@@ -151,28 +149,7 @@ fetch() {
 @test "OpenSSH ssh -D (listening on the proxy's client-side address)" {
 	require_cmd ssh sshd ssh-keygen
 	local d=$NETNS_DIR/sshd
-	mkdir -p "$d"
-	if [ ! -d /run/sshd ]; then
-		mkdir -p /run/sshd && touch "$BATS_FILE_TMPDIR/made-run-sshd"
-	fi
-	ssh-keygen -q -t ed25519 -N '' -f "$d/host_key"
-	ssh-keygen -q -t ed25519 -N '' -f "$d/client_key"
-	cp "$d/client_key.pub" "$d/authorized_keys"
-	chmod 600 "$d/authorized_keys"
-	cat >"$d/sshd_config" <<-CONF
-		Port 22
-		ListenAddress 127.0.0.1
-		HostKey $d/host_key
-		AuthorizedKeysFile $d/authorized_keys
-		PidFile none
-		UsePAM no
-		StrictModes no
-		PermitRootLogin prohibit-password
-		PasswordAuthentication no
-		AllowTcpForwarding yes
-	CONF
-	netns_bg "$NS_PROXY" "$d/sshd.log" /usr/sbin/sshd -D -e -f "$d/sshd_config"
-	wait_for_port "$NS_PROXY" 127.0.0.1 22 10
+	shim_sshd "$d" "$NS_PROXY" 127.0.0.1 "AllowTcpForwarding yes"
 	# sshd and the ssh client both run in the proxy namespace; the dynamic forward
 	# must listen on 198.18.1.2 (GatewayPorts) since the client namespace reaches only it.
 	netns_bg "$NS_PROXY" "$d/ssh-D.log" ssh -F /dev/null -N -i "$d/client_key" \

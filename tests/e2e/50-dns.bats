@@ -44,10 +44,7 @@ need_hook() {
 teardown_file() {
 	netns_down
 	rm -f "${SOCKSIFY_NAMETABLE:-/nonexistent}"
-	if [ -f "${BATS_FILE_TMPDIR:-/nonexistent}/made-run-sshd" ]; then
-		rmdir /run/sshd 2>/dev/null
-	fi
-	return 0
+	shim_sshd_cleanup
 }
 
 setup() {
@@ -534,29 +531,7 @@ http.get({host: "target.test", port: 80, path: "/", timeout: 10000}, (res) => {
 	need_hook
 	require_cmd ssh ssh-keygen
 	local d=$NETNS_DIR/dnsssh
-	mkdir -p "$d"
-	if [ ! -d /run/sshd ]; then
-		mkdir -p /run/sshd && touch "$BATS_FILE_TMPDIR/made-run-sshd"
-	fi
-	ssh-keygen -q -t ed25519 -N '' -f "$d/host_key"
-	ssh-keygen -q -t ed25519 -N '' -f "$d/client_key"
-	cp "$d/client_key.pub" "$d/authorized_keys"
-	chmod 600 "$d/authorized_keys"
-	cat >"$d/sshd_config" <<-CONF
-		Port 22
-		ListenAddress $NS_TARGET_IP
-		HostKey $d/host_key
-		AuthorizedKeysFile $d/authorized_keys
-		PidFile none
-		UsePAM no
-		UseDNS no
-		StrictModes no
-		PermitRootLogin prohibit-password
-		PasswordAuthentication no
-		KbdInteractiveAuthentication no
-	CONF
-	netns_bg "$NS_TARGET" "$d/sshd.log" /usr/sbin/sshd -D -e -f "$d/sshd_config"
-	wait_for_port "$NS_TARGET" "$NS_TARGET_IP" 22 10
+	shim_sshd "$d" "$NS_TARGET" "$NS_TARGET_IP" "UseDNS no" "KbdInteractiveAuthentication no"
 	run shim_run ssh -F /dev/null -i "$d/client_key" -o StrictHostKeyChecking=no \
 		-o UserKnownHostsFile=/dev/null -o BatchMode=yes -o ConnectTimeout=10 \
 		-o LogLevel=ERROR root@target.test echo hello-by-name

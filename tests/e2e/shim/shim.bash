@@ -117,3 +117,33 @@ while True:
 ' "$port" "$hex"
 	wait_for_line "$NETNS_DIR/faulty-$port.log" '^faulty ready' 10
 }
+
+# shim_sshd DIR NS ADDR [CONFIG-LINE...]: host and client keys in DIR (root may log in
+# with DIR/client_key, nothing else), and an sshd on ADDR:22 in namespace NS, waited
+# for. Extra sshd_config lines follow the common ones. Pair with shim_sshd_cleanup in
+# teardown_file (it removes /run/sshd if this made it).
+shim_sshd() {
+	local d=$1 ns=$2 addr=$3
+	shift 3
+	mkdir -p "$d"
+	if [ ! -d /run/sshd ]; then
+		mkdir -p /run/sshd && touch "$BATS_FILE_TMPDIR/made-run-sshd"
+	fi
+	ssh-keygen -q -t ed25519 -N '' -f "$d/host_key"
+	ssh-keygen -q -t ed25519 -N '' -f "$d/client_key"
+	cp "$d/client_key.pub" "$d/authorized_keys"
+	chmod 600 "$d/authorized_keys"
+	printf '%s\n' "Port 22" "ListenAddress $addr" "HostKey $d/host_key" \
+		"AuthorizedKeysFile $d/authorized_keys" "PidFile none" "UsePAM no" \
+		"StrictModes no" "PermitRootLogin prohibit-password" \
+		"PasswordAuthentication no" "$@" >"$d/sshd_config"
+	netns_bg "$ns" "$d/sshd.log" /usr/sbin/sshd -D -e -f "$d/sshd_config"
+	wait_for_port "$ns" "$addr" 22 10
+}
+
+shim_sshd_cleanup() {
+	if [ -f "${BATS_FILE_TMPDIR:-/nonexistent}/made-run-sshd" ]; then
+		rmdir /run/sshd 2>/dev/null
+	fi
+	return 0
+}
