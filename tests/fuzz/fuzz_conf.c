@@ -6,14 +6,7 @@
 #include <string.h>
 
 #include "conf.h"
-
-#define CHECK(c)                                                                          \
-	do {                                                                              \
-		if (!(c))                                                                 \
-			abort();                                                          \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static const char *const env_names[] = { "SOCKSIFY_PROXY", "SOCKSIFY_DIRECT", "SOCKSIFY_DNS",
 					 "SOCKSIFY_UDP", "SOCKSIFY_LOG", "SOCKSIFY_LOG_FILE" };

@@ -12,14 +12,7 @@
 #include "conf.h"
 #include "dial.h"
 #include "util.h"
-
-#define CHECK(c)                                                                          \
-	do {                                                                              \
-		if (!(c))                                                                 \
-			abort();                                                          \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static const uint8_t *rx;
 static size_t rxlen, rxoff, chunk;

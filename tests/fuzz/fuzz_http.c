@@ -6,14 +6,7 @@
 #include <string.h>
 
 #include "socks.h"
-
-#define CHECK(c)                                                                          \
-	do {                                                                              \
-		if (!(c))                                                                 \
-			abort();                                                          \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static int addr_eq(const struct socks_addr *a, const struct socks_addr *b)
 {

@@ -6,14 +6,7 @@
 #include <string.h>
 
 #include "addr.h"
-
-#define CHECK(c)                                                                          \
-	do {                                                                              \
-		if (!(c))                                                                 \
-			abort();                                                          \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 static bool rule_eq(const struct rule *a, const struct rule *b)
 {

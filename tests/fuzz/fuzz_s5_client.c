@@ -6,21 +6,7 @@
 #include <string.h>
 
 #include "socks.h"
-
-#define CHECK(c)                                                                          \
-	do {                                                                              \
-		if (!(c))                                                                 \
-			abort();                                                          \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void check_rc(int rc, size_t used, size_t len)
-{
-	CHECK(rc >= CODEC_ECMD && rc <= CODEC_NEED_MORE);
-	if (rc == CODEC_DONE)
-		CHECK(used > 0 && used <= len);
-}
+#include "fuzz.h"
 
 static size_t reply(const uint8_t *d, size_t n)
 {
@@ -29,7 +15,7 @@ static size_t reply(const uint8_t *d, size_t n)
 	size_t used = 0, u2;
 	int rc = s5_parse_reply(d, n, &used, &r);
 
-	check_rc(rc, used, n);
+	fuzz_check_rc(rc, used, n);
 	if (rc != CODEC_DONE)
 		return 0;
 	CHECK(s5_build_reply(b, sizeof(b), r.cmd, &r.addr) == (ssize_t)used);
@@ -46,15 +32,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	reply(data, size);
 	rc = s5_parse_auth_reply(data, size, &used, &status);
-	check_rc(rc, used, size);
+	fuzz_check_rc(rc, used, size);
 	rc = s5_parse_method_reply(data, size, &used, &method);
-	check_rc(rc, used, size);
+	fuzz_check_rc(rc, used, size);
 	if (rc != CODEC_DONE)
 		return 0;
 	off = used;
 	if (method == SOCKS5_METHOD_USERPASS) {
 		rc = s5_parse_auth_reply(data + off, size - off, &used, &status);
-		check_rc(rc, used, size - off);
+		fuzz_check_rc(rc, used, size - off);
 		if (rc != CODEC_DONE)
 			return 0;
 		off += used;

@@ -7,21 +7,7 @@
 #include <string.h>
 
 #include "socks.h"
-
-#define CHECK(c)                                                                          \
-	do {                                                                              \
-		if (!(c))                                                                 \
-			abort();                                                          \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void check_rc(int rc, size_t used, size_t len)
-{
-	CHECK(rc >= CODEC_ECMD && rc <= CODEC_NEED_MORE);
-	if (rc == CODEC_DONE)
-		CHECK(used > 0 && used <= len);
-}
+#include "fuzz.h"
 
 static size_t greeting(const uint8_t *d, size_t n)
 {
@@ -30,7 +16,7 @@ static size_t greeting(const uint8_t *d, size_t n)
 	size_t used = 0, u2;
 	int rc = s5_parse_greeting(d, n, &used, &g);
 
-	check_rc(rc, used, n);
+	fuzz_check_rc(rc, used, n);
 	if (rc != CODEC_DONE)
 		return 0;
 	CHECK(s5_build_greeting(b, sizeof(b), g.methods, g.nmethods) == (ssize_t)used);
@@ -46,7 +32,7 @@ static size_t auth(const uint8_t *d, size_t n)
 	size_t used = 0, u2;
 	int rc = s5_parse_auth(d, n, &used, &a);
 
-	check_rc(rc, used, n);
+	fuzz_check_rc(rc, used, n);
 	if (rc != CODEC_DONE)
 		return 0;
 	CHECK(strlen(a.user) == a.ulen && strlen(a.pass) == a.plen);
@@ -63,7 +49,7 @@ static size_t request(const uint8_t *d, size_t n)
 	size_t used = 0, u2;
 	int rc = s5_parse_request(d, n, &used, &r);
 
-	check_rc(rc, used, n);
+	fuzz_check_rc(rc, used, n);
 	if (rc != CODEC_DONE)
 		return 0;
 	CHECK(used == 3 + socks_addr_wire_len(&r.addr));
