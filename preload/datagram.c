@@ -263,6 +263,7 @@ static struct dgram *dg_get(int fd)
 	pthread_mutex_lock(&d->mu);
 	if (atomic_load(&d->active) && !dg_same_socket(fd, d)) {
 		atomic_store_explicit(&d->active, false, memory_order_release);
+		fdreg_set_dgram(fd, false);
 		dg_drop_ctl(d);
 	}
 	pthread_mutex_unlock(&d->mu);
@@ -332,6 +333,7 @@ static struct dgram *dg_register(int fd, int family)
 		d->connected = false;
 		d->has_lastfake = false;
 		atomic_store_explicit(&d->active, true, memory_order_release);
+		fdreg_set_dgram(fd, true);
 	}
 	pthread_mutex_unlock(&d->mu);
 	return d;
@@ -362,6 +364,7 @@ void dgram_forget(int fd)
 		return;
 	pthread_mutex_lock(&d->mu);
 	atomic_store_explicit(&d->active, false, memory_order_release);
+	fdreg_set_dgram(fd, false);
 	dg_drop_ctl(d);
 	pthread_mutex_unlock(&d->mu);
 }

@@ -74,23 +74,62 @@ static _Atomic uint8_t *fdreg_table(void)
 	return atomic_load_explicit(&fdreg_kinds, memory_order_acquire);
 }
 
-enum fd_kind fdreg_kind(int fd)
+/* The kind bits of a byte; the datagram bit lives beside them. */
+#define FDREG_KIND_MASK 3u
+
+static uint8_t fdreg_byte(int fd)
 {
 	_Atomic uint8_t *k = atomic_load_explicit(&fdreg_kinds, memory_order_acquire);
 
 	if (k == NULL || fd < 0 || (size_t)fd >= fdreg_size)
-		return FD_NONE;
-	return (enum fd_kind)atomic_load_explicit(&k[fd], memory_order_acquire);
+		return 0;
+	return atomic_load_explicit(&k[fd], memory_order_acquire);
 }
 
-static void fdreg_mark(_Atomic uint8_t *k, int fd, enum fd_kind kind)
+enum fd_kind fdreg_kind(int fd)
+{
+	return (enum fd_kind)(fdreg_byte(fd) & FDREG_KIND_MASK);
+}
+
+bool fdreg_known(int fd)
+{
+	return fdreg_byte(fd) != 0;
+}
+
+static void fdreg_raise_high(int fd)
 {
 	unsigned hi = atomic_load_explicit(&fdreg_high, memory_order_relaxed);
 
 	while (hi <= (unsigned)fd &&
 	       !atomic_compare_exchange_weak(&fdreg_high, &hi, (unsigned)fd + 1))
 		;
-	atomic_store_explicit(&k[fd], (uint8_t)kind, memory_order_release);
+}
+
+/* Sets fd's kind, keeping its datagram bit (the release publishes the record). */
+static void fdreg_mark(_Atomic uint8_t *k, int fd, enum fd_kind kind)
+{
+	uint8_t old = atomic_load_explicit(&k[fd], memory_order_relaxed);
+
+	fdreg_raise_high(fd);
+	while (!atomic_compare_exchange_weak_explicit(
+		&k[fd], &old, (uint8_t)((old & ~FDREG_KIND_MASK) | (unsigned)kind),
+		memory_order_release, memory_order_relaxed))
+		;
+}
+
+void fdreg_set_dgram(int fd, bool on)
+{
+	_Atomic uint8_t *k = on ? fdreg_table()
+				: atomic_load_explicit(&fdreg_kinds, memory_order_acquire);
+
+	if (k == NULL || fd < 0 || (size_t)fd >= fdreg_size)
+		return;
+	if (on) {
+		fdreg_raise_high(fd);
+		atomic_fetch_or_explicit(&k[fd], FDREG_DGRAM, memory_order_release);
+	} else {
+		atomic_fetch_and_explicit(&k[fd], (uint8_t)~FDREG_DGRAM, memory_order_release);
+	}
 }
 
 static ino_t fdreg_ino(int fd)
@@ -157,7 +196,7 @@ void fdreg_clear(int fd)
 	_Atomic uint8_t *k = atomic_load_explicit(&fdreg_kinds, memory_order_acquire);
 
 	if (k != NULL && fd >= 0 && (size_t)fd < fdreg_size)
-		atomic_store_explicit(&k[fd], FD_NONE, memory_order_release);
+		atomic_fetch_and_explicit(&k[fd], (uint8_t)FDREG_DGRAM, memory_order_release);
 }
 
 void fdreg_copy(int oldfd, int newfd)
@@ -199,8 +238,9 @@ void fdreg_clear_range(unsigned int first, unsigned int last)
 		return;
 	/* Only up to the high-water mark: a closefrom(3) costs what was used. */
 	for (unsigned fd = first; fd <= last && fd < hi; fd++)
-		if (atomic_load_explicit(&k[fd], memory_order_relaxed) == FD_TUNNEL)
-			atomic_store_explicit(&k[fd], FD_NONE, memory_order_release);
+		if ((atomic_load_explicit(&k[fd], memory_order_relaxed) & FDREG_KIND_MASK) == FD_TUNNEL)
+			atomic_fetch_and_explicit(&k[fd], (uint8_t)FDREG_DGRAM,
+						  memory_order_release);
 }
 
 int fdreg_internal_in(unsigned int first, unsigned int last)
@@ -211,7 +251,8 @@ int fdreg_internal_in(unsigned int first, unsigned int last)
 	if (k == NULL)
 		return -1;
 	for (unsigned fd = first; fd <= last && fd < hi; fd++)
-		if (atomic_load_explicit(&k[fd], memory_order_relaxed) == FD_INTERNAL)
+		if ((atomic_load_explicit(&k[fd], memory_order_relaxed) & FDREG_KIND_MASK) ==
+		    FD_INTERNAL)
 			return (int)fd;
 	return -1;
 }

@@ -63,6 +63,12 @@ enum fd_kind {
 	FD_INTERNAL = 2,  /* the shim's own (log file): protected from the program */
 };
 enum fd_kind fdreg_kind(int fd);
+/* Beside the kind, one bit: a UDP socket the datagram family manages (datagram.c
+ * keeps its state). So close() learns with one load that an fd is none of ours. */
+#define FDREG_DGRAM 4u
+/* True when the shim knows anything about fd (any kind, or the datagram bit). */
+bool fdreg_known(int fd);
+void fdreg_set_dgram(int fd, bool on);
 /* Records a tunnelled fd: the address the program asked for (its own form) and the
  * first hop (via) the socket is really connected to. */
 void fdreg_set_tunnel(int fd, const struct sockaddr *sa, socklen_t len,

@@ -88,7 +88,24 @@ int main(void)
 	ok(!fdreg_internal_valid(moved), "an internal number reused by another file is not ours");
 	close(reused);
 
+	/* The datagram bit: beside the kind, kept by its changes, told by fdreg_known. */
+	ok(!fdreg_known(40), "an fd never seen is not known");
+	fdreg_set_dgram(40, true);
+	ok(fdreg_known(40) && fdreg_kind(40) == FD_NONE, "a managed UDP socket: known, kind none");
+	fdreg_set_tunnel(40, (struct sockaddr *)&dst, sizeof(dst), (struct sockaddr *)&hop,
+			 sizeof(hop));
+	ok(fdreg_kind(40) == FD_TUNNEL, "connected through the proxy: a tunnel too");
+	fdreg_clear(40);
+	ok(fdreg_kind(40) == FD_NONE && fdreg_known(40), "clearing the tunnel keeps the datagram bit");
+	fdreg_set_tunnel(40, (struct sockaddr *)&dst, sizeof(dst), (struct sockaddr *)&hop,
+			 sizeof(hop));
+	fdreg_clear_range(40, 40);
+	ok(fdreg_kind(40) == FD_NONE && fdreg_known(40), "so does a close_range sweep");
+	fdreg_set_dgram(40, false);
+	ok(!fdreg_known(40), "forgotten by the datagram family: none of ours");
+
 	ok(fdreg_kind(-1) == FD_NONE && fdreg_kind(1 << 30) == FD_NONE, "out of range: none");
+	ok(!fdreg_known(-1), "out of range: not known");
 	fdreg_set_tunnel(1 << 30, (struct sockaddr *)&dst, sizeof(dst), (struct sockaddr *)&hop,
 			 sizeof(hop));
 	ok(fdreg_kind(1 << 30) == FD_NONE, "a record past the table is ignored, not a crash");
