@@ -6,14 +6,6 @@
 
 #include "snip.h"
 
-static int one(const struct sockaddr_storage *ss, socklen_t len, const char *tag)
-{
-	int fd = socket(ss->ss_family, SOCK_STREAM, 0);
-	int rc = connect(fd, (const struct sockaddr *)ss, len) == 0 && snip_echo(fd, tag) == 0;
-	close(fd);
-	return rc;
-}
-
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
@@ -22,12 +14,12 @@ int main(int argc, char **argv)
 	int status = -1;
 
 	/* The parent connects first, so the child inherits a loaded configuration. */
-	CHECK(one(&ss, len, "parent-before"), "parent connects before fork");
+	CHECK(snip_once(&ss, len, "parent-before"), "parent connects before fork");
 	fflush(stdout);
 	pid_t pid = fork();
 	if (pid == 0)
-		_exit(one(&ss, len, "child") ? 0 : 1);
-	CHECK(one(&ss, len, "parent-after"), "parent connects after fork");
+		_exit(snip_once(&ss, len, "child") ? 0 : 1);
+	CHECK(snip_once(&ss, len, "parent-after"), "parent connects after fork");
 	waitpid(pid, &status, 0);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child connects after fork");
 

@@ -72,6 +72,16 @@ static inline int snip_echo(int fd, const char *tag)
 	return got == len && memcmp(buf, tag, len) == 0 ? 0 : -1;
 }
 
+/* One connection to ss that echoes tag, then closed: 1 when all of it worked. */
+static inline int snip_once(const struct sockaddr_storage *ss, socklen_t len, const char *tag)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM, 0);
+	int rc = connect(fd, (const struct sockaddr *)ss, len) == 0 && snip_echo(fd, tag) == 0;
+
+	close(fd);
+	return rc;
+}
+
 static inline int snip_done(void)
 {
 	printf(snip_failed ? "RESULT: FAIL\n" : "RESULT: PASS\n");
