@@ -1108,6 +1108,21 @@ SHIM_EXPORT struct hostent *gethostbyname(const char *name)
 	return gethostbyname2(name, AF_INET);
 }
 
+/* The name table's index when addr (4 or 16 bytes, as family says) is one of our fake
+ * addresses. */
+static bool rs_fake_addr_index(int family, const void *addr, uint32_t *idx)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = (sa_family_t)family;
+	if (family == AF_INET)
+		memcpy(&((struct sockaddr_in *)&ss)->sin_addr, addr, 4);
+	else
+		memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr, addr, 16);
+	return nt_params_is_fake(rs_get_params(), (struct sockaddr *)&ss, sizeof(ss), idx);
+}
+
 /* Reverse: a fake address -> its name; a real one -> the hosts file; never DNS.
  * Returns 1 when libc should answer (dns=local). */
 static int rs_gethostbyaddr_r(const void *addr, socklen_t len, int type, struct hostent *he,
@@ -1123,16 +1138,9 @@ static int rs_gethostbyaddr_r(const void *addr, socklen_t len, int type, struct 
 		errno = EINVAL;
 		return EINVAL;
 	}
-	struct sockaddr_storage ss;
-	memset(&ss, 0, sizeof(ss));
-	ss.ss_family = (sa_family_t)type;
-	if (type == AF_INET)
-		memcpy(&((struct sockaddr_in *)&ss)->sin_addr, addr, 4);
-	else
-		memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr, addr, 16);
 	uint32_t idx;
 	memset(&ans, 0, sizeof(ans));
-	if (nt_params_is_fake(rs_get_params(), (struct sockaddr *)&ss, sizeof(ss), &idx)) {
+	if (rs_fake_addr_index(type, addr, &idx)) {
 		struct nametable *t = rs_table_get(false);
 		if (t == NULL || nt_name(t, idx, ans.canon, sizeof(ans.canon)) < 0) {
 			*h_err = HOST_NOT_FOUND;
@@ -1331,16 +1339,9 @@ static int rs_res_ptr(res_state st, const char *name, unsigned char *out, int ou
 		rs_set_herr(st, HOST_NOT_FOUND);
 		return -1;
 	}
-	struct sockaddr_storage ss;
-	memset(&ss, 0, sizeof(ss));
-	ss.ss_family = (sa_family_t)family;
-	if (family == AF_INET)
-		memcpy(&((struct sockaddr_in *)&ss)->sin_addr, addr, 4);
-	else
-		memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr, addr, 16);
 	uint32_t idx;
 	struct rs_answer ans;
-	if (nt_params_is_fake(rs_get_params(), (struct sockaddr *)&ss, sizeof(ss), &idx)) {
+	if (rs_fake_addr_index(family, addr, &idx)) {
 		struct nametable *t = rs_table_get(false);
 		if (t == NULL || nt_name(t, idx, host, sizeof(host)) < 0)
 			host[0] = '\0';
