@@ -164,7 +164,9 @@ SHIM_EXPORT int dup(int fd)
 		return -1;
 	}
 	nfd = real()->dup(fd);
-	if (nfd < 0 || fdops_vforked())
+	/* Nothing to copy nor forget: no bookkeeping, and no getpid() for the vfork
+	 * check either. */
+	if (nfd < 0 || (!fdreg_known(fd) && !fdreg_known(nfd)) || fdops_vforked())
 		return nfd;
 	if (fdreg_kind(fd) == FD_TUNNEL)
 		fdreg_copy(fd, nfd);
@@ -178,6 +180,8 @@ static int fdops_dup_onto(int oldfd, int newfd, int flags, bool three)
 {
 	int rc;
 
+	if (!fdreg_known(oldfd) && !fdreg_known(newfd)) /* none of ours */
+		return three ? real()->dup3(oldfd, newfd, flags) : real()->dup2(oldfd, newfd);
 	if (fdreg_kind(oldfd) == FD_INTERNAL && fdreg_internal_valid(oldfd)) {
 		errno = EBADF;
 		return -1;
