@@ -168,3 +168,9 @@ os.execvp("ls", ["ls", "-l", "/proc/self/fd/"])' "$NS_TARGET_IP"
 	run shim_run "$SNIPPETS/errno_keep" "$NS_TARGET_IP" 7 198.18.1.2 "$SHIM_S5_PORT"
 	assert_snippet_pass
 }
+
+@test "errno stays as the program set it, also when the first call looks for config files that do not exist" {
+	run shim_run SOCKSIFY_CONF= HOME=/nonexistent "$SNIPPETS/errno_keep" "$NS_TARGET_IP" 7 \
+		198.18.1.2 "$SHIM_S5_PORT"
+	assert_snippet_pass
+}

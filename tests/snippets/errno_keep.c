@@ -17,7 +17,14 @@ int main(int argc, char **argv)
 	int fd = socket(ss.ss_family, SOCK_STREAM, 0), p[2], rc;
 	char c = 'x';
 
-	/* First: the very first connect loads the configuration. */
+	/* First: the very first call that needs it loads the configuration (looking for
+	 * files that may not exist). A UDP connect() to the proxy is never proxied. */
+	int ufd = socket(px.ss_family, SOCK_DGRAM, 0);
+	errno = SENTINEL;
+	rc = connect(ufd, (struct sockaddr *)&px, pxlen);
+	CHECK(rc == 0 && errno == SENTINEL, "a UDP connect to the proxy keeps errno (%d)", errno);
+	close(ufd);
+
 	errno = SENTINEL;
 	int dfd = socket(px.ss_family, SOCK_STREAM, 0);
 	rc = connect(dfd, (struct sockaddr *)&px, pxlen);
