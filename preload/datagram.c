@@ -1110,7 +1110,7 @@ int dgram_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct socks_addr dst;
 	struct dgram *d;
-	int err = 0;
+	int err = 0, saved = errno;
 
 	if (sa != NULL && len >= sizeof(sa_family_t) && sa->sa_family == AF_UNSPEC) {
 		/* Dissolves the association's peer; the association itself stays. */
@@ -1136,6 +1136,7 @@ int dgram_connect(int fd, const struct sockaddr *sa, socklen_t len)
 			pthread_mutex_unlock(&d->mu);
 			fdreg_clear(fd);
 		}
+		errno = saved; /* classifying (the first config load) may have set it */
 		return dg()->connect(fd, sa, len);
 	}
 	pthread_mutex_lock(&d->mu);
