@@ -49,10 +49,13 @@ $(B)/libcommon.a: $(call obj,$(COMMON_SRC))
 	@rm -f $@
 	ar rcs $@ $^
 
-# The shim exports only the interposed symbols (preload/libsocksify.map).
+# The shim exports only the interposed symbols (preload/libsocksify.map). It is loaded
+# into every process (ld.so.preload), so its imports bind lazily: -z now would look up
+# all of them at every start (callgrind on `true`: 249k instructions with -z now, 194k
+# without, 137k for an empty preload), for symbols most programs never reach.
 $(B)/libsocksify.so: $(call obj,$(PRELOAD_SRC)) $(B)/libcommon.a preload/libsocksify.map
 	$(CC) -shared -o $@ $(call obj,$(PRELOAD_SRC)) $(B)/libcommon.a $(LDFLAGS_ALL) \
-		-Wl,--version-script=preload/libsocksify.map -Wl,-z,now -Wl,-z,relro -ldl -lpthread
+		-Wl,--version-script=preload/libsocksify.map -Wl,-z,relro -Wl,-z,lazy -ldl -lpthread
 
 $(B)/socksify: $(call obj,$(CLI_SRC)) $(B)/libcommon.a
 	$(CC) -o $@ $^ $(LDFLAGS_ALL)
