@@ -89,6 +89,9 @@ static void shim_load_conf(void)
 	bool secure = getauxval(AT_SECURE) != 0;
 	char err[512] = "";
 	bool ok;
+	/* The file search leaves ENOENT behind; whichever hook happened to load the
+	 * configuration first must not hand that to the program. */
+	int saved_errno = errno;
 
 	shim_setup_begin();
 	shim_inside++;
@@ -108,6 +111,7 @@ static void shim_load_conf(void)
 	shim_config_ok = ok;
 	shim_inside--;
 	shim_setup_end();
+	errno = saved_errno;
 }
 
 const struct socksify_conf *shim_conf(void)
