@@ -22,13 +22,6 @@
 #ifndef RELAY_PIPE_SIZE
 #define RELAY_PIPE_SIZE (1 << 20)
 #endif
-/* The send buffer a bulk direction's output gets (the kernel doubles it; wmem_max
- * caps it). Autotuning stops short of this on loopback, and a full 1 MiB pipe then
- * leaves in several pieces between EAGAINs; with it the server moved about 20%
- * more bytes per CPU-second (4.1 -> 4.9 GB, 1 GiB streams); 2 MiB gained nothing. */
-#ifndef RELAY_SNDBUF
-#define RELAY_SNDBUF (4 << 20)
-#endif
 
 struct relay_pipe {
 	int rd, wr;
@@ -126,20 +119,6 @@ void relay_free(struct session *s)
 
 enum pump_rc { PUMP_OK, PUMP_ERR };
 
-/* The first time an output is full, the direction is a bulk one: give its socket
- * the big send buffer, once. Short sessions never get here, so they keep the
- * autotuned default and cost no extra system call. Returns true when the caller
- * should retry the write (raising SO_SNDBUF makes room at once). */
-static bool relay_grow_sndbuf(struct relay_dir *d, int out)
-{
-	int sz = RELAY_SNDBUF;
-
-	if (d->bulk)
-		return false;
-	d->bulk = true;
-	return setsockopt(out, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)) == 0;
-}
-
 /* Writes out what the direction holds; *blocked when the output is full. */
 static enum pump_rc relay_flush(struct relay_dir *d, int out, bool *blocked)
 {
@@ -148,11 +127,11 @@ static enum pump_rc relay_flush(struct relay_dir *d, int out, bool *blocked)
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0) {
-			if (errno == EINTR || (errno == EAGAIN && relay_grow_sndbuf(d, out)))
+			if (errno == EAGAIN || errno == EINTR) {
+				*blocked = errno == EAGAIN;
+				if (*blocked)
+					return PUMP_OK;
 				continue;
-			if (errno == EAGAIN) {
-				*blocked = true;
-				return PUMP_OK;
 			}
 			return PUMP_ERR;
 		}
@@ -168,7 +147,7 @@ static enum pump_rc relay_flush(struct relay_dir *d, int out, bool *blocked)
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 
 		if (n < 0) {
-			if (errno == EINTR || (errno == EAGAIN && relay_grow_sndbuf(d, out)))
+			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
 				*blocked = true;

@@ -44,7 +44,6 @@ struct relay_dir {
 	bool eof;                /* the input side ended */
 	bool shut;               /* shutdown(SHUT_WR) done on the output side */
 	bool copy;               /* splice refused (EINVAL): copy through buf */
-	bool bulk;               /* output filled once: its send buffer was enlarged */
 	uint64_t bytes;
 };
 
