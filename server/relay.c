@@ -15,7 +15,12 @@
 #include "server.h"
 #include "session.h"
 
-#define RELAY_BUF_CAP (16 * 1024)
+/* The copy buffer starts small (most sessions are short) and doubles each time a
+ * read fills it, up to 1 MiB: per system call a bulk stream then moves what a pipe
+ * moves. With 16 KiB the copying relay took 1.3 GB per server CPU-second; with
+ * 1 MiB 3.5, and the endpoints' CPU per byte fell too (see the commit). */
+#define RELAY_BUF_MIN (16 * 1024)
+#define RELAY_BUF_MAX (1 << 20)
 #define RELAY_SPLICE_MAX (1 << 20)
 #define RELAY_ROUNDS 8        /* reads per event and direction, for fairness */
 #define PIPE_POOL_MAX 32      /* idle pipes kept for reuse */
@@ -29,8 +34,8 @@ struct relay_pipe {
 };
 
 struct relay_buf {
-	uint32_t off, len;
-	uint8_t data[RELAY_BUF_CAP];
+	uint32_t off, len, cap;
+	uint8_t data[];
 };
 
 static struct relay_pipe *pipe_pool;
@@ -119,6 +124,17 @@ void relay_free(struct session *s)
 
 enum pump_rc { PUMP_OK, PUMP_ERR };
 
+static struct relay_buf *relay_buf_new(uint32_t cap)
+{
+	struct relay_buf *b = malloc(sizeof(*b) + cap);
+
+	if (!b)
+		return NULL;
+	b->off = b->len = 0;
+	b->cap = cap;
+	return b;
+}
+
 /* Writes out what the direction holds; *blocked when the output is full. */
 static enum pump_rc relay_flush(struct relay_dir *d, int out, bool *blocked)
 {
@@ -201,15 +217,17 @@ static ssize_t relay_fill(struct relay_dir *d, int in)
 		/* No pipe (fd limit): copy this time, try splice again later. */
 	}
 	if (!d->buf) {
-		d->buf = malloc(sizeof(*d->buf));
+		d->buf = relay_buf_new(d->copy_cap ? d->copy_cap : RELAY_BUF_MIN);
 		if (!d->buf)
 			return -1;
-		d->buf->off = d->buf->len = 0;
 	}
-	n = recv(in, d->buf->data, RELAY_BUF_CAP, MSG_DONTWAIT);
+	n = recv(in, d->buf->data, d->buf->cap, MSG_DONTWAIT);
 	if (n > 0) {
 		d->buf->off = 0;
 		d->buf->len = (uint32_t)n;
+		/* A full read: this direction streams, so its next buffer is bigger. */
+		if ((size_t)n == d->buf->cap && d->buf->cap < RELAY_BUF_MAX)
+			d->copy_cap = d->buf->cap * 2;
 		return n;
 	}
 	if (n == 0)
@@ -247,7 +265,7 @@ static enum pump_rc relay_pump(struct session *s, struct relay_dir *d, int in, i
 		/* Less than asked for: the socket is drained for now. Flush and wait
 		 * for epoll (level-triggered, so nothing is missed) instead of a read
 		 * that would only say EAGAIN. */
-		if (n < (d->buf ? RELAY_BUF_CAP : RELAY_SPLICE_MAX)) {
+		if (n < (d->buf ? (ssize_t)d->buf->cap : RELAY_SPLICE_MAX)) {
 			if (relay_flush(d, out, &blocked) != PUMP_OK)
 				return PUMP_ERR;
 			break;
@@ -344,13 +362,12 @@ void relay_start(struct session *s)
 	s->cio.cb = relay_on_client;
 	/* Bytes the client sent right behind its request go first. */
 	if (s->hs && s->hs->len) {
-		s->up.buf = malloc(sizeof(*s->up.buf));
+		s->up.buf = relay_buf_new(s->hs->len);
 		if (!s->up.buf) {
 			session_close(s, "out of memory");
 			return;
 		}
 		memcpy(s->up.buf->data, s->hs->data, s->hs->len);
-		s->up.buf->off = 0;
 		s->up.buf->len = s->hs->len;
 		s->up.bytes += s->hs->len;
 		srv.st.bytes_up += s->hs->len;

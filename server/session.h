@@ -41,6 +41,7 @@ struct relay_dir {
 	struct relay_pipe *pipe; /* borrowed from the pool while bytes sit in it */
 	struct relay_buf *buf;   /* copy fallback and early data, while non-empty */
 	uint32_t pending;        /* bytes in the pipe */
+	uint32_t copy_cap;       /* size of the next copy buffer (0: the smallest) */
 	bool eof;                /* the input side ended */
 	bool shut;               /* shutdown(SHUT_WR) done on the output side */
 	bool copy;               /* splice refused (EINVAL): copy through buf */
