@@ -173,11 +173,22 @@ sfy_env() {
 	assert_output '192.168.0.0/16,10.0.0.0/8'
 }
 
-@test "without options nothing but LD_PRELOAD is set" {
-	run "$SOCKSIFY" sh -c 'env | grep -E "^(SOCKSIFY_|LD_PRELOAD)" | sort'
+@test "without options only LD_PRELOAD and the run's name table are set" {
+	run env -u SOCKSIFY_NAMETABLE "$SOCKSIFY" sh -c 'env | grep -E "^(SOCKSIFY_|LD_PRELOAD)" | sort'
 	assert_success
-	assert_output "LD_PRELOAD=$T/libsocksify.so
-SOCKSIFY_LIB=$T/libsocksify.so"
+	assert_line --index 0 "LD_PRELOAD=$T/libsocksify.so"
+	assert_line --index 1 "SOCKSIFY_LIB=$T/libsocksify.so"
+	assert_line --index 2 --regexp '^SOCKSIFY_NAMETABLE=/dev/shm/socksify-[0-9]+-[0-9a-f]{16}$'
+	assert_equal "${#lines[@]}" 3
+}
+
+@test "the name table: an inherited one is kept, dns=local names none" {
+	run env SOCKSIFY_NAMETABLE=/dev/shm/socksify-0-00000000000000aa "$SOCKSIFY" sh -c 'echo "$SOCKSIFY_NAMETABLE"'
+	assert_success
+	assert_output /dev/shm/socksify-0-00000000000000aa
+	run env -u SOCKSIFY_NAMETABLE "$SOCKSIFY" -d local sh -c 'echo "[${SOCKSIFY_NAMETABLE-}]"'
+	assert_success
+	assert_output "[]"
 }
 
 @test "bad values of -d, -u, -x are errors: 125" {

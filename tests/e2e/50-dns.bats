@@ -466,6 +466,41 @@ for fam, addr in ((socket.AF_INET, "240.200.0.1"), (socket.AF_INET6, "fd73:6f63:
 	assert_output --partial "$NETNS_MARKER"
 }
 
+@test "eval \"\$(socksify --env)\": separate commands of one shell share the name table" {
+	need_hook
+	require_file "$SOCKSIFY"
+	# Each command below is its own process tree (no common socksified parent): the
+	# launcher's exported SOCKSIFY_NAMETABLE is what lets the second use the first's
+	# answer.
+	run in_client env -u SOCKSIFY_NAMETABLE -u LD_PRELOAD SOCKSIFY_LIB="$SOCKSIFY_LIB" \
+		SOCKSIFY_CONF="$SHIM_CONF" SFY="$SOCKSIFY" PROXY="$SHIM_PROXY" bash -c '
+		eval "$("$SFY" -p "$PROXY" --env)" || exit 9
+		echo "table $SOCKSIFY_NAMETABLE"
+		a=$(getent ahostsv4 target.test | head -n 1 | cut -d" " -f1)
+		echo "resolved $a"
+		curl -sS --max-time 10 "http://$a/"'
+	local table=${lines[0]#table }
+	case "$table" in /dev/shm/socksify-*) rm -f "$table" ;; esac
+	assert_success
+	assert_line --index 0 --regexp '^table /dev/shm/socksify-[0-9]+-[0-9a-f]{16}$'
+	assert_line --index 1 --regexp '^resolved 240\.'
+	assert_output --partial "$NETNS_MARKER"
+}
+
+@test "without a shared table, a fake address from another process tree is refused, never misrouted" {
+	need_hook
+	# The negative twin: two separate trees with their own tables; the second does not
+	# know the first's address and must fail (EHOSTUNREACH), not reach some other name.
+	run in_client env -u SOCKSIFY_NAMETABLE LD_PRELOAD="$SOCKSIFY_LIB" SOCKSIFY_CONF="$SHIM_CONF" \
+		SOCKSIFY_PROXY="$SHIM_PROXY" bash -c '
+		a=$(env -u SOCKSIFY_NAMETABLE getent ahostsv4 target.test | head -n 1 | cut -d" " -f1)
+		echo "resolved $a"
+		env -u SOCKSIFY_NAMETABLE curl -sS --max-time 10 "http://$a/"'
+	assert_failure
+	assert_line --index 0 --regexp '^resolved 240\.'
+	refute_output --partial "$NETNS_MARKER"
+}
+
 @test "curl by name, IPv6 (-6)" {
 	need_hook
 	run shim_run curl -6 -sS --max-time 10 http://target.test/
