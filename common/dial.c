@@ -545,6 +545,19 @@ static enum dial_state dial_refused(struct dial *d, size_t who, int err, const c
 	return dial_fail(d, who, err, "%s%s", dial_via(d, via, sizeof(via)), why);
 }
 
+/* A parsed SOCKS reply: the code is kept for the caller; a refusal names the hop it
+ * is about; success records the bound address the proxy gave. */
+static enum dial_state dial_socks_reply(struct dial *d, uint8_t code, bool ok, int err,
+					const char *why, const struct socks_addr *bound)
+{
+	d->inlen = 0;
+	d->reply = code;
+	if (!ok)
+		return dial_refused(d, dial_target_hop(d), err, why);
+	d->bound = *bound;
+	return dial_hop_done(d);
+}
+
 static enum dial_state dial_s5_reply(struct dial *d)
 {
 	struct s5_request rep;
@@ -553,33 +566,23 @@ static enum dial_state dial_s5_reply(struct dial *d)
 
 	if (rc != CODEC_DONE)
 		return dial_bad_reply(d, rc);
-	d->inlen = 0;
-	d->reply = rep.cmd;
-	if (rep.cmd != S5_REP_SUCCEEDED)
-		return dial_refused(d, dial_target_hop(d), s5_rep_to_errno(rep.cmd),
-				    s5_rep_str(rep.cmd));
-	d->bound = rep.addr;
-	return dial_hop_done(d);
+	return dial_socks_reply(d, rep.cmd, rep.cmd == S5_REP_SUCCEEDED, s5_rep_to_errno(rep.cmd),
+				s5_rep_str(rep.cmd), &rep.addr);
 }
 
 static enum dial_state dial_s4_reply(struct dial *d)
 {
 	struct s4_reply rep;
+	struct socks_addr bound = { .atyp = SOCKS5_ATYP_IPV4 };
 	size_t used;
 	int rc = s4_parse_reply(d->in, d->inlen, &used, &rep);
 
 	if (rc != CODEC_DONE)
 		return dial_bad_reply(d, rc);
-	d->inlen = 0;
-	d->reply = rep.cd;
-	if (rep.cd != S4_REP_GRANTED)
-		return dial_refused(d, dial_target_hop(d), s4_rep_to_errno(rep.cd),
-				    s4_rep_str(rep.cd));
-	memset(&d->bound, 0, sizeof(d->bound));
-	d->bound.atyp = SOCKS5_ATYP_IPV4;
-	d->bound.port = rep.port;
-	memcpy(d->bound.u.v4, rep.v4, 4);
-	return dial_hop_done(d);
+	bound.port = rep.port;
+	memcpy(bound.u.v4, rep.v4, 4);
+	return dial_socks_reply(d, rep.cd, rep.cd == S4_REP_GRANTED, s4_rep_to_errno(rep.cd),
+				s4_rep_str(rep.cd), &bound);
 }
 
 static enum dial_state dial_http_reply(struct dial *d, int status)
