@@ -216,6 +216,8 @@ static const char *cmd_name(uint8_t cmd)
 static void session_log_close(struct session *s)
 {
 	char cs[ADDR_STR_MAX], ds[ADDR_STR_MAX] = "-";
+	/* The user and the name asked for come from the client: quoted when needed. */
+	char us[LOG_FIELD_SIZE(SOCKS_USER_MAX)], as[LOG_FIELD_SIZE(ADDR_STR_MAX)];
 	uint64_t dur = ev_now(srv.loop) - s->start_ms;
 	const char *result;
 
@@ -231,7 +233,8 @@ static void session_log_close(struct session *s)
 	LOG_INFO("session client=%s user=%s ver=%u cmd=%s asked=%s dest=%s up=%llu "
 		 "down=%llu dur=%llu.%03llus rep=%u result=\"%s\" end=\"%s\"",
 		 sockaddr_str(&s->client.sa, sa46_len(&s->client), cs, sizeof(cs)),
-		 s->user ? s->user : "-", s->ver, cmd_name(s->cmd), s->asked ? s->asked : "-",
+		 s->user ? log_field(s->user, us, sizeof(us)) : "-", s->ver, cmd_name(s->cmd),
+		 s->asked ? log_field(s->asked, as, sizeof(as)) : "-",
 		 ds, (unsigned long long)s->up.bytes, (unsigned long long)s->down.bytes,
 		 (unsigned long long)(dur / 1000), (unsigned long long)(dur % 1000),
 		 s->replied ? s->rep : 255, result, s->why ? s->why : "closed");
@@ -698,7 +701,10 @@ static void session_resolved(struct resolve_job *rj)
 
 	s->job = NULL;
 	if (rj->eai) {
-		LOG_DEBUG("resolving %s: %s", rj->name, gai_strerror(rj->eai));
+		char ns[LOG_FIELD_SIZE(SOCKS_NAME_MAX)];
+
+		LOG_DEBUG("resolving %s: %s", log_field(rj->name, ns, sizeof(ns)),
+			  gai_strerror(rj->eai));
 		session_fail(s, eai_to_s5_rep(rj->eai), gai_strerror(rj->eai));
 	} else {
 		session_go(s, rj->addrs, rj->n);
