@@ -170,14 +170,22 @@ bool session_reply(struct session *s, uint8_t rep, const struct socks_addr *bnd)
 	return n > 0 && session_send(s, buf, (size_t)n, false);
 }
 
+/* A worker job of a session that no longer wants it: dropped unrun if still queued,
+ * its result discarded if running. */
+static void session_drop_job(struct session *s)
+{
+	struct pool_job *job = s->job;
+
+	s->job = NULL;
+	if (job)
+		pool_cancel(job);
+}
+
 static void session_drain_mode(struct session *s, const char *why)
 {
 	s->why = why;
 	/* Whatever was in progress must not come back to a finished session. */
-	if (s->job) {
-		s->job->owner = NULL;
-		s->job = NULL;
-	}
+	session_drop_job(s);
 	connect_cancel(s);
 	/* Our side is finished: FIN now, then read until the client's EOF (or a short
 	 * timer) so that unread input cannot turn the close into a reset that would
@@ -246,10 +254,7 @@ void session_close(struct session *s, const char *why)
 		return;
 	if (why)
 		s->why = why;
-	if (s->job) {
-		s->job->owner = NULL; /* the worker's result is dropped when it arrives */
-		s->job = NULL;
-	}
+	session_drop_job(s);
 	connect_cancel(s);
 	udp_free(s);
 	relay_free(s);
@@ -333,10 +338,7 @@ static void session_on_timer(struct ev_loop *loop, struct ev_timer *t)
 	switch (s->state) {
 	case SESS_AUTH_CHECK:
 		/* The client waits for a verdict: a slow check is a failed one. */
-		if (s->job) {
-			s->job->owner = NULL;
-			s->job = NULL;
-		}
+		session_drop_job(s);
 		auth_done(s, false);
 		s->why = "handshake timeout";
 		return;
@@ -548,8 +550,8 @@ static void auth_done(struct session *s, bool ok)
 
 struct auth_job {
 	struct pool_job job;
-	bool known, ok;
-	char secret[SOCKS_USER_MAX + 1];
+	bool ok;
+	struct users_check check;
 	char pass[SOCKS_USER_MAX + 1];
 };
 
@@ -557,7 +559,7 @@ static void auth_job_work(struct pool_job *job)
 {
 	struct auth_job *aj = (struct auth_job *)job;
 
-	aj->ok = users_check_secret(aj->secret, aj->pass) && aj->known;
+	aj->ok = users_verify(&aj->check, aj->pass);
 }
 
 static void auth_job_done(struct pool_job *job)
@@ -576,9 +578,8 @@ static void auth_job_done(struct pool_job *job)
 
 static void session_auth(struct session *s, const struct s5_auth *a)
 {
-	const char *secret;
-	bool known;
 	struct auth_job *aj;
+	enum users_verdict v;
 
 	free(s->user);
 	s->user = strdup(a->user);
@@ -588,31 +589,36 @@ static void session_auth(struct session *s, const struct s5_auth *a)
 		auth_done(s, true);
 		return;
 	}
-	secret = users_secret(srv.users, a->user, &known);
-	if (!users_secret_is_hash(secret)) {
-		auth_done(s, users_check_secret(secret, a->pass) && known);
-		return;
-	}
-	/* crypt(3) with a modern hash takes milliseconds on purpose: not on the loop. */
 	aj = calloc(1, sizeof(*aj));
 	if (!aj) {
 		auth_done(s, false);
 		return;
 	}
-	aj->known = known;
-	str_copy(aj->secret, secret, sizeof(aj->secret));
+	v = users_begin(srv.users, a->user, a->pass, &aj->check);
+	if (v != USERS_SLOW) {
+		explicit_bzero(aj, sizeof(*aj));
+		free(aj);
+		auth_done(s, v == USERS_OK);
+		return;
+	}
+	/* crypt(3) takes milliseconds on purpose: not on the loop. A full queue fails
+	 * the login at once (the pool counts it) rather than keep it waiting. */
 	str_copy(aj->pass, a->pass, sizeof(aj->pass));
 	aj->job.work = auth_job_work;
 	aj->job.done = auth_job_done;
 	aj->job.owner = s;
-	if (!pool_submit(&aj->job)) {
+	if (!pool_submit(&aj->job, POOL_AUTH)) {
+		explicit_bzero(aj, sizeof(*aj));
 		free(aj);
 		auth_done(s, false);
 		return;
 	}
 	s->job = &aj->job;
 	session_set_state(s, SESS_AUTH_CHECK);
-	ev_io_set(srv.loop, &s->cio, 0);
+	/* Keep reading: a client that leaves while its check waits is seen at once,
+	 * and its job is dropped before a worker spends a crypt on it. */
+	if (!s->client_eof)
+		ev_io_set(srv.loop, &s->cio, EPOLLIN);
 }
 
 static uint8_t session_pick_method(const struct session *s, const struct s5_greeting *g)
@@ -885,7 +891,11 @@ static void session_parse(struct session *s)
 		;
 	if (s->state == SESS_DONE)
 		return;
-	if (s->client_eof && (s->state == SESS_GREETING || s->state == SESS_AUTH ||
-			      s->state == SESS_REQUEST))
+	if (!s->client_eof)
+		return;
+	/* A client that ends its side before its request is whole cannot be served;
+	 * one that pipelined the request and then half-closed can. */
+	if (s->state == SESS_GREETING || s->state == SESS_AUTH || s->state == SESS_REQUEST ||
+	    (s->state == SESS_AUTH_CHECK && !next_msg_here(s, 0, SESS_REQUEST)))
 		session_close(s, "client closed during handshake");
 }

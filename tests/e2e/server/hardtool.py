@@ -38,11 +38,15 @@ def timed_connect_by_name(a, out):
     rep, echoed = -1, False
     try:
         s = connect(a.proxy, timeout=15)
+        t1 = time.monotonic()
         s.sendall(b"\x05\x01\x02" + s5_auth(a.user, a.password) + s5_req(1, h, p))
         recv_exact(s, 2, 15)
         st = recv_exact(s, 2, 15)
+        t2 = time.monotonic()
         if st[1] == 0:
             rep = read_s5_reply(s, timeout=15)[0]
+            print("connect by name: tcp %.2f s, auth %.2f s, request %.2f s" %
+                  (t1 - t0, t2 - t1, time.monotonic() - t2), flush=True)
             if rep == 0:
                 s.sendall(b"ping\n")
                 echoed = recv_exact(s, 5, 5) == b"ping\n"
