@@ -234,6 +234,18 @@ void pool_cancel(struct pool_job *job)
 		job->done(job); /* owner is NULL: it only frees */
 }
 
+unsigned pool_queue_max(enum pool_lane lane)
+{
+	return pool.lanes[lane].queue_max;
+}
+
+void pool_count_refused(enum pool_lane lane)
+{
+	pthread_mutex_lock(&pool.mu);
+	pool.lanes[lane].full++;
+	pthread_mutex_unlock(&pool.mu);
+}
+
 void pool_log_counters(void)
 {
 	pthread_mutex_lock(&pool.mu);
@@ -241,7 +253,7 @@ void pool_log_counters(void)
 		const struct lane *l = &pool.lanes[i];
 
 		LOG_INFO("counters: %s workers threads=%u/%u running=%u queued=%u/%u jobs=%llu "
-			 "refused(queue full)=%llu dropped(owner gone, unrun)=%llu "
+			 "refused(queue full or client share)=%llu dropped(owner gone, unrun)=%llu "
 			 "stale(owner gone, ran)=%llu",
 			 l->name, l->nthreads, l->max_threads, l->running, l->queued,
 			 l->queue_max, l->submitted, l->full, l->dropped, l->stale);

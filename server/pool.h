@@ -37,6 +37,11 @@ bool pool_submit(struct pool_job *job, enum pool_lane lane);
  * taken out unrun (counted as dropped) and its done() called now; one running or
  * finished has its owner cleared and is freed by done() when it comes back. */
 void pool_cancel(struct pool_job *job);
+/* How many jobs a lane's queue holds, for callers that share it out. */
+unsigned pool_queue_max(enum pool_lane lane);
+/* Counts a job the caller refused for a lane (a client over its share) with the
+ * lane's queue-full refusals. */
+void pool_count_refused(enum pool_lane lane);
 /* One log line per lane (threads, queue, refusals, drops), for SIGUSR1. */
 void pool_log_counters(void);
 void pool_shutdown(void);

@@ -27,11 +27,13 @@
 /* Sessions answering "over the limit" at once; beyond this a new one is closed. */
 #define MAX_REJECTING 64
 
-/* Sessions per client address, for --max-per-client. */
+/* Per client address: sessions, for --max-per-client, and hash checks waiting or
+ * running, for the client's share of the auth queue. */
 struct client_slot {
 	UT_hash_handle hh;
 	uint8_t key[16]; /* IPv6, or IPv4-mapped */
 	unsigned n;
+	unsigned auth;
 };
 
 static struct session *sess_list;
@@ -105,17 +107,34 @@ static struct client_slot *client_find(const union sa46 *a)
 	return c;
 }
 
-static bool client_acquire(struct session *s)
+static struct client_slot *client_get(const union sa46 *a)
 {
-	struct client_slot *c = client_find(&s->client);
+	struct client_slot *c = client_find(a);
 
 	if (!c) {
 		c = calloc(1, sizeof(*c));
 		if (!c)
-			return false;
-		client_key(&s->client, c->key);
+			return NULL;
+		client_key(a, c->key);
 		HASH_ADD(hh, client_slots, key, sizeof(c->key), c);
 	}
+	return c;
+}
+
+static void client_put(struct client_slot *c)
+{
+	if (c->n == 0 && c->auth == 0) {
+		HASH_DEL(client_slots, c);
+		free(c);
+	}
+}
+
+static bool client_acquire(struct session *s)
+{
+	struct client_slot *c = client_get(&s->client);
+
+	if (!c)
+		return false;
 	c->n++;
 	s->counted = true;
 	return true;
@@ -129,9 +148,41 @@ static void client_release(struct session *s)
 		return;
 	s->counted = false;
 	c = client_find(&s->client);
-	if (c && --c->n == 0) {
-		HASH_DEL(client_slots, c);
-		free(c);
+	if (c) {
+		c->n--;
+		client_put(c);
+	}
+}
+
+/* One address's hash checks may hold at most a quarter of the auth queue: a flood
+ * of logins from one client then leaves room for everyone else's. */
+static bool auth_share_take(struct session *s)
+{
+	struct client_slot *c = client_get(&s->client);
+	unsigned share = pool_queue_max(POOL_AUTH) / 4;
+
+	if (!c)
+		return false;
+	if (c->auth >= (share ? share : 1)) {
+		client_put(c);
+		return false;
+	}
+	c->auth++;
+	s->auth_share = true;
+	return true;
+}
+
+static void auth_share_give(struct session *s)
+{
+	struct client_slot *c;
+
+	if (!s->auth_share)
+		return;
+	s->auth_share = false;
+	c = client_find(&s->client);
+	if (c) {
+		c->auth--;
+		client_put(c);
 	}
 }
 
@@ -177,6 +228,7 @@ static void session_drop_job(struct session *s)
 	struct pool_job *job = s->job;
 
 	s->job = NULL;
+	auth_share_give(s);
 	if (job)
 		pool_cancel(job);
 }
@@ -573,6 +625,7 @@ static void auth_job_done(struct pool_job *job)
 	if (!s)
 		return;
 	s->job = NULL;
+	auth_share_give(s);
 	auth_done(s, ok);
 }
 
@@ -601,13 +654,22 @@ static void session_auth(struct session *s, const struct s5_auth *a)
 		auth_done(s, v == USERS_OK);
 		return;
 	}
-	/* crypt(3) takes milliseconds on purpose: not on the loop. A full queue fails
-	 * the login at once (the pool counts it) rather than keep it waiting. */
+	/* crypt(3) takes milliseconds on purpose: not on the loop. A full queue, or
+	 * a client over its share of it, fails the login at once (counted) rather
+	 * than keep it waiting. */
 	str_copy(aj->pass, a->pass, sizeof(aj->pass));
 	aj->job.work = auth_job_work;
 	aj->job.done = auth_job_done;
 	aj->job.owner = s;
+	if (!auth_share_take(s)) {
+		pool_count_refused(POOL_AUTH);
+		explicit_bzero(aj, sizeof(*aj));
+		free(aj);
+		auth_done(s, false);
+		return;
+	}
 	if (!pool_submit(&aj->job, POOL_AUTH)) {
+		auth_share_give(s);
 		explicit_bzero(aj, sizeof(*aj));
 		free(aj);
 		auth_done(s, false);
