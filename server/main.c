@@ -18,6 +18,7 @@
 #include "linux.h"
 #include "log.h"
 #include "pool.h"
+#include "proxy.h"
 #include "server.h"
 #include "session.h"
 #include "users.h"
@@ -34,6 +35,7 @@ struct listener {
 	struct ev_io io;
 	union sa46 addr;
 	bool loopback;
+	bool proxy; /* a PROXY protocol header comes first (--proxy-listen) */
 };
 
 static struct listener listeners[MAX_LISTENERS];
@@ -52,6 +54,10 @@ static void usage(FILE *f)
 		"A SOCKS5/4/4a server (CONNECT, BIND, UDP ASSOCIATE).\n\n"
 		"  -l, --listen ADDR:PORT     listen here (repeatable; default 127.0.0.1:1080,\n"
 		"                             [::]:1080 for IPv6, port 0 = any free port)\n"
+		"      --proxy-listen ADDR:PORT  listen for a load balancer that sends a PROXY\n"
+		"                             protocol v1/v2 header first (repeatable)\n"
+		"      --proxy-protocol CIDR  balancers trusted to send it (repeatable; required\n"
+		"                             with --proxy-listen)\n"
 		"  -u, --users FILE           require username/password (user:password lines,\n"
 		"                             crypt(3) hashes accepted)\n"
 		"  -a, --allow CIDR           clients allowed (repeatable; default any)\n"
@@ -79,10 +85,13 @@ static void usage(FILE *f)
 enum {
 	OPT_DENY_DEST = 256, OPT_OPEN, OPT_ALLOW_LOCAL, OPT_MAX_SESSIONS, OPT_MAX_PER_CLIENT,
 	OPT_IDLE, OPT_HANDSHAKE, OPT_CONNECT, OPT_LINGER, OPT_UDP_ADV, OPT_PIDFILE, OPT_ACL,
+	OPT_PROXY_LISTEN, OPT_PROXY_PROTOCOL,
 };
 
 static const struct option long_opts[] = {
 	{ "listen", required_argument, NULL, 'l' },
+	{ "proxy-listen", required_argument, NULL, OPT_PROXY_LISTEN },
+	{ "proxy-protocol", required_argument, NULL, OPT_PROXY_PROTOCOL },
 	{ "users", required_argument, NULL, 'u' },
 	{ "allow", required_argument, NULL, 'a' },
 	{ "deny-dest", required_argument, NULL, OPT_DENY_DEST },
@@ -253,6 +262,7 @@ static void on_signal(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 			LOG_WARN("%s: stopping (%llu sessions open)", strsignal(sig),
 				 (unsigned long long)srv.st.active);
 			stop_listening();
+			proxy_close_all();
 			session_close_all("server shutdown");
 			ev_break(loop);
 			break;
@@ -339,7 +349,10 @@ static void on_accept(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 				LOG_WARN("accept: %s", strerror(errno));
 			return;
 		}
-		session_accept(fd, &peer, !l->loopback && !srv.o.allow_local_dest);
+		if (l->proxy)
+			proxy_accept(fd, &peer, !l->loopback && !srv.o.allow_local_dest);
+		else
+			session_accept(fd, &peer, !l->loopback && !srv.o.allow_local_dest);
 	}
 }
 
@@ -397,12 +410,39 @@ static bool write_pidfile(const char *path)
 	return close(fd) == 0 && ok;
 }
 
+static void add_trusted(const char *arg)
+{
+	struct cidr *t = realloc(srv.o.pp_trusted, (srv.o.pp_ntrusted + 1) * sizeof(*t));
+
+	if (!t)
+		die_usage("out of memory");
+	srv.o.pp_trusted = t;
+	if (!cidr_parse(arg, &t[srv.o.pp_ntrusted]))
+		die_usage("--proxy-protocol: '%s' is not an address or CIDR", arg);
+	srv.o.pp_ntrusted++;
+}
+
 /* The command line as given; what it leads to lives in srv.o. */
 struct cmdline {
 	union sa46 listen[MAX_LISTENERS];
+	bool listen_proxy[MAX_LISTENERS];
 	unsigned nlisten;
 	int verbose, quiet;
 };
+
+/* A PROXY listener trusts only the balancers named; naming none is a mistake. */
+static void check_proxy_options(const struct cmdline *cl)
+{
+	bool any = false;
+
+	for (unsigned i = 0; i < cl->nlisten; i++)
+		any |= cl->listen_proxy[i];
+	if (any && !srv.o.pp_ntrusted)
+		die_usage("--proxy-listen needs --proxy-protocol CIDR: the balancers that may "
+			  "send the header");
+	if (!any && srv.o.pp_ntrusted)
+		die_usage("--proxy-protocol is for --proxy-listen listeners, and there is none");
+}
 
 /* Parses argv into srv.o and cl. Exits 2 on a bad option or value (0 for -h/-V). */
 static void parse_args(int argc, char **argv, struct cmdline *cl)
@@ -417,12 +457,16 @@ static void parse_args(int argc, char **argv, struct cmdline *cl)
 	while ((opt = getopt_long(argc, argv, "l:u:a:L:vqhV", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
+		case OPT_PROXY_LISTEN:
 			if (cl->nlisten == MAX_LISTENERS)
 				die_usage("too many listen addresses (at most 16): %s", optarg);
 			if (!parse_listen(optarg, &cl->listen[cl->nlisten]))
-				die_usage("--listen: '%s' is not ADDR:PORT (an IP address, [IPv6]:PORT)",
-					  optarg);
-			cl->nlisten++;
+				die_usage("--%s: '%s' is not ADDR:PORT (an IP address, [IPv6]:PORT)",
+					  opt == 'l' ? "listen" : "proxy-listen", optarg);
+			cl->listen_proxy[cl->nlisten++] = opt == OPT_PROXY_LISTEN;
+			break;
+		case OPT_PROXY_PROTOCOL:
+			add_trusted(optarg);
 			break;
 		case 'u':
 			srv.o.users_path = optarg;
@@ -492,6 +536,7 @@ static void parse_args(int argc, char **argv, struct cmdline *cl)
 	}
 	if (optind < argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
+	check_proxy_options(cl);
 	if (cl->nlisten == 0) {
 		parse_listen("127.0.0.1:1080", &cl->listen[0]);
 		cl->nlisten = 1;
@@ -574,6 +619,7 @@ static bool start(const struct cmdline *cl, unsigned long nofile)
 
 		l->addr = cl->listen[i];
 		l->loopback = sa46_is_loopback(&l->addr);
+		l->proxy = cl->listen_proxy[i];
 		if (open_listener(l) < 0) {
 			fprintf(stderr, "socksifyd: cannot listen on %s: %s\n",
 				sockaddr_str(&l->addr.sa, sa46_len(&l->addr), as, sizeof(as)),
@@ -618,6 +664,7 @@ out:
 	if (pidfile_written)
 		unlink(srv.o.pidfile);
 	stop_listening();
+	proxy_close_all();
 	session_close_all("server exit");
 	if (srv.loop)
 		ev_io_close(srv.loop, &sig_io);
@@ -626,6 +673,7 @@ out:
 	users_free(srv.users);
 	acl_free(&srv.acl);
 	acl_free(&srv.o.cmdline_acl);
+	free(srv.o.pp_trusted);
 	if (srv.loop)
 		ev_free(srv.loop);
 	if (reserve_fd >= 0)

@@ -23,6 +23,8 @@ struct srv_opts {
 	bool has_udp_advertise;
 	struct socks_addr udp_advertise; /* IPV4 or IPV6 */
 	struct acl cmdline_acl;           /* -a / --deny-dest, re-applied on reload */
+	struct cidr *pp_trusted;          /* --proxy-protocol: the balancers that may */
+	size_t pp_ntrusted;               /* send a PROXY header */
 };
 
 struct srv_stats {
@@ -31,6 +33,11 @@ struct srv_stats {
 	uint64_t bytes_up, bytes_down;
 	uint64_t udp_up, udp_down;
 	unsigned rejecting; /* sessions answering "over the limit" right now */
+	/* Refusals by reason: limits are `rejected`, the client allow-list
+	 * refused_acl (also counted in `denied`, with destination policy). */
+	uint64_t refused_acl;
+	uint64_t refused_proxy; /* PROXY header: untrusted source, malformed, late */
+	uint64_t auth_failed;
 };
 
 struct server {

@@ -386,6 +386,7 @@ void session_accept(int fd, const union sa46 *client, bool strict)
 
 	if (!acl_client_allowed(&srv.acl, &client->sa)) {
 		srv.st.denied++;
+		srv.st.refused_acl++;
 		LOG_INFO("client %s not in the allow-list: closed",
 			 sockaddr_str(&client->sa, sa46_len(client), cs, sizeof(cs)));
 		close(fd);
@@ -527,6 +528,7 @@ static void auth_done(struct session *s, bool ok)
 	s5_build_auth_reply(rep, sizeof(rep), ok ? 0x00 : 0x01);
 	if (!ok) {
 		srv.st.failed++;
+		srv.st.auth_failed++;
 		if (session_send(s, rep, sizeof(rep), false))
 			session_drain_mode(s, "authentication failed");
 		else
