@@ -17,6 +17,7 @@
 
 #include "linux.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "proxy.h"
 #include "server.h"
@@ -75,6 +76,8 @@ static void usage(FILE *f)
 		"      --linger SEC           idle limit once one direction ended (default 30)\n"
 		"      --udp-advertise ADDR   address put in UDP ASSOCIATE replies (NAT)\n"
 		"      --pidfile FILE         write the process id here\n"
+		"      --metrics ADDR:PORT    serve Prometheus metrics at /metrics (loopback\n"
+		"                             only unless --open)\n"
 		"  -L, --log-file FILE        log here instead of stderr\n"
 		"  -v, --verbose              more log (-v: one line per session, -vv: debug)\n"
 		"  -q, --quiet                errors only\n"
@@ -85,7 +88,7 @@ static void usage(FILE *f)
 enum {
 	OPT_DENY_DEST = 256, OPT_OPEN, OPT_ALLOW_LOCAL, OPT_MAX_SESSIONS, OPT_MAX_PER_CLIENT,
 	OPT_IDLE, OPT_HANDSHAKE, OPT_CONNECT, OPT_LINGER, OPT_UDP_ADV, OPT_PIDFILE, OPT_ACL,
-	OPT_PROXY_LISTEN, OPT_PROXY_PROTOCOL,
+	OPT_PROXY_LISTEN, OPT_PROXY_PROTOCOL, OPT_METRICS,
 };
 
 static const struct option long_opts[] = {
@@ -106,6 +109,7 @@ static const struct option long_opts[] = {
 	{ "linger", required_argument, NULL, OPT_LINGER },
 	{ "udp-advertise", required_argument, NULL, OPT_UDP_ADV },
 	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "log-file", required_argument, NULL, 'L' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -363,22 +367,21 @@ static bool sa46_is_loopback(const union sa46 *a)
 	return addr_from_sockaddr(&sa, &a->sa, sa46_len(a)) && addr_is_loopback(&sa);
 }
 
-static int open_listener(struct listener *l)
+/* A listening TCP socket on *addr, which becomes the address bound; -1 and errno. */
+static int listen_on(union sa46 *addr)
 {
 	int one = 1, fd;
 	union sa46 bound;
 	socklen_t len = sizeof(bound);
-	char as[ADDR_STR_MAX], line[ADDR_STR_MAX + 64];
-	int n;
 
-	fd = socket(l->addr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(addr->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	/* [::] means IPv6 only; list 0.0.0.0 too for both (no surprise dual-stack). */
-	if (l->addr.sa.sa_family == AF_INET6)
+	if (addr->sa.sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, &l->addr.sa, sa46_len(&l->addr)) < 0 || listen(fd, 1024) < 0 ||
+	if (bind(fd, &addr->sa, sa46_len(addr)) < 0 || listen(fd, 1024) < 0 ||
 	    getsockname(fd, &bound.sa, &len) < 0) {
 		int err = errno;
 
@@ -386,14 +389,31 @@ static int open_listener(struct listener *l)
 		errno = err;
 		return -1;
 	}
-	l->addr = bound;
-	ev_io_init(&l->io, fd, on_accept);
-	/* The readiness line tests and scripts wait for, whatever the log level. */
-	n = snprintf(line, sizeof(line), "socksifyd[%ld]: listening on %s\n", (long)getpid(),
-		     sockaddr_str(&bound.sa, len, as, sizeof(as)));
+	*addr = bound;
+	return fd;
+}
+
+/* The readiness lines tests and scripts wait for, whatever the log level:
+ * "socksifyd[PID]: listening on ADDR:PORT" (what: "listening", "metrics"). */
+static void say_listening(const char *what, const union sa46 *a)
+{
+	char as[ADDR_STR_MAX], line[ADDR_STR_MAX + 64];
+	int n = snprintf(line, sizeof(line), "socksifyd[%ld]: %s on %s\n", (long)getpid(), what,
+			 sockaddr_str(&a->sa, sa46_len(a), as, sizeof(as)));
+
 	/* Nothing useful to do if stderr is gone: the listener works regardless. */
 	if (n > 0 && write(2, line, (size_t)n) != n)
 		LOG_WARN("cannot write the readiness line: %s", strerror(errno));
+}
+
+static int open_listener(struct listener *l)
+{
+	int fd = listen_on(&l->addr);
+
+	if (fd < 0)
+		return -1;
+	ev_io_init(&l->io, fd, on_accept);
+	say_listening("listening", &l->addr);
 	return fd;
 }
 
@@ -427,6 +447,8 @@ struct cmdline {
 	union sa46 listen[MAX_LISTENERS];
 	bool listen_proxy[MAX_LISTENERS];
 	unsigned nlisten;
+	bool has_metrics;
+	union sa46 metrics;
 	int verbose, quiet;
 };
 
@@ -514,6 +536,11 @@ static void parse_args(int argc, char **argv, struct cmdline *cl)
 		case OPT_PIDFILE:
 			srv.o.pidfile = optarg;
 			break;
+		case OPT_METRICS:
+			if (!parse_listen(optarg, &cl->metrics))
+				die_usage("--metrics: '%s' is not ADDR:PORT", optarg);
+			cl->has_metrics = true;
+			break;
 		case 'L':
 			srv.o.log_file = optarg;
 			break;
@@ -537,6 +564,9 @@ static void parse_args(int argc, char **argv, struct cmdline *cl)
 	if (optind < argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
 	check_proxy_options(cl);
+	/* The counters say who uses the proxy and how much: not for everyone. */
+	if (cl->has_metrics && !sa46_is_loopback(&cl->metrics) && !srv.o.open)
+		die_usage("--metrics on a non-loopback address needs --open");
 	if (cl->nlisten == 0) {
 		parse_listen("127.0.0.1:1080", &cl->listen[0]);
 		cl->nlisten = 1;
@@ -629,6 +659,18 @@ static bool start(const struct cmdline *cl, unsigned long nofile)
 		nlisteners++;
 		ev_io_set(srv.loop, &l->io, EPOLLIN);
 	}
+	if (cl->has_metrics) {
+		union sa46 m = cl->metrics;
+		int fd = listen_on(&m);
+		char as[ADDR_STR_MAX];
+
+		if (fd < 0 || !metrics_start(fd)) {
+			fprintf(stderr, "socksifyd: --metrics %s: %s\n",
+				sockaddr_str(&m.sa, sa46_len(&m), as, sizeof(as)), strerror(errno));
+			return false;
+		}
+		say_listening("metrics", &m);
+	}
 	if (srv.o.pidfile && !write_pidfile(srv.o.pidfile)) {
 		fprintf(stderr, "socksifyd: --pidfile %s: %s\n", srv.o.pidfile, strerror(errno));
 		return false;
@@ -664,6 +706,8 @@ out:
 	if (pidfile_written)
 		unlink(srv.o.pidfile);
 	stop_listening();
+	if (srv.loop)
+		metrics_stop();
 	proxy_close_all();
 	session_close_all("server exit");
 	if (srv.loop)

@@ -18,7 +18,8 @@ setup_file() {
 	# The balancer connects from the proxy host's own address: the only one trusted.
 	# -a names the real client, never the balancer: it is the carried address that
 	# must pass the allow-list.
-	local common=(--proxy-protocol "$NS_PROXY_IP/32" --open -v -a "$NS_CLIENT_IP/32")
+	local common=(--proxy-protocol "$NS_PROXY_IP/32" --open -v -a "$NS_CLIENT_IP/32"
+		--metrics 127.0.0.1:0)
 	start_socksifyd "$NS_PROXY" "$A_LOG" --proxy-listen "$NS_PROXY_IP:0" "${common[@]}"
 	A_PID=$SOCKSIFYD_PID
 	A_PORT=$SOCKSIFYD_PORT
@@ -85,6 +86,24 @@ socks_echo_hex() {
 	printf '01%s0007' "$(printf '%02x' ${NS_TARGET_IP//./ })"
 }
 
+# metrics_port LOG: the port of the "metrics on 127.0.0.1:PORT" line in LOG.
+metrics_port() {
+	sed -n 's/.*socksifyd\[[0-9]*\]: metrics on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$1"
+}
+
+# scrape LOG: /metrics of the socksifyd that wrote LOG (its "metrics on" line).
+scrape() {
+	local port
+	port=$(metrics_port "$1")
+	[ -n "$port" ] || return 1
+	in_proxy curl -sS --max-time 10 "http://127.0.0.1:$port/metrics"
+}
+
+# metric TEXT NAME{LABELS}: the value of one sample ("" when absent).
+metric() {
+	awk -v k="$2" '$1 == k { print $2 }' <<<"$1"
+}
+
 @test "curl through HAProxy reaches both socksifyd instances, each logging the real client" {
 	local i
 	for i in 1 2 3 4; do
@@ -143,6 +162,8 @@ socks_echo_hex() {
 	run raw "$NS_CLIENT" "$NS_PROXY_IP" "$B_PORT" "$v2$(socks_echo_hex)"
 	assert_output --regexp '^(closed|reset)$'
 	wait_for_line "$B_LOG" "$NS_CLIENT_IP:[0-9]+ is not a trusted balancer" 5
+	run scrape "$B_LOG"
+	assert_output --regexp 'socksifyd_refused_total\{reason="proxy_protocol"\} [1-9]'
 }
 
 @test "PROXY v1 from a trusted source: the session takes the carried client" {
@@ -188,4 +209,76 @@ socks_echo_hex() {
 	run "$SOCKSIFYD" --proxy-listen 127.0.0.1:0 --proxy-protocol 10.0.0.0/33
 	assert_failure 2
 	assert_output --partial "not an address or CIDR"
+}
+
+@test "/metrics passes promtool and its counters match a known load" {
+	require_cmd promtool
+	LOG=$NETNS_DIR/socksifyd-metrics.log
+	printf 'alice:s3cret\n' >"$NETNS_DIR/users"
+	start_socksifyd "$NS_PROXY" "$LOG" -l "$NS_PROXY_IP:0" -u "$NETNS_DIR/users" -v \
+		--deny-dest "$NS_TARGET_IP:9" --metrics 127.0.0.1:0
+	local p=$NS_PROXY_IP:$SOCKSIFYD_PORT i m size
+	size=$(stat -c %s "$NETNS_DIR/www/index.html")
+	for i in 1 2 3 4 5; do
+		ccurl -o /dev/null --proxy "socks5://alice:s3cret@$p" "http://$NS_TARGET_IP/"
+	done
+	for i in 1 2; do
+		run ccurl --proxy "socks5://alice:s3cret@$p" "http://$NS_TARGET_IP:1/"
+		assert_failure
+	done
+	run ccurl --proxy "socks5://alice:s3cret@$p" "http://$NS_TARGET_IP:9/"
+	assert_failure
+	run ccurl --proxy "socks5://alice:wrong@$p" "http://$NS_TARGET_IP/"
+	assert_failure
+	wait_for_line "$LOG" "end=\"authentication failed\"" 5
+	m=$(scrape "$LOG")
+	echo "$m" | grep -v '^#'
+	run promtool check metrics <<<"$m"
+	assert_success
+	[ "$(metric "$m" 'socksifyd_sessions_total{command="connect",result="succeeded"}')" = 5 ]
+	[ "$(metric "$m" 'socksifyd_sessions_total{command="connect",result="failed"}')" = 3 ]
+	[ "$(metric "$m" 'socksifyd_replies_total{version="5",code="0"}')" = 5 ]
+	[ "$(metric "$m" 'socksifyd_replies_total{version="5",code="5"}')" = 2 ]
+	[ "$(metric "$m" 'socksifyd_replies_total{version="5",code="2"}')" = 1 ]
+	[ "$(metric "$m" 'socksifyd_refused_total{reason="policy"}')" = 1 ]
+	[ "$(metric "$m" 'socksifyd_auth_failures_total')" = 1 ]
+	[ "$(metric "$m" 'socksifyd_handshake_seconds_count')" = 8 ]
+	[ "$(metric "$m" 'socksifyd_connect_seconds_count')" = 5 ]
+	[ "$(metric "$m" 'socksifyd_connect_seconds_bucket{le="+Inf"}')" = 5 ]
+	[ "$(metric "$m" 'socksifyd_bytes_total{direction="down"}')" -ge $((5 * size)) ]
+	[ "$(metric "$m" 'socksifyd_sessions_open{command="connect"}')" = 0 ]
+	[ "$(metric "$m" 'socksifyd_workers')" -ge 1 ]
+	[ "$(metric "$m" 'socksifyd_fds_open')" -gt 3 ]
+	[ "$(metric "$m" 'socksifyd_fds_limit')" -gt 0 ]
+	# Anything but GET /metrics: a clear no.
+	run in_proxy curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(metrics_port "$LOG")/other"
+	assert_output 404
+}
+
+@test "a stalled /metrics client does not hold up the SOCKS service" {
+	LOG=$NETNS_DIR/socksifyd-stall.log
+	start_socksifyd "$NS_PROXY" "$LOG" -l "$NS_PROXY_IP:0" --open --metrics 127.0.0.1:0
+	local mport
+	mport=$(metrics_port "$LOG")
+	# Half a request, never finished, held open while a client is served.
+	in_proxy "$NETNS_PY" -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /metr")
+time.sleep(8)' "$mport" &
+	local stall=$!
+	sleep 0.3
+	run ccurl --max-time 5 --socks5 "$NS_PROXY_IP:$SOCKSIFYD_PORT" "http://$NS_TARGET_IP/"
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
+	run scrape "$LOG"
+	assert_output --partial socksifyd_sessions_total
+	kill "$stall" 2>/dev/null || true
+	wait "$stall" 2>/dev/null || true
+}
+
+@test "--metrics on a non-loopback address needs --open" {
+	run "$SOCKSIFYD" -l 127.0.0.1:0 --metrics 0.0.0.0:0
+	assert_failure 2
+	assert_output --partial "needs --open"
 }
