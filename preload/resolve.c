@@ -10,7 +10,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,11 +79,12 @@ static size_t rs_hosts_len;
 static struct timespec rs_hosts_mtime;
 static time_t rs_hosts_checked;
 
+/* hosts_file = none (or SOCKSIFY_HOSTS_FILE= empty) turns the hosts file off: every
+ * name is remote. A bad configuration keeps the default. */
 static const char *rs_hosts_path(void)
 {
-	const char *p = getauxval(AT_SECURE) ? NULL : getenv("SOCKSIFY_HOSTS_FILE");
-	/* SOCKSIFY_HOSTS_FILE= (empty) turns the hosts file off: every name is remote. */
-	return p != NULL ? p : "/etc/hosts";
+	const struct socksify_conf *c = shim_conf();
+	return c != NULL ? c->hosts_file : CONF_DEFAULT_HOSTS;
 }
 
 static void rs_hosts_reload(void)

@@ -5,10 +5,9 @@
  * answered, gai.c, hostent.c and res.c are the interposed calls. dns=local passes
  * everything to libc.
  *
- * Environment (ignored under AT_SECURE): SOCKSIFY_NAMETABLE (the tree's table, set
- * by our constructor), SOCKSIFY_FAKE_NET4 (default 240.0.0.0/4), SOCKSIFY_FAKE_NET6
- * (a /96, default fd73:6f63:6b73::/96), SOCKSIFY_FAKE_GRACE (seconds, default 3600),
- * SOCKSIFY_DNS_UNSPEC (both | ipv4 | ipv6: what AF_UNSPEC gets, default both). */
+ * Settings: the configuration's fake_net4, fake_net6, fake_grace, dns_unspec and
+ * hosts_file keys (and their SOCKSIFY_* twins, common/conf.c); SOCKSIFY_NAMETABLE (the
+ * tree's table, set by our constructor; ignored under AT_SECURE). */
 #include <dlfcn.h>
 #include <errno.h>
 #include <ifaddrs.h>
@@ -80,47 +79,32 @@ static int rs_table_state; /* 0 not yet, 1 attached, -1 failed (logged once) */
 static pthread_mutex_t rs_table_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct nt_params rs_params;
 static pthread_once_t rs_params_once = PTHREAD_ONCE_INIT;
-enum rs_unspec { RS_UNSPEC_V4, RS_UNSPEC_V6, RS_UNSPEC_BOTH };
-static enum rs_unspec rs_unspec;
+static enum dns_unspec rs_unspec;
 
 static const char *rs_env(const char *name)
 {
 	return getauxval(AT_SECURE) ? NULL : getenv(name);
 }
 
-/* The ranges, size and grace period a table we create gets: defaults, or
- * SOCKSIFY_FAKE_NET4 / SOCKSIFY_FAKE_NET6 / SOCKSIFY_FAKE_GRACE (seconds). Children
- * inherit them with the environment, so their quick range checks agree with the
- * table's header. */
+/* The ranges and grace period a table we create gets: the configuration's fake_net4,
+ * fake_net6 and fake_grace (common/conf.c validated them for the table's size), or the
+ * defaults when the configuration is bad. Every process of the tree reads the same
+ * configuration, so their quick range checks agree with the table's header. */
 static void rs_params_load(void)
 {
-	const char *v;
-	unsigned long n;
+	const struct socksify_conf *c = shim_conf();
 	nt_params_default(&rs_params);
-	if ((v = rs_env("SOCKSIFY_FAKE_NET4")) && *v && !nt_params_set_net4(&rs_params, v))
-		LOG_WARN("SOCKSIFY_FAKE_NET4=%s is not an IPv4 CIDR of /30 or wider, using %s", v,
-			 NT_DEFAULT_NET4);
-	if ((v = rs_env("SOCKSIFY_FAKE_NET6")) && *v && !nt_params_set_net6(&rs_params, v))
-		LOG_WARN("SOCKSIFY_FAKE_NET6=%s is not an IPv6 /96, using %s", v, NT_DEFAULT_NET6);
-	if ((v = rs_env("SOCKSIFY_FAKE_GRACE")) && *v) {
-		if (parse_ulong(v, 1, 365ul * 86400, &n))
-			rs_params.grace_s = (uint32_t)n;
-		else
-			LOG_WARN("SOCKSIFY_FAKE_GRACE=%s is not a number of seconds", v);
-	}
+	if (c == NULL)
+		return;
+	if (!nt_params_set_net4(&rs_params, c->fake_net4) ||
+	    !nt_params_set_net6(&rs_params, c->fake_net6))
+		nt_params_default(&rs_params); /* cannot happen: conf.c checked them */
+	rs_params.grace_s = c->fake_grace_s;
 	/* What AF_UNSPEC gets: by default an IPv4 fake and then an IPv6 one (unless
 	 * AI_ADDRCONFIG and the host has no IPv6 address), as libc would answer for a
 	 * dual-stack name: programs that ask AF_UNSPEC and keep only one family (curl -6)
 	 * need both. Both lead to the same name through the proxy. */
-	v = rs_env("SOCKSIFY_DNS_UNSPEC");
-	rs_unspec = !v ? RS_UNSPEC_BOTH : strcmp(v, "ipv4") == 0 ? RS_UNSPEC_V4
-				       : strcmp(v, "ipv6") == 0 ? RS_UNSPEC_V6 : RS_UNSPEC_BOTH;
-	/* A table whose size we were told to change would not match the 1M default. */
-	uint32_t cap = rs_params.nsmall + rs_params.nlong;
-	if (cap + 2 > (1ull << (32 - rs_params.prefix4))) {
-		LOG_WARN("fake IPv4 range too small for %u names, using %s", cap, NT_DEFAULT_NET4);
-		nt_params_set_net4(&rs_params, NT_DEFAULT_NET4);
-	}
+	rs_unspec = c->dns_unspec;
 }
 
 const struct nt_params *rs_get_params(void)
@@ -260,8 +244,8 @@ int rs_fake_answer(const char *canon, int family, int flags, struct host_addrs *
 	memset(ans, 0, sizeof(*ans));
 	str_copy(ans->canon, canon, sizeof(ans->canon));
 	rs_get_params(); /* sets rs_unspec */
-	bool v4 = family == AF_INET || (family == AF_UNSPEC && rs_unspec != RS_UNSPEC_V6);
-	bool v6 = family == AF_INET6 || (family == AF_UNSPEC && rs_unspec != RS_UNSPEC_V4);
+	bool v4 = family == AF_INET || (family == AF_UNSPEC && rs_unspec != DNS_UNSPEC_IPV6);
+	bool v6 = family == AF_INET6 || (family == AF_UNSPEC && rs_unspec != DNS_UNSPEC_IPV4);
 	if (family == AF_UNSPEC && v4 && v6 && (flags & AI_ADDRCONFIG)) {
 		pthread_once(&rs_has_v6_once, rs_has_v6_check);
 		v6 = rs_has_v6;
@@ -403,8 +387,11 @@ __attribute__((constructor)) static void rs_init(void)
 	pthread_atfork(rs_atfork_prepare, rs_atfork_parent, rs_atfork_child);
 	if (getauxval(AT_SECURE))
 		return;
-	const char *dns = getenv("SOCKSIFY_DNS");
-	if (dns != NULL && strcmp(dns, "local") == 0)
+	/* Only the variable can be read this early (a file means syscalls); it is
+	 * parsed as the configuration parses it. */
+	enum dns_mode dns;
+	const char *v = getenv("SOCKSIFY_DNS");
+	if (v != NULL && conf_parse_dns(v, &dns) && dns == DNS_LOCAL)
 		return;
 	if (rs_path_ok(getenv(RS_ENV_TABLE)))
 		return;

@@ -587,3 +587,58 @@ http.get({host: "target.test", port: 80, path: "/", timeout: 10000}, (res) => {
 	run canary_count
 	assert_output 0
 }
+
+# ---- the remote-DNS settings as configuration keys ----
+
+@test "config keys fake_net4, fake_net6, dns_unspec, hosts_file: the library follows them" {
+	local conf=$NETNS_DIR/keys.conf t=/dev/shm/socksify-$(id -u)-bats-keys-$$-$RANDOM
+	printf 'fake_net4 = 100.64.0.0/10\nfake_net6 = fd00:77::/96\ndns_unspec = ipv6\nhosts_file = %s\n' \
+		"$NETNS_DIR/hosts" >"$conf"
+	# A table of its own: the suite's was created with the default ranges.
+	run in_client env LD_PRELOAD="$SOCKSIFY_LIB" SOCKSIFY_CONF="$conf" SOCKSIFY_NAMETABLE="$t" \
+		SOCKSIFY_PROXY="$SHIM_PROXY" sh -c '
+		"$1/dns_getaddrinfo" -f inet -t stream keys.test
+		"$1/dns_getaddrinfo" -t stream keys.test
+		"$1/dns_getaddrinfo" -f inet -t stream hostsalias.test
+		a=$(getent ahostsv4 target.test | head -n 1 | cut -d" " -f1)
+		echo "resolved $a"
+		curl -sS --max-time 10 "http://$a/"' _ "$SNIPPETS"
+	rm -f "$t"
+	assert_success
+	assert_line --index 0 --regexp '^ai inet 100\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])\.[0-9.]+ 0 1 6$'
+	assert_line --index 1 --regexp '^ai inet6 fd00:77::[0-9a-f:]+ 0 1 6$'
+	assert_line --index 2 "ai inet 198.18.2.2 0 1 6"
+	assert_line --index 3 --regexp '^resolved 100\.'
+	# connect() knows the configured range: the name reached the proxy.
+	assert_output --partial "$NETNS_MARKER"
+}
+
+@test "config keys: a bad remote-DNS value is an error naming FILE:LINE; --env and --check show them" {
+	require_file "$SOCKSIFY"
+	local conf=$NETNS_DIR/badkey.conf
+	printf '# remote DNS\nfake_net4 = 10.0.0.0/24\n' >"$conf"
+	run in_client "$SOCKSIFY" -f "$conf" true
+	assert_failure 125
+	assert_output --partial "$conf:2: bad value '10.0.0.0/24' for fake_net4 (expected an IPv4 CIDR of /11 or wider"
+	run in_client env SOCKSIFY_DNS_UNSPEC=all "$SOCKSIFY" -f "$SHIM_CONF" true
+	assert_failure 125
+	assert_output --partial "SOCKSIFY_DNS_UNSPEC: bad value 'all' for dns_unspec"
+	# The library, which never exits a program, says the same and fails connections.
+	run shim_run SOCKSIFY_CONF="$conf" "$SNIPPETS/dns_tree" fork badkey.test 80
+	assert_failure
+	assert_output --partial "$conf:2: bad value '10.0.0.0/24' for fake_net4"
+
+	printf 'fake_net4 = 100.64.0.0/10\nfake_grace = 60\nhosts_file = none\n' >"$conf"
+	run in_client env -u SOCKSIFY_NAMETABLE "$SOCKSIFY" -f "$conf" -p "$SHIM_PROXY" --env
+	assert_success
+	assert_line "export SOCKSIFY_FAKE_NET4='100.64.0.0/10'"
+	assert_line "export SOCKSIFY_FAKE_GRACE='60'"
+	assert_line "export SOCKSIFY_HOSTS_FILE=''"
+	refute_output --partial SOCKSIFY_FAKE_NET6
+	refute_output --partial SOCKSIFY_DNS_UNSPEC
+	run in_client "$SOCKSIFY" -f "$conf" -p "$SHIM_PROXY" --check=198.18.2.2:80
+	assert_line "remote DNS: fake_net4=100.64.0.0/10, fake_net6=fd73:6f63:6b73::/96, fake_grace=60 s, dns_unspec=both, hosts_file=none"
+	# dns=local: nothing of it is exported.
+	run in_client env -u SOCKSIFY_NAMETABLE "$SOCKSIFY" -f "$conf" -d local -p "$SHIM_PROXY" --env
+	refute_output --partial SOCKSIFY_FAKE
+}
