@@ -7,12 +7,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../server/users.c"
+#include <crypt.h>
+
+#include "users.h"
 #include "tap.h"
 
 static int crypt_calls;
 
-/* Stands in for libcrypt: "hashes" a password as "$t$" + password. */
+/* Stands in for libcrypt (linked before it, so it wins): "hashes" a password as
+ * "$t$" + password. */
+char *crypt_rn(const char *phrase, const char *setting, void *data, int size);
 char *crypt_rn(const char *phrase, const char *setting, void *data, int size)
 {
 	struct crypt_data *cd = data;
