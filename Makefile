@@ -31,6 +31,8 @@ COMMON_SRC := $(wildcard common/*.c)
 PRELOAD_SRC := $(wildcard preload/*.c)
 CLI_SRC := $(wildcard cli/*.c)
 SERVER_SRC := $(wildcard server/*.c)
+# Every server module but main(): socksifyd, the unit tests and the fuzzers link it.
+SERVER_LIB_SRC := $(filter-out server/main.c,$(SERVER_SRC))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 SNIPPET_SRC := $(wildcard tests/snippets/*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
@@ -60,14 +62,20 @@ $(B)/libsocksify.so: $(call obj,$(PRELOAD_SRC)) $(B)/libcommon.a preload/libsock
 $(B)/socksify: $(call obj,$(CLI_SRC)) $(B)/libcommon.a
 	$(CC) -o $@ $^ $(LDFLAGS_ALL)
 
-$(B)/socksifyd: $(call obj,$(SERVER_SRC)) $(B)/libcommon.a
+$(B)/libserver.a: $(call obj,$(SERVER_LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/socksifyd: $(call obj,server/main.c) $(B)/libserver.a $(B)/libcommon.a
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcrypt -lpthread
 
-# C unit tests: one binary per tests/unit/test_*.c, each printing TAP.
+# C unit tests: one binary per tests/unit/test_*.c, each printing TAP; the server's
+# modules come from libserver.a (a test defines what main.c would: `srv`).
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/unit/%,$(UNIT_SRC))
-$(B)/unit/%: tests/unit/%.c $(B)/libcommon.a $(HDRS)
+$(B)/unit/%: tests/unit/%.c $(B)/libserver.a $(B)/libcommon.a $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -Ipreload -o $@ $< $(B)/libcommon.a $(LDFLAGS_ALL)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -Ipreload -Iserver -o $@ $< $(B)/libserver.a \
+		$(B)/libcommon.a $(LDFLAGS_ALL) -lcrypt -lpthread
 unit: $(UNIT_BIN)
 
 # Snippet programs: one per interposed behaviour, run under the shim by the e2e suites.
@@ -77,15 +85,30 @@ $(B)/snippets/%: tests/snippets/%.c $(HDRS)
 	$(CC) $(CSTD) -O1 -g $(WARN) -Wno-missing-prototypes -pthread -fPIC $(if $(findstring lib,$*),-shared) -o $@ $< -ldl
 snippets: $(SNIPPET_BIN)
 
-# ASan+UBSan build of the server and the unit tests, in its own tree.
+# ASan+UBSan build of the server, the unit tests and the shim, in its own tree. The
+# shim is run under it by tests/run.sh (the snippet suite once more, with
+# SOCKSIFY_LIB=$(B)/asan/libsocksify.so and libasan preloaded first).
 asan:
-	$(MAKE) --no-print-directory B=$(B)/asan SAN=1 $(B)/asan/socksifyd unit
+	$(MAKE) --no-print-directory B=$(B)/asan SAN=1 $(B)/asan/socksifyd $(B)/asan/libsocksify.so unit
 
-# libFuzzer targets (clang), over the common/ parsers.
+# libFuzzer targets (clang), over the common/ parsers and the server's modules: both
+# libraries built again with coverage instrumentation in $(B)/fuzz/.
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
-$(B)/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(HDRS)
+FUZZ_CFLAGS := $(CSTD) -O1 -g -Icommon -Iserver -fsanitize=address,undefined
+fuzzobj = $(patsubst %.c,$(B)/fuzz/obj/%.o,$(1))
+$(B)/fuzz/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
-	clang $(CSTD) -O1 -g -Icommon -fsanitize=fuzzer,address,undefined -o $@ $< $(COMMON_SRC)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+$(B)/fuzz/libcommon.a: $(call fuzzobj,$(COMMON_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+$(B)/fuzz/libserver.a: $(call fuzzobj,$(SERVER_LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+$(B)/fuzz/%: tests/fuzz/%.c $(B)/fuzz/libserver.a $(B)/fuzz/libcommon.a $(HDRS)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(B)/fuzz/libserver.a $(B)/fuzz/libcommon.a \
+		-lpthread
 fuzz-build: $(FUZZ_BIN)
 FUZZ_SECONDS ?= 60
 fuzz: fuzz-build

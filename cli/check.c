@@ -516,6 +516,10 @@ int check_run(const struct socksify_conf *c, const char *dest)
 	       c->dns == DNS_REMOTE ? "remote" : "local",
 	       c->udp == UDP_PROXY ? "proxy" : c->udp == UDP_BLOCK ? "block" : "direct",
 	       c->connect_timeout_ms, addr_str(&ck.dst, a, sizeof(a)));
+	if (c->dns == DNS_REMOTE) {
+		char dns[CONF_PATH_MAX + 160];
+		printf("%s\n", conf_dns_summary(c, dns, sizeof(dns)));
+	}
 
 	if (c->chain == CHAIN_STRICT || c->chain == CHAIN_DYNAMIC || ck.npx == 1) {
 		ck.ok &= check_chain(&ck, path, ck.npx, c->chain == CHAIN_DYNAMIC);

@@ -43,6 +43,10 @@ bool env_apply(const struct env_set *e, char *err, size_t errlen);
 /* Prints `export NAME='value'` lines, single-quoted for any POSIX shell. */
 void env_print(const struct env_set *e);
 
+/* The remote-DNS settings (fake ranges, grace, dns_unspec, hosts_file) that differ
+ * from the defaults, as their SOCKSIFY_* variables; nothing with dns=local. */
+bool env_put_remote_dns(const struct socksify_conf *c, struct env_set *e, char *err,
+			size_t errlen);
 /* Finds libsocksify.so: $SOCKSIFY_LIB (which must exist), else next to our own
  * executable, else SOCKSIFY_PREFIX/lib/socksify/. Writes an absolute path. */
 bool env_find_library(char *out, size_t cap, char *err, size_t errlen);

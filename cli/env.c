@@ -57,6 +57,36 @@ bool env_apply(const struct env_set *e, char *err, size_t errlen)
 	return true;
 }
 
+/* With them in the environment, every command of a shell set up with --env agrees on
+ * the ranges of the name table they share (SOCKSIFY_NAMETABLE), even if the config
+ * file changes meanwhile; the library reads them as it reads the file's keys. */
+bool env_put_remote_dns(const struct socksify_conf *c, struct env_set *e, char *err,
+			size_t errlen)
+{
+	struct socksify_conf d;
+	char grace[16];
+
+	if (c->dns != DNS_REMOTE)
+		return true;
+	conf_defaults(&d);
+	snprintf(grace, sizeof(grace), "%u", c->fake_grace_s);
+	if (strcmp(c->fake_net4, d.fake_net4) != 0 &&
+	    !env_put(e, "SOCKSIFY_FAKE_NET4", c->fake_net4, err, errlen))
+		return false;
+	if (strcmp(c->fake_net6, d.fake_net6) != 0 &&
+	    !env_put(e, "SOCKSIFY_FAKE_NET6", c->fake_net6, err, errlen))
+		return false;
+	if (c->fake_grace_s != d.fake_grace_s &&
+	    !env_put(e, "SOCKSIFY_FAKE_GRACE", grace, err, errlen))
+		return false;
+	if (c->dns_unspec != d.dns_unspec &&
+	    !env_put(e, "SOCKSIFY_DNS_UNSPEC", conf_unspec_name(c->dns_unspec), err, errlen))
+		return false;
+	/* Empty means none, as the library reads it. */
+	return strcmp(c->hosts_file, d.hosts_file) == 0 ||
+	       env_put(e, "SOCKSIFY_HOSTS_FILE", c->hosts_file, err, errlen);
+}
+
 /* Single quotes protect everything in a POSIX shell except the single quote itself,
  * which is closed, escaped and reopened: ' -> '\'' */
 static void print_quoted(const char *s)

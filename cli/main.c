@@ -413,7 +413,7 @@ static bool build_env(const struct cli_opts *o, const struct socksify_conf *c,
 		    !env_put(e, "SOCKSIFY_LOG_FILE", abs, err, errlen))
 			return false;
 	}
-	return put_nametable(c, e, err, errlen);
+	return env_put_remote_dns(c, e, err, errlen) && put_nametable(c, e, err, errlen);
 }
 
 /* ---- exec ---- */

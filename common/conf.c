@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "nametable.h"
 #include "util.h"
 
 #define CONF_FILE_MAX (1024 * 1024) /* a config file larger than this is an error */
@@ -374,6 +375,11 @@ void conf_defaults(struct socksify_conf *c)
 	c->udp = UDP_PROXY;
 	c->connect_timeout_ms = CONF_DEFAULT_TIMEOUT_MS;
 	c->log_level = LOG_WARN;
+	str_copy(c->fake_net4, NT_DEFAULT_NET4, sizeof(c->fake_net4));
+	str_copy(c->fake_net6, NT_DEFAULT_NET6, sizeof(c->fake_net6));
+	c->fake_grace_s = NT_DEFAULT_GRACE_S;
+	c->dns_unspec = DNS_UNSPEC_BOTH;
+	str_copy(c->hosts_file, CONF_DEFAULT_HOSTS, sizeof(c->hosts_file));
 }
 
 const char *conf_chain_name(enum chain_type t)
@@ -391,6 +397,20 @@ const char *conf_udp_name(enum udp_mode m)
 {
 	static const char *const names[] = { "proxy", "block", "direct" };
 	return (unsigned)m < 3 ? names[m] : "?";
+}
+
+const char *conf_unspec_name(enum dns_unspec u)
+{
+	static const char *const names[] = { "both", "ipv4", "ipv6" };
+	return (unsigned)u < 3 ? names[u] : "?";
+}
+
+const char *conf_dns_summary(const struct socksify_conf *c, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "remote DNS: fake_net4=%s, fake_net6=%s, fake_grace=%u s, "
+		 "dns_unspec=%s, hosts_file=%s", c->fake_net4, c->fake_net6, c->fake_grace_s,
+		 conf_unspec_name(c->dns_unspec), c->hosts_file[0] ? c->hosts_file : "none");
+	return buf;
 }
 
 bool conf_parse_level(const char *s, enum log_level *out)
@@ -434,6 +454,66 @@ static int conf_pick(const char *value, const char *const *words)
 		if (conf_word_eq(value, len, words[i]))
 			return i;
 	return -1;
+}
+
+bool conf_parse_dns(const char *s, enum dns_mode *out)
+{
+	static const char *const dnss[] = { "remote", "local", NULL };
+	int i = conf_pick(s, dnss);
+
+	if (i < 0)
+		return false;
+	*out = (enum dns_mode)i;
+	return true;
+}
+
+/* fake_net4: a CIDR the name table accepts, wide enough for every name it holds (the
+ * network and last addresses are never handed out). */
+static bool conf_fake_net4(struct socksify_conf *c, const char *value, char *expect, size_t cap)
+{
+	uint64_t names = (uint64_t)NT_DEFAULT_NSMALL + NT_DEFAULT_NLONG;
+	unsigned widest = 32;
+	struct nt_params p;
+
+	while (widest > 1 && (1ull << (32 - widest)) < names + 2)
+		widest--;
+	snprintf(expect, cap, "an IPv4 CIDR of /%u or wider (the table holds %llu names)", widest,
+		 (unsigned long long)names);
+	nt_params_default(&p);
+	if (!nt_params_set_net4(&p, value) || p.prefix4 > widest ||
+	    str_copy(c->fake_net4, value, sizeof(c->fake_net4)) >= sizeof(c->fake_net4)) {
+		str_copy(c->fake_net4, NT_DEFAULT_NET4, sizeof(c->fake_net4));
+		return false;
+	}
+	return true;
+}
+
+static bool conf_fake_net6(struct socksify_conf *c, const char *value)
+{
+	struct nt_params p;
+
+	nt_params_default(&p);
+	if (!nt_params_set_net6(&p, value) ||
+	    str_copy(c->fake_net6, value, sizeof(c->fake_net6)) >= sizeof(c->fake_net6)) {
+		str_copy(c->fake_net6, NT_DEFAULT_NET6, sizeof(c->fake_net6));
+		return false;
+	}
+	return true;
+}
+
+/* hosts_file: an absolute path (the program may chdir), or none. */
+static bool conf_hosts_file(struct socksify_conf *c, const char *value)
+{
+	size_t len = strlen(value);
+
+	if (conf_word_eq(value, len, "none")) {
+		c->hosts_file[0] = '\0';
+		return true;
+	}
+	if (value[0] != '/' || len >= sizeof(c->hosts_file))
+		return false;
+	memcpy(c->hosts_file, value, len + 1);
+	return true;
 }
 
 /* "WHERE: " or nothing, so messages read the same from files and variables. */
@@ -485,9 +565,10 @@ bool conf_set(struct socksify_conf *c, const char *key, const char *value, const
 	      char *err, size_t errlen)
 {
 	static const char *const chains[] = { "strict", "dynamic", "random", "round_robin", NULL };
-	static const char *const dnss[] = { "remote", "local", NULL };
 	static const char *const udps[] = { "proxy", "block", "direct", NULL };
+	static const char *const unspecs[] = { "both", "ipv4", "ipv6", NULL };
 	const char *expect = NULL;
+	char expect_buf[96];
 	unsigned long n;
 	int i;
 
@@ -514,11 +595,33 @@ bool conf_set(struct socksify_conf *c, const char *key, const char *value, const
 		}
 		expect = "a number from 1 to 16";
 	} else if (strcmp(key, "dns") == 0) {
-		if ((i = conf_pick(value, dnss)) >= 0) {
-			c->dns = (enum dns_mode)i;
+		if (conf_parse_dns(value, &c->dns))
+			return true;
+		expect = "remote or local";
+	} else if (strcmp(key, "fake_net4") == 0) {
+		if (conf_fake_net4(c, value, expect_buf, sizeof(expect_buf)))
+			return true;
+		expect = expect_buf;
+	} else if (strcmp(key, "fake_net6") == 0) {
+		if (conf_fake_net6(c, value))
+			return true;
+		expect = "an IPv6 /96, ADDR/96";
+	} else if (strcmp(key, "fake_grace") == 0) {
+		if (parse_ulong(value, 1, 365ul * 86400, &n)) {
+			c->fake_grace_s = (unsigned)n;
 			return true;
 		}
-		expect = "remote or local";
+		expect = "seconds, 1 to 31536000";
+	} else if (strcmp(key, "dns_unspec") == 0) {
+		if ((i = conf_pick(value, unspecs)) >= 0) {
+			c->dns_unspec = (enum dns_unspec)i;
+			return true;
+		}
+		expect = "both, ipv4 or ipv6";
+	} else if (strcmp(key, "hosts_file") == 0) {
+		if (conf_hosts_file(c, value))
+			return true;
+		expect = "an absolute path or none";
 	} else if (strcmp(key, "udp") == 0) {
 		if ((i = conf_pick(value, udps)) >= 0) {
 			c->udp = (enum udp_mode)i;
@@ -830,6 +933,11 @@ bool conf_apply_env(struct socksify_conf *c, const char *(*get)(const char *), c
 		{ "SOCKSIFY_UDP", "udp" },
 		{ "SOCKSIFY_LOG", "log" },
 		{ "SOCKSIFY_LOG_FILE", "log_file" },
+		{ "SOCKSIFY_FAKE_NET4", "fake_net4" },
+		{ "SOCKSIFY_FAKE_NET6", "fake_net6" },
+		{ "SOCKSIFY_FAKE_GRACE", "fake_grace" },
+		{ "SOCKSIFY_DNS_UNSPEC", "dns_unspec" },
+		{ "SOCKSIFY_HOSTS_FILE", "hosts_file" },
 	};
 	const char *v;
 	size_t i;
@@ -848,6 +956,10 @@ bool conf_apply_env(struct socksify_conf *c, const char *(*get)(const char *), c
 		if ((v = conf_getenv(get, simple[i].var)) != NULL &&
 		    !conf_set(c, simple[i].key, v, simple[i].var, err, errlen))
 			return false;
+	/* Set but empty: no hosts file (every name is remote), as before it had a key. */
+	v = get != NULL ? get("SOCKSIFY_HOSTS_FILE") : getenv("SOCKSIFY_HOSTS_FILE");
+	if (v != NULL && v[0] == '\0')
+		c->hosts_file[0] = '\0';
 	return true;
 }
 

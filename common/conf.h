@@ -39,6 +39,9 @@ const char *proxy_url_str(const struct proxy *p, char *buf, size_t cap);
 enum chain_type { CHAIN_STRICT, CHAIN_DYNAMIC, CHAIN_RANDOM, CHAIN_ROUND_ROBIN };
 enum dns_mode { DNS_REMOTE, DNS_LOCAL };
 enum udp_mode { UDP_PROXY, UDP_BLOCK, UDP_DIRECT };
+/* What an AF_UNSPEC lookup gets with dns=remote: both fakes (as libc answers a
+ * dual-stack name), or one family only. */
+enum dns_unspec { DNS_UNSPEC_BOTH, DNS_UNSPEC_IPV4, DNS_UNSPEC_IPV6 };
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
 #define CONF_MAX_PROXIES 16
@@ -59,11 +62,19 @@ struct socksify_conf {
 	unsigned connect_timeout_ms;
 	enum log_level log_level;
 	char log_file[CONF_PATH_MAX];
+	/* Remote DNS: the fake ranges and how long an unused fake stays reserved (a table
+	 * created with them keeps them), what AF_UNSPEC gets, the hosts file ("": none). */
+	char fake_net4[24];  /* an IPv4 CIDR, validated for the table's capacity */
+	char fake_net6[56];  /* an IPv6 /96 */
+	unsigned fake_grace_s;
+	enum dns_unspec dns_unspec;
+	char hosts_file[CONF_PATH_MAX];
 	char source[CONF_PATH_MAX]; /* file it came from, "" if none */
 };
 
 #define CONF_DEFAULT_PROXY "socks5h://127.0.0.1:1080"
 #define CONF_DEFAULT_TIMEOUT_MS 5000
+#define CONF_DEFAULT_HOSTS "/etc/hosts"
 
 void conf_defaults(struct socksify_conf *c);
 /* Applies one `key = value`. where = "FILE:LINE" for messages. A repeated `proxy`
@@ -76,19 +87,26 @@ bool conf_load_file(struct socksify_conf *c, const char *path, char *err, size_t
 /* Parses a buffer holding a whole file (what conf_load_file does after reading). */
 bool conf_load_buf(struct socksify_conf *c, const char *buf, size_t len, const char *path,
 		   char *err, size_t errlen);
-/* Applies SOCKSIFY_PROXY/DNS/UDP/DIRECT/LOG/LOG_FILE from getenv-like lookup. A set
- * SOCKSIFY_PROXY replaces the file's proxies. */
+/* Applies SOCKSIFY_PROXY/DNS/UDP/DIRECT/LOG/LOG_FILE and the remote-DNS twins
+ * SOCKSIFY_FAKE_NET4/FAKE_NET6/FAKE_GRACE/DNS_UNSPEC/HOSTS_FILE from getenv-like
+ * lookup. A set SOCKSIFY_PROXY replaces the file's proxies; SOCKSIFY_HOSTS_FILE set
+ * but empty means no hosts file. */
 bool conf_apply_env(struct socksify_conf *c, const char *(*get)(const char *), char *err,
 		    size_t errlen);
 /* Final checks that need the whole config: socks4 last hop with dns=remote, no
  * proxy -> the default one. */
 bool conf_finish(struct socksify_conf *c, char *err, size_t errlen);
 
+/* Accepts remote|local, case-insensitive: the one parser of dns= and SOCKSIFY_DNS. */
+bool conf_parse_dns(const char *s, enum dns_mode *out);
 /* Accepts error|warn|info|debug (also "warning" and 0..3), case-insensitive. */
 bool conf_parse_level(const char *s, enum log_level *out);
 /* Names as the config file spells them, for --env, --check and messages. */
 const char *conf_chain_name(enum chain_type t);
 const char *conf_dns_name(enum dns_mode m);
 const char *conf_udp_name(enum udp_mode m);
+const char *conf_unspec_name(enum dns_unspec u);
+/* One line on the remote-DNS settings, for --check. */
+const char *conf_dns_summary(const struct socksify_conf *c, char *buf, size_t cap);
 
 #endif

@@ -13,16 +13,6 @@
 
 #define EV_BATCH 256
 
-struct ev_loop {
-	int epfd;
-	bool stop;
-	uint64_t now;
-	struct ev_timer **heap;
-	size_t nheap, capheap;
-	void **deferred;
-	size_t ndeferred, capdeferred;
-};
-
 void ev_now_update(struct ev_loop *loop)
 {
 	struct timespec ts;
@@ -283,7 +273,7 @@ static int ev_next_timeout(struct ev_loop *loop)
 	return when - loop->now > 60000 ? 60000 : (int)(when - loop->now);
 }
 
-static void ev_fire_timers(struct ev_loop *loop)
+void ev_fire_timers(struct ev_loop *loop)
 {
 	/* Bounded so a timer that re-arms itself at "now" cannot starve I/O. */
 	for (int n = 0; n < 4096 && loop->nheap && loop->heap[0]->when <= loop->now; n++) {

@@ -28,6 +28,17 @@ struct ev_timer {
 	ev_timer_cb cb;
 };
 
+/* In the header so the unit test can check the heap (it links libserver.a). */
+struct ev_loop {
+	int epfd;
+	bool stop;
+	uint64_t now;
+	struct ev_timer **heap;
+	size_t nheap, capheap;
+	void **deferred;
+	size_t ndeferred, capdeferred;
+};
+
 #define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 struct ev_loop *ev_new(void);
@@ -38,6 +49,8 @@ void ev_break(struct ev_loop *loop);
 /* One iteration: waits at most max_wait_ms (-1: until the next timer or event),
  * dispatches, fires due timers. Returns the number of fd events, -1 on error. */
 int ev_run_once(struct ev_loop *loop, int max_wait_ms);
+/* Runs every timer due at loop->now (ev_run_once calls it; tests too). */
+void ev_fire_timers(struct ev_loop *loop);
 /* Cached monotonic time in ms, refreshed once per loop iteration. */
 uint64_t ev_now(struct ev_loop *loop);
 void ev_now_update(struct ev_loop *loop);

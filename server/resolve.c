@@ -9,7 +9,7 @@
 
 #include "resolve.h"
 
-static bool resolve_is_invalid_tld(const char *name)
+bool resolve_is_invalid_tld(const char *name)
 {
 	size_t len = strlen(name);
 
@@ -20,7 +20,7 @@ static bool resolve_is_invalid_tld(const char *name)
 	return len > 8 && !strncasecmp(name + len - 8, ".invalid", 8);
 }
 
-static void resolve_work(struct pool_job *job)
+void resolve_work(struct pool_job *job)
 {
 	struct resolve_job *rj = (struct resolve_job *)job;
 	struct addrinfo hints = { .ai_family = rj->family, .ai_socktype = rj->socktype };

@@ -35,5 +35,9 @@ bool resolve_literal(const char *name, uint16_t port, union sa46 *out);
 /* Orders addresses for Happy Eyeballs (RFC 8305 4): IPv6 first, then families
  * interleaved. */
 void resolve_interleave(union sa46 *addrs, unsigned n);
+/* The pieces the unit test drives directly: a name under .invalid, and the lookup a
+ * pool worker runs. */
+bool resolve_is_invalid_tld(const char *name);
+void resolve_work(struct pool_job *job);
 
 #endif

@@ -166,6 +166,40 @@ run_e2e() {
 	done
 }
 
+# The snippet suite once more against the ASan+UBSan build of the library (make asan
+# builds it). Programs that are not ASan-built need the ASan runtime first in
+# LD_PRELOAD (shim.bash puts SHIM_PRELOAD_FIRST there); leaks are the programs' (bash,
+# curl), not checked. Every sanitizer report goes to a file: one, from any process of
+# the suite, is a failure even if that test passed.
+run_asan_shim() {
+	local lib=$BUILD/asan/libsocksify.so name=asan/e2e/33-shim-snippets rt start f
+	[ -f "$lib" ] && selected "$name" || return 0
+	command -v bats >/dev/null 2>&1 || return 0
+	rt=$(ldd "$lib" | awk '/libasan\.so/ { print $3; exit }')
+	mkdir -p "$TMP/san"
+	run_tap "$name" "$SUITE_TIMEOUT" env SOCKSIFY_LIB="$lib" SHIM_PRELOAD_FIRST="$rt" \
+		ASAN_OPTIONS="detect_leaks=0:verify_asan_link_order=0:log_path=$TMP/san/asan" \
+		UBSAN_OPTIONS="print_stacktrace=1:log_path=$TMP/san/ubsan" \
+		bats --tap tests/e2e/33-shim-snippets.bats
+	reap_topologies
+	start=$SECONDS
+	{
+		if [ -z "$rt" ]; then
+			echo "not ok 1 - $lib does not link the ASan runtime"
+		elif ls "$TMP"/san/* >/dev/null 2>&1; then
+			for f in "$TMP"/san/*; do
+				echo "# $f:"
+				sed 's/^/#   /' "$f" | head -n 40
+			done
+			echo "not ok 1 - sanitizer reports from the shim under the snippet suite"
+		else
+			echo "ok 1 - no sanitizer report from any process of the suite"
+		fi
+		echo "1..1"
+	} | tee "$TMP/out"
+	tally "$name (reports)" "$TMP/out" 0 $((SECONDS - start))
+}
+
 echo "socksify tests: BUILD=$BUILD SOCKSIFYD=$SOCKSIFYD${PATTERN:+ PATTERN=$PATTERN}"
 echo "# $(uname -sr), $(bats --version 2>/dev/null || echo 'no bats'), uid $(id -u), $(nproc) cpus"
 START=$SECONDS
@@ -173,6 +207,7 @@ run_units "$BUILD/unit" unit
 run_units "$BUILD/asan/unit" asan/unit
 run_fuzz
 run_e2e
+run_asan_shim
 
 header "summary ($((SECONDS - START))s)"
 for line in "${SUMMARY[@]}"; do

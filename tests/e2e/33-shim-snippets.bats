@@ -89,15 +89,18 @@ teardown_file() {
 }
 
 @test "32 threads x 100 connects" {
-	run timeout 120 ip netns exec "$NS_CLIENT" env LD_PRELOAD="$SOCKSIFY_LIB" \
+	run timeout 120 ip netns exec "$NS_CLIENT" env LD_PRELOAD="$(shim_preload)" \
 		SOCKSIFY_CONF="$SHIM_CONF" SOCKSIFY_PROXY="$SHIM_PROXY" \
 		"$SNIPPETS/threads" "$NS_TARGET_IP" 7 32 100
 	assert_snippet_pass
 }
 
 @test "fork, then connect in parent and child; an exec'd child stays socksified" {
-	run shim_run "$SNIPPETS/fork" "$NS_TARGET_IP" 7 curl -sS --max-time 5 -o /dev/null \
-		"http://$NS_TARGET_IP/"
+	# The exec'd program is a snippet, not curl: curl (and python3, wget) hang in
+	# setlocale() with the ASan runtime preloaded, which the sanitizer pass of this
+	# suite needs. The client cannot reach the target directly: a connect that
+	# succeeds went through the shim.
+	run shim_run "$SNIPPETS/fork" "$NS_TARGET_IP" 7 "$SNIPPETS/getpeername" "$NS_TARGET_IP" 7
 	assert_snippet_pass
 }
 
@@ -113,7 +116,7 @@ os.execvp("ls", ["ls", "-l", "/proc/self/fd/"])' "$NS_TARGET_IP"
 }
 
 @test "fork while other threads connect: every child connects, none hangs" {
-	run timeout 120 ip netns exec "$NS_CLIENT" env LD_PRELOAD="$SOCKSIFY_LIB" \
+	run timeout 120 ip netns exec "$NS_CLIENT" env LD_PRELOAD="$(shim_preload)" \
 		SOCKSIFY_CONF="$SHIM_CONF" SOCKSIFY_PROXY="$SHIM_PROXY" \
 		"$SNIPPETS/fork_threads" "$NS_TARGET_IP" 7 40
 	assert_snippet_pass
@@ -130,14 +133,14 @@ os.execvp("ls", ["ls", "-l", "/proc/self/fd/"])' "$NS_TARGET_IP"
 }
 
 @test "a connect from another library's constructor (preloaded after the shim)" {
-	run in_client env LD_PRELOAD="$SOCKSIFY_LIB $SNIPPETS/ctor_lib" SOCKSIFY_CONF="$SHIM_CONF" \
+	run in_client env LD_PRELOAD="$(shim_preload "$SOCKSIFY_LIB" "$SNIPPETS/ctor_lib")" SOCKSIFY_CONF="$SHIM_CONF" \
 		SOCKSIFY_PROXY="$SHIM_PROXY" SNIP_DEST="$NS_TARGET_IP 7" /bin/true
 	assert_success
 	assert_output --partial "ctor: ok"
 }
 
 @test "a connect from another library's constructor (preloaded before the shim)" {
-	run in_client env LD_PRELOAD="$SNIPPETS/ctor_lib $SOCKSIFY_LIB" SOCKSIFY_CONF="$SHIM_CONF" \
+	run in_client env LD_PRELOAD="$(shim_preload "$SNIPPETS/ctor_lib" "$SOCKSIFY_LIB")" SOCKSIFY_CONF="$SHIM_CONF" \
 		SOCKSIFY_PROXY="$SHIM_PROXY" SNIP_DEST="$NS_TARGET_IP 7" /bin/true
 	assert_success
 	assert_output --partial "ctor: ok"

@@ -12,12 +12,6 @@ FAKE4='^240\.'
 FAKE6='^fd73:6f63:6b73::'
 
 setup_file() {
-	# Until the library exports the resolver hooks there is nothing to test here
-	# (bats 1.8 cannot skip from setup_file: setup skips each test).
-	if ! nm -D --defined-only "$SOCKSIFY_LIB" 2>/dev/null | grep -q ' getaddrinfo$'; then
-		export DNS_SKIP="$SOCKSIFY_LIB missing or not interposing getaddrinfo"
-		return 0
-	fi
 	shim_setup_file
 	# -v: a line per session, with the destination as the client asked for it.
 	shim_socksifyd dns -v
@@ -27,18 +21,6 @@ setup_file() {
 	export SOCKSIFY_NAMETABLE
 	printf 'block = *.blocked.test\nblock = port.blocked2.test:25\n' >"$NETNS_DIR/block.conf"
 	printf '198.18.2.2 hostsfile.test hostsalias.test\n' >"$NETNS_DIR/hosts"
-	# Does connect() turn a fake address back into its name yet (preload/connect.c
-	# calls fakedns_name)? If socksifyd is asked for the fake address itself, it does
-	# not: the tests that connect by name say so and skip, the others still run.
-	shim_run "$SNIPPETS/dns_tree" fork hookprobe.test 80 >/dev/null 2>&1 || true
-	if grep -Eq 'asked=(240\.|\[fd73:)' "$NETNS_DIR/dns.log"; then
-		export DNS_NO_HOOK="connect() does not map fake addresses to names yet"
-	fi
-}
-
-# need_hook: skip a test that connects by name when connect() cannot map fakes yet.
-need_hook() {
-	[ -z "${DNS_NO_HOOK:-}" ] || skip "$DNS_NO_HOOK"
 }
 
 teardown_file() {
@@ -47,14 +29,9 @@ teardown_file() {
 	shim_sshd_cleanup
 }
 
-setup() {
-	[ -z "${DNS_SKIP:-}" ] || skip "$DNS_SKIP"
-}
-
 # Every test ends with no query at the canary; a leak fails the test that made it.
 teardown() {
 	local n
-	[ -z "${DNS_SKIP:-}" ] || return 0
 	n=$(canary_count)
 	if [ "$n" != 0 ]; then
 		echo "DNS canary saw $n queries:" >&2
@@ -356,21 +333,18 @@ gai() { shim_run "$SNIPPETS/dns_getaddrinfo" "$@"; }
 }
 
 @test "process tree: a forked child connects to the parent's fake address" {
-	need_hook
 	run shim_run "$SNIPPETS/dns_tree" fork target.test 80
 	assert_success
 	assert_output --partial "$NETNS_MARKER"
 }
 
 @test "process tree: an exec'd child connects to the parent's fake address" {
-	need_hook
 	run shim_run "$SNIPPETS/dns_tree" exec target.test 80
 	assert_success
 	assert_output --partial "$NETNS_MARKER"
 }
 
 @test "process tree: a daemonised child connects after its parent exited" {
-	need_hook
 	local out=$NETNS_DIR/daemon.out
 	run shim_run "$SNIPPETS/dns_tree" daemon target.test 80 "$out"
 	assert_success
@@ -382,7 +356,6 @@ gai() { shim_run "$SNIPPETS/dns_getaddrinfo" "$@"; }
 }
 
 @test "process tree: a daemonised child execs and connects after its parent exited" {
-	need_hook
 	local out=$NETNS_DIR/daemon-exec.out
 	run shim_run "$SNIPPETS/dns_tree" daemon-exec target.test 80 "$out"
 	assert_success
@@ -393,7 +366,6 @@ gai() { shim_run "$SNIPPETS/dns_getaddrinfo" "$@"; }
 }
 
 @test "an address resolved by an exited process connects from a later one" {
-	need_hook
 	local a
 	a=$(shim_run "$SNIPPETS/dns_tree" resolve target.test)
 	run shim_run "$SNIPPETS/dns_tree" get "$a" 80 target.test
@@ -402,7 +374,6 @@ gai() { shim_run "$SNIPPETS/dns_getaddrinfo" "$@"; }
 }
 
 @test "an IPv4-mapped fake on an IPv6 socket (Java style) connects by name" {
-	need_hook
 	run shim_run "$NETNS_PY" -c '
 import socket
 a = socket.getaddrinfo("target.test", 80, socket.AF_INET, socket.SOCK_STREAM)[0][4][0]
@@ -422,7 +393,6 @@ print(data.decode())'
 }
 
 @test "a fake address with no name fails with EHOSTUNREACH and never reaches the proxy" {
-	need_hook
 	run shim_run "$NETNS_PY" -c '
 import errno, socket
 for fam, addr in ((socket.AF_INET, "240.200.0.1"), (socket.AF_INET6, "fd73:6f63:6b73::f0c8:1")):
@@ -441,14 +411,12 @@ for fam, addr in ((socket.AF_INET, "240.200.0.1"), (socket.AF_INET6, "fd73:6f63:
 }
 
 @test "curl by name" {
-	need_hook
 	run shim_run curl -sS --max-time 10 http://target.test/
 	assert_success
 	assert_output --partial "$NETNS_MARKER"
 }
 
 @test "through the launcher: socksify -p URL sh -c 'getent, then curl the address'" {
-	need_hook
 	require_file "$SOCKSIFY"
 	# Two programs of one run: the second connects to what the first resolved.
 	run in_client env -u SOCKSIFY_NAMETABLE SOCKSIFY_LIB="$SOCKSIFY_LIB" \
@@ -467,7 +435,6 @@ for fam, addr in ((socket.AF_INET, "240.200.0.1"), (socket.AF_INET6, "fd73:6f63:
 }
 
 @test "eval \"\$(socksify --env)\": separate commands of one shell share the name table" {
-	need_hook
 	require_file "$SOCKSIFY"
 	# Each command below is its own process tree (no common socksified parent): the
 	# launcher's exported SOCKSIFY_NAMETABLE is what lets the second use the first's
@@ -488,7 +455,6 @@ for fam, addr in ((socket.AF_INET, "240.200.0.1"), (socket.AF_INET6, "fd73:6f63:
 }
 
 @test "without a shared table, a fake address from another process tree is refused, never misrouted" {
-	need_hook
 	# The negative twin: two separate trees with their own tables; the second does not
 	# know the first's address and must fail (EHOSTUNREACH), not reach some other name.
 	run in_client env -u SOCKSIFY_NAMETABLE LD_PRELOAD="$SOCKSIFY_LIB" SOCKSIFY_CONF="$SHIM_CONF" \
@@ -502,14 +468,12 @@ for fam, addr in ((socket.AF_INET, "240.200.0.1"), (socket.AF_INET6, "fd73:6f63:
 }
 
 @test "curl by name, IPv6 (-6)" {
-	need_hook
 	run shim_run curl -6 -sS --max-time 10 http://target.test/
 	assert_success
 	assert_output --partial "$NETNS_MARKER"
 }
 
 @test "wget by name" {
-	need_hook
 	require_cmd wget
 	run shim_run wget -q -T 10 -O - http://target.test/
 	assert_success
@@ -517,7 +481,6 @@ for fam, addr in ((socket.AF_INET, "240.200.0.1"), (socket.AF_INET6, "fd73:6f63:
 }
 
 @test "python3: socket.getaddrinfo, urllib and asyncio by name" {
-	need_hook
 	run shim_run "$NETNS_PY" -c '
 import asyncio, socket, urllib.request
 print(socket.getaddrinfo("target.test", 80, type=socket.SOCK_STREAM)[0][4][0])
@@ -535,7 +498,6 @@ asyncio.run(main())'
 }
 
 @test "node http.get by name" {
-	need_hook
 	require_cmd node
 	run shim_run node -e '
 const http = require("http");
@@ -547,7 +509,6 @@ http.get({host: "target.test", port: 80, path: "/", timeout: 10000}, (res) => {
 }
 
 @test "git clone by name over http" {
-	need_hook
 	require_cmd git
 	local src=$NETNS_DIR/dnssrc
 	git init -q "$src"
@@ -563,7 +524,6 @@ http.get({host: "target.test", port: 80, path: "/", timeout: 10000}, (res) => {
 }
 
 @test "ssh by name to an sshd in the target namespace" {
-	need_hook
 	require_cmd ssh ssh-keygen
 	local d=$NETNS_DIR/dnsssh
 	shim_sshd "$d" "$NS_TARGET" "$NS_TARGET_IP" "UseDNS no" "KbdInteractiveAuthentication no"
@@ -575,7 +535,6 @@ http.get({host: "target.test", port: 80, path: "/", timeout: 10000}, (res) => {
 }
 
 @test "socksifyd received names, never a fake address" {
-	need_hook
 	run grep -c 'asked=target\.test:' "$NETNS_DIR/dns.log"
 	assert_success
 	refute_output 0
@@ -586,4 +545,59 @@ http.get({host: "target.test", port: 80, path: "/", timeout: 10000}, (res) => {
 @test "the DNS canary counted zero queries over the whole suite" {
 	run canary_count
 	assert_output 0
+}
+
+# ---- the remote-DNS settings as configuration keys ----
+
+@test "config keys fake_net4, fake_net6, dns_unspec, hosts_file: the library follows them" {
+	local conf=$NETNS_DIR/keys.conf t=/dev/shm/socksify-$(id -u)-bats-keys-$$-$RANDOM
+	printf 'fake_net4 = 100.64.0.0/10\nfake_net6 = fd00:77::/96\ndns_unspec = ipv6\nhosts_file = %s\n' \
+		"$NETNS_DIR/hosts" >"$conf"
+	# A table of its own: the suite's was created with the default ranges.
+	run in_client env LD_PRELOAD="$SOCKSIFY_LIB" SOCKSIFY_CONF="$conf" SOCKSIFY_NAMETABLE="$t" \
+		SOCKSIFY_PROXY="$SHIM_PROXY" sh -c '
+		"$1/dns_getaddrinfo" -f inet -t stream keys.test
+		"$1/dns_getaddrinfo" -t stream keys.test
+		"$1/dns_getaddrinfo" -f inet -t stream hostsalias.test
+		a=$(getent ahostsv4 target.test | head -n 1 | cut -d" " -f1)
+		echo "resolved $a"
+		curl -sS --max-time 10 "http://$a/"' _ "$SNIPPETS"
+	rm -f "$t"
+	assert_success
+	assert_line --index 0 --regexp '^ai inet 100\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])\.[0-9.]+ 0 1 6$'
+	assert_line --index 1 --regexp '^ai inet6 fd00:77::[0-9a-f:]+ 0 1 6$'
+	assert_line --index 2 "ai inet 198.18.2.2 0 1 6"
+	assert_line --index 3 --regexp '^resolved 100\.'
+	# connect() knows the configured range: the name reached the proxy.
+	assert_output --partial "$NETNS_MARKER"
+}
+
+@test "config keys: a bad remote-DNS value is an error naming FILE:LINE; --env and --check show them" {
+	require_file "$SOCKSIFY"
+	local conf=$NETNS_DIR/badkey.conf
+	printf '# remote DNS\nfake_net4 = 10.0.0.0/24\n' >"$conf"
+	run in_client "$SOCKSIFY" -f "$conf" true
+	assert_failure 125
+	assert_output --partial "$conf:2: bad value '10.0.0.0/24' for fake_net4 (expected an IPv4 CIDR of /11 or wider"
+	run in_client env SOCKSIFY_DNS_UNSPEC=all "$SOCKSIFY" -f "$SHIM_CONF" true
+	assert_failure 125
+	assert_output --partial "SOCKSIFY_DNS_UNSPEC: bad value 'all' for dns_unspec"
+	# The library, which never exits a program, says the same and fails connections.
+	run shim_run SOCKSIFY_CONF="$conf" "$SNIPPETS/dns_tree" fork badkey.test 80
+	assert_failure
+	assert_output --partial "$conf:2: bad value '10.0.0.0/24' for fake_net4"
+
+	printf 'fake_net4 = 100.64.0.0/10\nfake_grace = 60\nhosts_file = none\n' >"$conf"
+	run in_client env -u SOCKSIFY_NAMETABLE "$SOCKSIFY" -f "$conf" -p "$SHIM_PROXY" --env
+	assert_success
+	assert_line "export SOCKSIFY_FAKE_NET4='100.64.0.0/10'"
+	assert_line "export SOCKSIFY_FAKE_GRACE='60'"
+	assert_line "export SOCKSIFY_HOSTS_FILE=''"
+	refute_output --partial SOCKSIFY_FAKE_NET6
+	refute_output --partial SOCKSIFY_DNS_UNSPEC
+	run in_client "$SOCKSIFY" -f "$conf" -p "$SHIM_PROXY" --check=198.18.2.2:80
+	assert_line "remote DNS: fake_net4=100.64.0.0/10, fake_net6=fd73:6f63:6b73::/96, fake_grace=60 s, dns_unspec=both, hosts_file=none"
+	# dns=local: nothing of it is exported.
+	run in_client env -u SOCKSIFY_NAMETABLE "$SOCKSIFY" -f "$conf" -d local -p "$SHIM_PROXY" --env
+	refute_output --partial SOCKSIFY_FAKE
 }

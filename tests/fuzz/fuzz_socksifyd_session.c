@@ -13,17 +13,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../../server/acl.c"
-#include "../../server/bind.c"
-#include "../../server/connect.c"
-#include "../../server/ev.c"
-#include "../../server/metrics.c"
-#include "../../server/pool.c"
-#include "../../server/relay.c"
-#include "../../server/resolve.c"
-#include "../../server/session.c"
-#include "../../server/udp.c"
-#include "../../server/users.c"
+#include "acl.h"
+#include "ev.h"
+#include "log.h"
+#include "pool.h"
+#include "server.h"
+#include "session.h"
+#include "users.h"
 
 struct server srv;
 

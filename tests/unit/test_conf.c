@@ -549,6 +549,84 @@ static void test_env(void)
 	unsetenv("SOCKSIFY_UDP");
 }
 
+/* The remote-DNS keys: defaults, good values, each bad value with FILE:LINE, their
+ * SOCKSIFY_* twins, and the --check summary. */
+static void test_remote_dns(void)
+{
+	static const struct {
+		const char *key, *value, *why;
+	} bad[] = {
+		{ "fake_net4", "10.0.0.0/24", "/11 or wider" },
+		{ "fake_net4", "10.0.0.0/33", "an IPv4 CIDR" },
+		{ "fake_net4", "fd00::/96", "an IPv4 CIDR" },
+		{ "fake_net4", "10.0.0.0", "an IPv4 CIDR" },
+		{ "fake_net6", "fd00::/64", "an IPv6 /96" },
+		{ "fake_net6", "10.0.0.0/8", "an IPv6 /96" },
+		{ "fake_grace", "0", "seconds, 1 to 31536000" },
+		{ "fake_grace", "1h", "seconds" },
+		{ "fake_grace", "31536001", "seconds" },
+		{ "dns_unspec", "v4", "both, ipv4 or ipv6" },
+		{ "hosts_file", "hosts", "an absolute path or none" },
+	};
+	struct socksify_conf c;
+	char err[512], sum[512];
+	size_t i;
+
+	conf_defaults(&c);
+	ok(strcmp(c.fake_net4, "240.0.0.0/4") == 0 && strcmp(c.fake_net6, "fd73:6f63:6b73::/96") == 0 &&
+	   c.fake_grace_s == 3600 && c.dns_unspec == DNS_UNSPEC_BOTH &&
+	   strcmp(c.hosts_file, "/etc/hosts") == 0, "remote-DNS defaults");
+	ok(load(&c, "fake_net4 = 10.0.0.0/8\nfake_net6 = fd00:1:2::/96\nfake_grace = 60\n"
+		    "dns_unspec = IPv6\nhosts_file = /tmp/h\n", err, sizeof(err)) &&
+	   strcmp(c.fake_net4, "10.0.0.0/8") == 0 && strcmp(c.fake_net6, "fd00:1:2::/96") == 0 &&
+	   c.fake_grace_s == 60 && c.dns_unspec == DNS_UNSPEC_IPV6 &&
+	   strcmp(c.hosts_file, "/tmp/h") == 0, "every key from a file: %s", err);
+	ok(load(&c, "fake_net4 = 100.64.0.0/11\n", err, sizeof(err)), "/11 is wide enough");
+	ok(load(&c, "hosts_file = none\n", err, sizeof(err)) && c.hosts_file[0] == '\0',
+	   "hosts_file = none");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[128];
+		snprintf(text, sizeof(text), "# remote DNS\n%s = %s\n", bad[i].key, bad[i].value);
+		ok(!load(&c, text, err, sizeof(err)) && strncmp(err, "t.conf:2: ", 10) == 0 &&
+		   strstr(err, bad[i].why) != NULL, "%s = %s -> %s", bad[i].key, bad[i].value, err);
+	}
+	ok(!load(&c, "fake_net4 = 10.0.0.0/24\n", err, sizeof(err)) &&
+	   strcmp(c.fake_net4, "240.0.0.0/4") == 0, "a refused range leaves the default");
+
+	ok(load(&c, "fake_grace = 60\n", err, sizeof(err)), "file");
+	set_env((const char *[]){ "SOCKSIFY_FAKE_NET4", "198.18.0.0/11", "SOCKSIFY_FAKE_NET6",
+				  "fd00:9::/96", "SOCKSIFY_FAKE_GRACE", "7",
+				  "SOCKSIFY_DNS_UNSPEC", "ipv4", "SOCKSIFY_HOSTS_FILE", "/tmp/h2",
+				  NULL });
+	ok(conf_apply_env(&c, fake_get, err, sizeof(err)) &&
+	   strcmp(c.fake_net4, "198.18.0.0/11") == 0 && strcmp(c.fake_net6, "fd00:9::/96") == 0 &&
+	   c.fake_grace_s == 7 && c.dns_unspec == DNS_UNSPEC_IPV4 &&
+	   strcmp(c.hosts_file, "/tmp/h2") == 0, "the SOCKSIFY_* twins override the file: %s", err);
+	set_env((const char *[]){ "SOCKSIFY_HOSTS_FILE", "", NULL });
+	ok(conf_apply_env(&c, fake_get, err, sizeof(err)) && c.hosts_file[0] == '\0',
+	   "SOCKSIFY_HOSTS_FILE= (empty): no hosts file");
+	set_env((const char *[]){ "SOCKSIFY_FAKE_NET4", "1.2.3.4/30", NULL });
+	ok(!conf_apply_env(&c, fake_get, err, sizeof(err)) &&
+	   strstr(err, "SOCKSIFY_FAKE_NET4: bad value '1.2.3.4/30' for fake_net4") == err, "%s", err);
+	set_env((const char *[]){ "SOCKSIFY_DNS_UNSPEC", "all", NULL });
+	ok(!conf_apply_env(&c, fake_get, err, sizeof(err)) &&
+	   strstr(err, "SOCKSIFY_DNS_UNSPEC: ") == err, "%s", err);
+	set_env((const char *[]){ "SOCKSIFY_FAKE_GRACE", "-5", NULL });
+	ok(!conf_apply_env(&c, fake_get, err, sizeof(err)) &&
+	   strstr(err, "SOCKSIFY_FAKE_GRACE: ") == err, "%s", err);
+
+	enum dns_mode m = DNS_REMOTE;
+	ok(conf_parse_dns("LOCAL", &m) && m == DNS_LOCAL && conf_parse_dns("remote", &m) &&
+	   m == DNS_REMOTE && !conf_parse_dns("local ", &m) && !conf_parse_dns("", &m),
+	   "conf_parse_dns: the one parser of dns= and SOCKSIFY_DNS");
+
+	conf_defaults(&c);
+	c.hosts_file[0] = '\0';
+	conf_dns_summary(&c, sum, sizeof(sum));
+	ok(strcmp(sum, "remote DNS: fake_net4=240.0.0.0/4, fake_net6=fd73:6f63:6b73::/96, "
+		       "fake_grace=3600 s, dns_unspec=both, hosts_file=none") == 0, "summary: %s", sum);
+}
+
 static void test_finish(void)
 {
 	struct socksify_conf c;
@@ -657,6 +735,7 @@ int main(void)
 	test_buf();
 	test_file();
 	test_env();
+	test_remote_dns();
 	test_finish();
 	test_sweep();
 	return tap_done();

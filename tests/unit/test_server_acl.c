@@ -2,11 +2,12 @@
  * allow-list, --deny-dest name/CIDR/port rules, the default deny of local
  * destinations only in strict mode, and the ACL file format. */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "../../server/acl.c"
+#include "acl.h"
 #include "tap.h"
 
 static struct socks_addr ip(const char *s, uint16_t port)

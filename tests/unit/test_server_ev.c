@@ -1,13 +1,14 @@
 /* Unit tests for socksifyd's event-loop core (server/ev.c, compiled in): the timer
  * heap keeps its order and back-indexes through random arm/re-arm/stop sequences,
  * timers fire in deadline order, and a silenced fd is out of the epoll set. */
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../../server/ev.c"
+#include "ev.h"
 #include "tap.h"
 
 #define NT 500

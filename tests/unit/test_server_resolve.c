@@ -5,9 +5,9 @@
 #include <netdb.h>
 #include <string.h>
 
-#include "../../server/ev.c"
-#include "../../server/pool.c"
-#include "../../server/resolve.c"
+#include "ev.h"
+#include "pool.h"
+#include "resolve.h"
 #include "tap.h"
 
 socklen_t sa46_len(const union sa46 *a)

@@ -1,4 +1,4 @@
-/* Unit tests for socksifyd's users file (server/users.c, compiled in): parsing,
+/* Unit tests for socksifyd's users file (server/users.c, from libserver.a): parsing,
  * errors with file:line, comments and CRLF, duplicates, plain password checks, and
  * the pad that makes every failure cost the slowest hash. crypt_rn is stubbed here
  * (unit tests do not link libcrypt); real hashes are covered by
@@ -9,13 +9,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../server/users.c"
+#include <crypt.h>
+
+#include "users.h"
 #include "tap.h"
 
 static int crypt_calls;
 
 /* Stands in for libcrypt: "hashes" a password as the setting's first three bytes
  * + password. A "$s$" setting is the slow kind: it burns 3 ms of CPU. */
+char *crypt_rn(const char *phrase, const char *setting, void *data, int size);
 char *crypt_rn(const char *phrase, const char *setting, void *data, int size)
 {
 	struct crypt_data *cd = data;

@@ -218,9 +218,21 @@ static void test_log(void)
 	   strncmp(out + 25, "socksifyd[", 10) == 0,
 	   "server timestamp prefix: %.40s", out);
 
-	log_setup("tester", LOG_WARN, -1, 0);
-	LOG_ERR("to nowhere");
-	ok(1, "logging to fd -1 is a no-op");
+	/* Logging to fd -1 writes nothing anywhere (not to the last fd, not to stderr)
+	 * and leaves errno alone. stderr is pointed at the pipe to see it. */
+	{
+		int saved = dup(2), e;
+		dup2(p[1], 2);
+		log_setup("tester", LOG_WARN, -1, 0);
+		errno = 1234;
+		LOG_ERR("to nowhere");
+		e = errno;
+		dup2(saved, 2);
+		close(saved);
+		n = capture(p[0], out, sizeof(out), &writes);
+		ok(n == 0 && writes == 0 && e == 1234 && log_get_fd() == -1,
+		   "logging to fd -1 is a no-op (%zd bytes, errno %d)", n, e);
+	}
 
 	ok(strcmp(log_level_name(LOG_ERROR), "error") == 0 &&
 	   strcmp(log_level_name(LOG_DEBUG), "debug") == 0, "level names");

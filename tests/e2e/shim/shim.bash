@@ -8,10 +8,21 @@
 
 SHIM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
+# What goes first in LD_PRELOAD: empty, or (tests/run.sh's sanitizer pass over an ASan
+# build of the library) the ASan runtime, which must be loaded before anything else.
+SHIM_PRELOAD_FIRST=${SHIM_PRELOAD_FIRST:-}
+
+# shim_preload [LIB...]: the LD_PRELOAD value for the shim (and LIBs in that order
+# around "$SOCKSIFY_LIB", which must be among them when given).
+shim_preload() {
+	local libs=${*:-$SOCKSIFY_LIB}
+	echo "${SHIM_PRELOAD_FIRST:+$SHIM_PRELOAD_FIRST }$libs"
+}
+
 # Only the program gets LD_PRELOAD: `ip netns exec` itself runs unpreloaded in the
 # root namespace, where a proxied connect would mean something else entirely.
 shim_run() {
-	in_client env LD_PRELOAD="$SOCKSIFY_LIB" SOCKSIFY_CONF="$SHIM_CONF" \
+	in_client env LD_PRELOAD="$(shim_preload)" SOCKSIFY_CONF="$SHIM_CONF" \
 		SOCKSIFY_PROXY="$SHIM_PROXY" "$@"
 }
 
