@@ -6,6 +6,7 @@ and a check that the session log line cannot be given a forged field.
 
 Each probe prints one line per check and exits 0 when every check passed."""
 import argparse
+import os
 import shlex
 import socket
 import statistics
@@ -14,7 +15,7 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, __import__("os").path.dirname(__file__))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import srvtool  # noqa: E402  (wire helpers; its probe globals stay unset)
 from srvtool import Checker, hostport, read_s5_reply, recv_exact, s5_auth, s5_req  # noqa: E402
 
