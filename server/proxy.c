@@ -26,8 +26,8 @@ struct pp_conn {
 	bool strict;
 };
 
-static struct pp_conn *pp_list;
-static unsigned long pp_pending;
+static __thread struct pp_conn *pp_list; /* each worker's own */
+static __thread unsigned long pp_pending;
 
 bool proxy_trusted(const union sa46 *peer)
 {

@@ -11,15 +11,16 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
-#include <uthash.h>
 
 #include "errmap.h"
+#include "limits.h"
 #include "log.h"
 #include "metrics.h"
 #include "resolve.h"
 #include "server.h"
 #include "session.h"
 #include "users.h"
+#include "worker.h"
 #include "util.h"
 
 /* How long a failed session keeps draining the client so the reply is not lost
@@ -28,15 +29,8 @@
 /* Sessions answering "over the limit" at once; beyond this a new one is closed. */
 #define MAX_REJECTING 64
 
-/* Sessions per client address, for --max-per-client. */
-struct client_slot {
-	UT_hash_handle hh;
-	uint8_t key[16]; /* IPv6, or IPv4-mapped */
-	unsigned n;
-};
-
-static struct session *sess_list;
-static struct client_slot *client_slots;
+/* Each worker's own sessions. */
+static __thread struct session *sess_list;
 
 static const char *const state_names[] = {
 	[SESS_GREETING] = "GREETING", [SESS_AUTH] = "AUTH",
@@ -81,59 +75,6 @@ void session_set_state(struct session *s, enum sess_state st)
 void session_touch(struct session *s)
 {
 	s->last_ms = ev_now(srv.loop);
-}
-
-/* ---- per-client slots ---- */
-
-static void client_key(const union sa46 *a, uint8_t key[16])
-{
-	if (a->sa.sa_family == AF_INET6) {
-		memcpy(key, &a->in6.sin6_addr, 16);
-		return;
-	}
-	memset(key, 0, 10);
-	key[10] = key[11] = 0xff;
-	memcpy(key + 12, &a->in.sin_addr, 4);
-}
-
-static struct client_slot *client_find(const union sa46 *a)
-{
-	uint8_t key[16];
-	struct client_slot *c;
-
-	client_key(a, key);
-	HASH_FIND(hh, client_slots, key, sizeof(key), c);
-	return c;
-}
-
-static bool client_acquire(struct session *s)
-{
-	struct client_slot *c = client_find(&s->client);
-
-	if (!c) {
-		c = calloc(1, sizeof(*c));
-		if (!c)
-			return false;
-		client_key(&s->client, c->key);
-		HASH_ADD(hh, client_slots, key, sizeof(c->key), c);
-	}
-	c->n++;
-	s->counted = true;
-	return true;
-}
-
-static void client_release(struct session *s)
-{
-	struct client_slot *c;
-
-	if (!s->counted)
-		return;
-	s->counted = false;
-	c = client_find(&s->client);
-	if (c && --c->n == 0) {
-		HASH_DEL(client_slots, c);
-		free(c);
-	}
 }
 
 /* ---- replies ---- */
@@ -252,17 +193,18 @@ void session_close(struct session *s, const char *why)
 	udp_free(s);
 	relay_free(s);
 	session_log_close(s);
-	metrics_session_ended(s->cmd, s->ver, s->replied, s->rep);
+	metrics_session_ended(s);
 	s->state = SESS_DONE;
 	ev_timer_stop(srv.loop, &s->timer);
 	ev_io_close(srv.loop, &s->cio);
 	ev_io_close(srv.loop, &s->tio);
 	srv.st.closed++;
-	if (s->reject)
+	if (s->reject) {
 		srv.st.rejecting--;
-	else
+	} else {
 		srv.st.active--;
-	client_release(s);
+		limits_release(&s->client, s->counted);
+	}
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -274,13 +216,6 @@ void session_close(struct session *s, const char *why)
 	free(s->user);
 	free(s->asked);
 	ev_defer_free(srv.loop, s);
-}
-
-void session_count_cmds(unsigned long counts[4])
-{
-	memset(counts, 0, sizeof(unsigned long) * 4);
-	for (struct session *s = sess_list; s; s = s->next)
-		counts[s->cmd <= SOCKS_CMD_UDP_ASSOCIATE ? s->cmd : 0]++;
 }
 
 void session_count_states(unsigned long counts[SESS_DONE + 1])
@@ -389,7 +324,7 @@ static void session_on_timer(struct ev_loop *loop, struct ev_timer *t)
 void session_accept(int fd, const union sa46 *client, bool strict)
 {
 	struct session *s;
-	bool reject = false;
+	bool reject, counted;
 	int one = 1;
 	char cs[ADDR_STR_MAX];
 
@@ -401,13 +336,7 @@ void session_accept(int fd, const union sa46 *client, bool strict)
 		close(fd);
 		return;
 	}
-	if (srv.st.active >= srv.o.max_sessions) {
-		reject = true;
-	} else if (srv.o.max_per_client) {
-		struct client_slot *c = client_find(client);
-
-		reject = c && c->n >= srv.o.max_per_client;
-	}
+	reject = !limits_admit(client, &counted);
 	if (reject) {
 		srv.st.rejected++;
 		if (srv.st.rejecting >= MAX_REJECTING) {
@@ -419,13 +348,12 @@ void session_accept(int fd, const union sa46 *client, bool strict)
 		}
 	}
 	s = calloc(1, sizeof(*s));
-	if (!s) {
+	if (s)
+		s->hs = malloc(sizeof(*s->hs));
+	if (!s || !s->hs) {
 		LOG_ERR("out of memory for a session");
-		close(fd);
-		return;
-	}
-	s->hs = malloc(sizeof(*s->hs));
-	if (!s->hs) {
+		if (!reject)
+			limits_release(client, counted);
 		free(s);
 		close(fd);
 		return;
@@ -434,6 +362,7 @@ void session_accept(int fd, const union sa46 *client, bool strict)
 	s->client = *client;
 	s->strict = strict;
 	s->reject = reject;
+	s->counted = !reject && counted;
 	s->start_ms = s->last_ms = ev_now(srv.loop);
 	ev_io_init(&s->cio, fd, session_on_client);
 	ev_io_init(&s->tio, -1, NULL);
@@ -448,8 +377,6 @@ void session_accept(int fd, const union sa46 *client, bool strict)
 	} else {
 		srv.st.active++;
 		srv.st.total++;
-		if (srv.o.max_per_client)
-			client_acquire(s);
 	}
 	if (ev_io_set(srv.loop, &s->cio, EPOLLIN) < 0) {
 		session_close(s, "epoll failed");
@@ -613,7 +540,7 @@ static void session_auth(struct session *s, const struct s5_auth *a)
 	aj->job.work = auth_job_work;
 	aj->job.done = auth_job_done;
 	aj->job.owner = s;
-	if (!pool_submit(&aj->job)) {
+	if (!worker_submit(&aj->job)) {
 		free(aj);
 		auth_done(s, false);
 		return;
@@ -650,7 +577,7 @@ static void session_dispatch(struct session *s, const struct socks_addr *dst)
 
 	free(s->asked);
 	s->asked = strdup(addr_str(dst, as, sizeof(as)));
-	metrics_observe(&srv.st.handshake, ev_now(srv.loop) - s->start_ms);
+	metrics_session_dispatched(s);
 	if (s->reject) {
 		session_fail(s, S5_REP_GENERAL_FAILURE, "over the session limit");
 		return;

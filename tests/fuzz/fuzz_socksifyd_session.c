@@ -17,15 +17,24 @@
 #include "../../server/bind.c"
 #include "../../server/connect.c"
 #include "../../server/ev.c"
-#include "../../server/metrics.c"
+#include "../../server/limits.c"
 #include "../../server/pool.c"
 #include "../../server/relay.c"
 #include "../../server/resolve.c"
 #include "../../server/session.c"
+#include "../../server/stats.c"
 #include "../../server/udp.c"
 #include "../../server/users.c"
 
-struct server srv;
+/* One worker: srv is this thread's, and pool results come straight back to it. */
+static struct server fuzz_srv;
+__thread struct server *srv_tls = &fuzz_srv;
+struct worker;
+
+bool worker_submit(struct pool_job *job)
+{
+	return pool_submit(job);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
