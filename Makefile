@@ -61,7 +61,7 @@ $(B)/socksify: $(call obj,$(CLI_SRC)) $(B)/libcommon.a
 	$(CC) -o $@ $^ $(LDFLAGS_ALL)
 
 $(B)/socksifyd: $(call obj,$(SERVER_SRC)) $(B)/libcommon.a
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcrypt -lpthread
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcrypt -lpthread -lbsd
 
 # C unit tests: one binary per tests/unit/test_*.c, each printing TAP.
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/unit/%,$(UNIT_SRC))

@@ -1,7 +1,9 @@
-/* socksifyd: options, listeners, the accept path (limits, fd exhaustion), signals
- * (SIGTERM/SIGINT stop, SIGHUP reload, SIGUSR1 counters) and systemd readiness.
- * Everything else happens in the sessions driven by the one event loop. */
+/* socksifyd: options, sockets handed over (systemd, upgrade), the pidfile, signals
+ * (SIGTERM/SIGINT stop, SIGHUP reload, SIGUSR1 counters, SIGUSR2 upgrade) and systemd
+ * readiness. The workers (worker.c) accept; sessions do the rest. */
 #include <arpa/inet.h>
+#include <bsd/libutil.h>
+#include <bsd/stdlib.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -25,6 +27,7 @@
 #include "server.h"
 #include "session.h"
 #include "users.h"
+#include "upgrade.h"
 #include "util.h"
 #include "worker.h"
 
@@ -32,7 +35,7 @@
 
 static struct ev_io sig_io = { .fd = -1 };
 static int log_fd = -1;
-static bool pidfile_written; /* only then is the file ours to remove */
+static struct pidfh *pidfh; /* --pidfile, locked while we run */
 
 static void usage(FILE *f)
 {
@@ -63,7 +66,8 @@ static void usage(FILE *f)
 		"      --connect-timeout SEC  resolve + connect deadline (default 10)\n"
 		"      --linger SEC           idle limit once one direction ended (default 30)\n"
 		"      --udp-advertise ADDR   address put in UDP ASSOCIATE replies (NAT)\n"
-		"      --pidfile FILE         write the process id here\n"
+		"      --pidfile FILE         write the process id here, locked: a second\n"
+		"                             instance on the same file refuses to start\n"
 		"      --metrics ADDR:PORT    serve Prometheus metrics at /metrics (loopback\n"
 		"                             only unless --open)\n"
 		"  -L, --log-file FILE        log here instead of stderr\n"
@@ -123,14 +127,16 @@ static void die_usage(const char *fmt, ...)
 static unsigned long opt_num(const char *name, const char *arg, unsigned long min,
 			     unsigned long max)
 {
-	unsigned long v;
+	const char *why = NULL;
+	long long v = strtonum(arg, (long long)min, (long long)max, &why);
 
-	if (!parse_ulong(arg, min, max, &v)) {
-		fprintf(stderr, "socksifyd: %s: '%s' is not a number in %lu..%lu\n", name, arg,
-			min, max);
+	/* libbsd's strtonum: bounds and garbage in one call, and a word for which. */
+	if (why) {
+		fprintf(stderr, "socksifyd: %s: '%s' is %s (a number in %lu..%lu)\n", name, arg,
+			why, min, max);
 		exit(2);
 	}
-	return v;
+	return (unsigned long)v;
 }
 
 static bool parse_listen(const char *arg, union sa46 *out)
@@ -210,6 +216,79 @@ static void reload(void)
 	workers_publish(new_users, u, new_acl ? &acl : NULL);
 }
 
+/* --pidfile: taken (locked) before anything listens, so that a second instance on
+ * the same file stops at once and says who holds it; written once serving. */
+static bool take_pidfile(const char *path)
+{
+	pid_t other = -1;
+
+	pidfh = pidfile_open(path, 0644, &other);
+	if (pidfh)
+		return true;
+	if (errno == EEXIST && other > 0)
+		fprintf(stderr, "socksifyd: --pidfile %s: held by process %ld, which is running\n",
+			path, (long)other);
+	else if (errno == EEXIST)
+		fprintf(stderr, "socksifyd: --pidfile %s: locked by another process\n", path);
+	else
+		fprintf(stderr, "socksifyd: --pidfile %s: %s\n", path, strerror(errno));
+	return false;
+}
+
+/* The pidfile again, after an upgrade that did not happen. */
+static void retake_pidfile(void)
+{
+	if (srv.o.pidfile && !pidfh && take_pidfile(srv.o.pidfile) && pidfile_write(pidfh) < 0)
+		LOG_WARN("--pidfile %s: %s", srv.o.pidfile, strerror(errno));
+}
+
+static void upgrade_done(bool ok, pid_t pid)
+{
+	struct srv_stats sum;
+
+	if (!ok) {
+		LOG_ERR("upgrade: the new process did not start serving; this one serves on");
+		retake_pidfile();
+		return;
+	}
+	workers_sum_stats(&sum);
+	LOG_WARN("upgrade: process %ld serves now; finishing the %llu sessions open here, "
+		 "then exiting", (long)pid, (unsigned long long)(sum.active + sum.rejecting));
+	metrics_stop();
+	workers_drain();
+}
+
+/* SIGUSR2: our listening sockets to a new process of the binary at our path. */
+static void upgrade(void)
+{
+	int fds[ACTIVATE_MAX];
+	const char *names[ACTIVATE_MAX];
+	unsigned n;
+
+	if (upgrade_in_progress() || srv.stopping) {
+		LOG_WARN("upgrade: not now (%s)", srv.stopping ? "stopping" : "one under way");
+		return;
+	}
+	n = workers_listen_fds(fds, names, ACTIVATE_MAX - 1);
+	if (n == 0) {
+		LOG_WARN("upgrade: no listening socket left to hand over (already upgraded?)");
+		return;
+	}
+	if (metrics_fd() >= 0) {
+		fds[n] = metrics_fd();
+		names[n++] = "metrics";
+	}
+	/* The new process takes the pidfile's lock. */
+	if (pidfh) {
+		pidfile_close(pidfh);
+		pidfh = NULL;
+	}
+	if (!upgrade_start(fds, names, n, upgrade_done)) {
+		LOG_ERR("upgrade: cannot start the new process: %s", strerror(errno));
+		retake_pidfile();
+	}
+}
+
 static void on_signal(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 {
 	int sig;
@@ -239,6 +318,9 @@ static void on_signal(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 		case SIGUSR1:
 			workers_print_counters();
 			break;
+		case SIGUSR2:
+			upgrade();
+			break;
 		}
 	}
 }
@@ -250,18 +332,6 @@ static bool sa46_is_loopback(const union sa46 *a)
 	return addr_from_sockaddr(&sa, &a->sa, sa46_len(a)) && addr_is_loopback(&sa);
 }
 
-static bool write_pidfile(const char *path)
-{
-	char buf[32];
-	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = write(fd, buf, (size_t)n) == n;
-	return close(fd) == 0 && ok;
-}
 
 static void add_trusted(const char *arg)
 {
@@ -516,12 +586,12 @@ static bool load_config(const struct cmdline *cl)
 /* The workers, signals, listeners and metrics; readiness once all listen. */
 static bool start(const struct cmdline *cl, unsigned long nofile)
 {
-	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
 	char ready[64];
 	int sfd;
 
 	/* Signals first: the worker threads inherit the blocked mask. */
-	sfd = sys_signalfd(sigs, 4);
+	sfd = sys_signalfd(sigs, 5);
 	if (sfd < 0) {
 		fprintf(stderr, "socksifyd: signalfd: %s\n", strerror(errno));
 		return false;
@@ -555,15 +625,15 @@ static bool start(const struct cmdline *cl, unsigned long nofile)
 		}
 		say_listening("metrics", &m);
 	}
-	if (srv.o.pidfile && !write_pidfile(srv.o.pidfile)) {
+	if (pidfh && pidfile_write(pidfh) < 0) {
 		fprintf(stderr, "socksifyd: --pidfile %s: %s\n", srv.o.pidfile, strerror(errno));
 		return false;
 	}
-	pidfile_written = srv.o.pidfile != NULL;
 	if (!workers_start()) {
 		fprintf(stderr, "socksifyd: cannot start the workers: %s\n", strerror(errno));
 		return false;
 	}
+	upgrade_report_ready();
 	snprintf(ready, sizeof(ready), "READY=1\nMAINPID=%ld", (long)getpid());
 	if (!sys_notify(ready))
 		LOG_WARN("NOTIFY_SOCKET: cannot send readiness: %s", strerror(errno));
@@ -591,12 +661,17 @@ int main(int argc, char **argv)
 	unsigned long nofile;
 	int rc = 1;
 
+	upgrade_claim_fd();
+	if (!upgrade_init(argv))
+		fprintf(stderr, "socksifyd: cannot find our own binary: no upgrade on SIGUSR2\n");
 	parse_args(argc, argv, &cl);
 	if (!cl.workers)
 		cl.workers = default_workers();
-	if (!check_open_proxy(&cl) || !load_config(&cl))
+	if (!check_open_proxy(&cl) || (srv.o.pidfile && !take_pidfile(srv.o.pidfile)) ||
+	    !load_config(&cl))
 		goto out;
 	signal(SIGPIPE, SIG_IGN); /* splice into a closed socket raises it */
+	signal(SIGCHLD, SIG_IGN); /* a new binary that failed to start: no zombie */
 	nofile = sys_raise_nofile();
 	if (!srv.o.max_sessions)
 		/* Two fds per session, and room for listeners, pipes and rejections. */
@@ -606,8 +681,8 @@ int main(int argc, char **argv)
 	else
 		workers_stop("server exit");
 out:
-	if (pidfile_written)
-		unlink(srv.o.pidfile);
+	if (pidfh)
+		pidfile_remove(pidfh);
 	workers_join();
 	if (srv.loop) {
 		metrics_stop();

@@ -374,6 +374,11 @@ bool metrics_start(int fd)
 	return ev_io_set(srv.loop, &listen_io, EPOLLIN) == 0;
 }
 
+int metrics_fd(void)
+{
+	return listen_io.fd;
+}
+
 void metrics_stop(void)
 {
 	ev_io_close(srv.loop, &listen_io);

@@ -11,6 +11,8 @@
 /* Starts serving GET /metrics on a listening socket (non-blocking, owned from now). */
 bool metrics_start(int fd);
 void metrics_stop(void);
+/* The listening socket, -1 without --metrics (handed over on upgrade). */
+int metrics_fd(void);
 
 /* stats.c: the hooks, kept apart so the session fuzzer links them alone. */
 extern const unsigned hist_le_ms[SRV_HIST_BUCKETS];

@@ -167,6 +167,11 @@ void proxy_accept(int fd, const union sa46 *peer, bool strict)
 	pp_on_read(srv.loop, &c->io, EPOLLIN);
 }
 
+unsigned long proxy_pending(void)
+{
+	return pp_pending;
+}
+
 void proxy_close_all(void)
 {
 	while (pp_list)

@@ -263,7 +263,10 @@ static void on_housekeeping(struct ev_loop *loop, struct ev_timer *t)
 		malloc_trim(0);
 		self->closed_at_trim = srv.st.closed;
 	}
-	if (self->draining && srv.st.active + srv.st.rejecting == 0) {
+	/* Draining (upgrade): done when its sessions are, and for worker 0, which owns
+	 * the resolver pool the others' lookups come back through, when they are. */
+	if (self->draining && srv.st.active + srv.st.rejecting + proxy_pending() == 0 &&
+	    (self->id != 0 || workers_alive() == 1)) {
 		LOG_INFO("worker %u: drained", self->id);
 		ev_break(loop);
 		return;
@@ -369,7 +372,6 @@ static void on_mailbox(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 	else if ((flags & WF_DRAIN) && !w->draining) {
 		w->draining = true;
 		stop_listening(w);
-		proxy_close_all();
 		/* Checked each second, and at once. */
 		ev_timer_start(w->server.loop, &w->housekeeping, 0);
 	}

@@ -86,9 +86,9 @@ socks_echo_hex() {
 	printf '01%s0007' "$(printf '%02x' ${NS_TARGET_IP//./ })"
 }
 
-# metrics_port LOG: the port of the "metrics on 127.0.0.1:PORT" line in LOG.
+# metrics_port LOG: the port of the (last) "metrics on 127.0.0.1:PORT" line in LOG.
 metrics_port() {
-	sed -n 's/.*socksifyd\[[0-9]*\]: metrics on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$1"
+	sed -n 's/.*socksifyd\[[0-9]*\]: metrics on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$1" | tail -n 1
 }
 
 # scrape LOG: /metrics of the socksifyd that wrote LOG (its "metrics on" line).
@@ -434,4 +434,78 @@ print(s.getsockname()[1])' "$2"
 	run bash -c 'exec env LISTEN_FDS=1 LISTEN_PID=$$ "$0" 3</dev/null' "$SOCKSIFYD"
 	assert_failure 2
 	assert_output --partial "not a listening TCP socket"
+}
+
+@test "--pidfile is locked: a second instance on the same file refuses and names the holder" {
+	LOG=$NETNS_DIR/socksifyd-pid.log
+	start_socksifyd "$NS_PROXY" "$LOG" -l 127.0.0.1:0 --pidfile "$NETNS_DIR/sd.pid"
+	run cat "$NETNS_DIR/sd.pid"
+	assert_output "$SOCKSIFYD_PID"
+	run timeout 10 ip netns exec "$NS_PROXY" "$SOCKSIFYD" -l 127.0.0.1:0 --pidfile "$NETNS_DIR/sd.pid"
+	assert_failure 1
+	assert_output --partial "held by process $SOCKSIFYD_PID"
+	refute_output --partial "listening on"
+	# The first one still owns it, and removes it at exit.
+	run cat "$NETNS_DIR/sd.pid"
+	assert_output "$SOCKSIFYD_PID"
+	stop_socksifyd
+	SOCKSIFYD_PID=
+	[ ! -e "$NETNS_DIR/sd.pid" ]
+}
+
+@test "upgrade (SIGUSR2) in the middle of a 200 MB transfer: it arrives intact" {
+	LOG=$NETNS_DIR/socksifyd-up.log
+	make_file up.bin 200
+	start_socksifyd "$NS_PROXY" "$LOG" -w 2 -l "$NS_PROXY_IP:0" --open -v \
+		--metrics 127.0.0.1:0 --pidfile "$NETNS_DIR/up.pid"
+	local old=$SOCKSIFYD_PID p=$NS_PROXY_IP:$SOCKSIFYD_PORT new cpid i
+	# About 5 s at 40 MB/s: the upgrade lands in the middle.
+	in_client curl -sS --max-time 120 --limit-rate 40M --socks5 "$p" \
+		"http://$NS_TARGET_IP/up.bin" -o "$NETNS_DIR/up.out" 2>"$NETNS_DIR/up.err" &
+	cpid=$!
+	sleep 1.5
+	kill -USR2 "$old"
+	wait_for_line "$LOG" "upgrade: process [0-9]+ serves now" 10
+	new=$(sed -n 's/.*upgrade: process \([0-9]*\) serves now.*/\1/p' "$LOG")
+	echo "$new" >>"$(netns_pidfile)"
+	SOCKSIFYD_PID=$new
+	[ "$new" != "$old" ]
+	kill -0 "$new"
+	# The old one is still relaying the transfer; new connections go to the new one.
+	kill -0 "$old"
+	run ccurl --socks5 "$p" "http://$NS_TARGET_IP/"
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
+	wait_for_line "$LOG" "socksifyd\[$new\]: info: session client=" 5
+	run cat "$NETNS_DIR/up.pid"
+	assert_output "$new"
+	run scrape "$LOG"
+	assert_output --partial "socksifyd_workers 2"
+	wait "$cpid"
+	cat "$NETNS_DIR/up.err"
+	[ "$(sha256sum <"$NETNS_DIR/up.out" | cut -d' ' -f1)" = "$(cat "$NETNS_DIR/www/up.bin.sha256")" ]
+	# Its last session done, the old process exits by itself.
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$old" 2>/dev/null || break
+		sleep 0.1
+	done
+	run kill -0 "$old"
+	assert_failure
+	grep -Eq "socksifyd\[$old\]: info: session client=.*asked=$NS_TARGET_IP:80 .*down=2097[0-9]{5} " "$LOG"
+	rm -f "$NETNS_DIR/www/up.bin" "$NETNS_DIR/up.out"
+}
+
+@test "upgrade to a binary that fails: the old process serves on" {
+	LOG=$NETNS_DIR/socksifyd-upfail.log
+	# A users file that the new process cannot read makes it fail at start.
+	printf 'alice:pw\n' >"$NETNS_DIR/users-up"
+	start_socksifyd "$NS_PROXY" "$LOG" -l 127.0.0.1:0 -u "$NETNS_DIR/users-up" -v
+	rm -f "$NETNS_DIR/users-up"
+	kill -USR2 "$SOCKSIFYD_PID"
+	wait_for_line "$LOG" "upgrade: the new process did not start serving; this one serves on" 10
+	kill -0 "$SOCKSIFYD_PID"
+	run timeout 20 ip netns exec "$NS_PROXY" curl -sS --max-time 10 \
+		--proxy "socks5://alice:pw@127.0.0.1:$SOCKSIFYD_PORT" "http://$NS_TARGET_IP/"
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
 }
