@@ -509,3 +509,23 @@ print(s.getsockname()[1])' "$2"
 	assert_success
 	assert_output --partial "$NETNS_MARKER"
 }
+
+@test "/metrics: UDP datagrams relayed each way, counted exactly" {
+	LOG=$NETNS_DIR/socksifyd-mudp.log
+	start_socksifyd "$NS_PROXY" "$LOG" -l 127.0.0.1:0 -w 2 --metrics 127.0.0.1:0
+	local m
+	srvprobe udp-basic --proxy "127.0.0.1:$SOCKSIFYD_PORT" --udp-target "$NS_TARGET_IP:7"
+	wait_for_line "$LOG" "metrics on" 1
+	for _ in $(seq 50); do
+		m=$(scrape "$LOG")
+		[ "$(metric "$m" 'socksifyd_sessions_open{command="udp"}')" = 0 ] && break
+		sleep 0.1
+	done
+	echo "$m" | grep -E '^socksifyd_(udp|sessions_total\{command="udp")'
+	[ "$(metric "$m" 'socksifyd_udp_datagrams_total{direction="up"}')" = 2 ]
+	[ "$(metric "$m" 'socksifyd_udp_datagrams_total{direction="down"}')" = 2 ]
+	[ "$(metric "$m" 'socksifyd_sessions_total{command="udp",result="succeeded"}')" = 1 ]
+	[ "$(metric "$m" 'socksifyd_bytes_total{direction="up"}')" = 60001 ]
+	run grep -E '^socksifyd_udp_dropped_total\{reason="[a-z]+"\} [1-9]' <<<"$m"
+	assert_failure
+}
