@@ -67,7 +67,7 @@ $(B)/libserver.a: $(call obj,$(SERVER_LIB_SRC))
 	ar rcs $@ $^
 
 $(B)/socksifyd: $(call obj,server/main.c) $(B)/libserver.a $(B)/libcommon.a
-	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcrypt -lpthread
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lcrypt -lpthread -lbsd
 
 # C unit tests: one binary per tests/unit/test_*.c, each printing TAP; the server's
 # modules come from libserver.a (a test defines what main.c would: `srv`).

@@ -20,7 +20,7 @@ TEST_PKGS=(bats bats-support bats-assert curl wget ncat dnsutils ldnsutils dnsma
 # Browsers for the DNS-leak suite (50-dns-browsers, headless).
 BROWSER_PKGS=(chromium firefox-esr)
 # Benchmarks (scripts/bench).
-BENCH_PKGS=(hyperfine)
+BENCH_PKGS=(hyperfine time)
 PKGS=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BROWSER_PKGS[@]}" "${BENCH_PKGS[@]}")
 
 # missing_pkgs: every package in PKGS that dpkg does not list as installed ("ii").

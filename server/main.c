@@ -1,11 +1,14 @@
-/* socksifyd: options, listeners, the accept path (limits, fd exhaustion), signals
- * (SIGTERM/SIGINT stop, SIGHUP reload, SIGUSR1 counters) and systemd readiness.
- * Everything else happens in the sessions driven by the one event loop. */
+/* socksifyd: options, sockets handed over (systemd, upgrade), the pidfile, signals
+ * (SIGTERM/SIGINT stop, SIGHUP reload, SIGUSR1 counters, SIGUSR2 upgrade) and systemd
+ * readiness. The workers (worker.c) accept; sessions do the rest. */
 #include <arpa/inet.h>
+#include <bsd/libutil.h>
+#include <bsd/stdlib.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <malloc.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "activate.h"
 #include "linux.h"
 #include "log.h"
 #include "metrics.h"
@@ -23,30 +27,15 @@
 #include "server.h"
 #include "session.h"
 #include "users.h"
+#include "upgrade.h"
 #include "util.h"
+#include "worker.h"
 
-#define MAX_LISTENERS 16
 #define RESOLVER_THREADS 4
-#define ACCEPT_BATCH 64
-#define ACCEPT_PAUSE_MS 100 /* after EMFILE: let sessions end before trying again */
 
-struct server srv;
-
-struct listener {
-	struct ev_io io;
-	union sa46 addr;
-	bool loopback;
-	bool proxy; /* a PROXY protocol header comes first (--proxy-listen) */
-};
-
-static struct listener listeners[MAX_LISTENERS];
-static unsigned nlisteners;
-static struct ev_timer accept_pause;
-static struct ev_timer housekeeping;
-static int reserve_fd = -1;
 static struct ev_io sig_io = { .fd = -1 };
 static int log_fd = -1;
-static bool pidfile_written; /* only then is the file ours to remove */
+static struct pidfh *pidfh; /* --pidfile, locked while we run */
 
 static void usage(FILE *f)
 {
@@ -59,6 +48,8 @@ static void usage(FILE *f)
 		"                             protocol v1/v2 header first (repeatable)\n"
 		"      --proxy-protocol CIDR  balancers trusted to send it (repeatable; required\n"
 		"                             with --proxy-listen)\n"
+		"  -w, --workers N            event loops, one thread each (default: the CPUs\n"
+		"                             this process may run on)\n"
 		"  -u, --users FILE           require username/password (user:password lines,\n"
 		"                             crypt(3) hashes accepted)\n"
 		"  -a, --allow CIDR           clients allowed (repeatable; default any)\n"
@@ -75,7 +66,8 @@ static void usage(FILE *f)
 		"      --connect-timeout SEC  resolve + connect deadline (default 10)\n"
 		"      --linger SEC           idle limit once one direction ended (default 30)\n"
 		"      --udp-advertise ADDR   address put in UDP ASSOCIATE replies (NAT)\n"
-		"      --pidfile FILE         write the process id here\n"
+		"      --pidfile FILE         write the process id here, locked: a second\n"
+		"                             instance on the same file refuses to start\n"
 		"      --metrics ADDR:PORT    serve Prometheus metrics at /metrics (loopback\n"
 		"                             only unless --open)\n"
 		"  -L, --log-file FILE        log here instead of stderr\n"
@@ -95,6 +87,7 @@ static const struct option long_opts[] = {
 	{ "listen", required_argument, NULL, 'l' },
 	{ "proxy-listen", required_argument, NULL, OPT_PROXY_LISTEN },
 	{ "proxy-protocol", required_argument, NULL, OPT_PROXY_PROTOCOL },
+	{ "workers", required_argument, NULL, 'w' },
 	{ "users", required_argument, NULL, 'u' },
 	{ "allow", required_argument, NULL, 'a' },
 	{ "deny-dest", required_argument, NULL, OPT_DENY_DEST },
@@ -134,14 +127,16 @@ static void die_usage(const char *fmt, ...)
 static unsigned long opt_num(const char *name, const char *arg, unsigned long min,
 			     unsigned long max)
 {
-	unsigned long v;
+	const char *why = NULL;
+	long long v = strtonum(arg, (long long)min, (long long)max, &why);
 
-	if (!parse_ulong(arg, min, max, &v)) {
-		fprintf(stderr, "socksifyd: %s: '%s' is not a number in %lu..%lu\n", name, arg,
-			min, max);
+	/* libbsd's strtonum: bounds and garbage in one call, and a word for which. */
+	if (why) {
+		fprintf(stderr, "socksifyd: %s: '%s' is %s (a number in %lu..%lu)\n", name, arg,
+			why, min, max);
 		exit(2);
 	}
-	return v;
+	return (unsigned long)v;
 }
 
 static bool parse_listen(const char *arg, union sa46 *out)
@@ -181,80 +176,125 @@ bad:
 	return false;
 }
 
+/* SIGHUP: a fresh log file (after logrotate), the users file and the ACL read
+ * again; each part that fails to load keeps the one in force. Every worker gets the
+ * new tables through its mailbox. */
 static void reload(void)
 {
 	char err[512];
 	struct acl acl;
+	struct users *u = NULL;
+	bool new_users = false, new_acl;
 
 	if (srv.o.log_file) {
 		int fd = log_open_file(srv.o.log_file);
 
-		/* After logrotate moved the file: continue in a fresh one. */
+		/* After logrotate moved the file: continue in a fresh one, under the same
+		 * fd number, so that a worker writing right now never hits a closed fd. */
 		if (fd >= 0) {
-			log_setup("socksifyd", log_get_level(), fd, 1);
-			if (log_fd >= 0)
-				close(log_fd);
-			log_fd = fd;
+			if (log_fd >= 0 && dup3(fd, log_fd, O_CLOEXEC) >= 0) {
+				close(fd);
+			} else {
+				log_setup("socksifyd", log_get_level(), fd, 1);
+				log_fd = fd;
+			}
 		}
 	}
 	if (srv.o.users_path) {
-		struct users *u = users_load(srv.o.users_path, err, sizeof(err));
-
-		if (!u) {
+		u = users_load(srv.o.users_path, err, sizeof(err));
+		new_users = u != NULL;
+		if (!u)
 			LOG_ERR("reload: %s; keeping the %zu users loaded before", err,
 				users_count(srv.users));
-		} else {
-			users_free(srv.users);
-			srv.users = u;
-		}
 	}
-	if (!build_acl(&acl, err, sizeof(err))) {
+	new_acl = build_acl(&acl, err, sizeof(err));
+	if (!new_acl)
 		LOG_ERR("reload: %s; keeping the previous ACL", err);
-	} else {
-		acl_free(&srv.acl);
-		srv.acl = acl;
-	}
 	LOG_WARN("reloaded: %zu users, %zu allow rules, %zu deny rules, %zu own addresses",
-		 users_count(srv.users), srv.acl.nallow, srv.acl.ndeny, srv.acl.nown);
+		 users_count(new_users ? u : srv.users), new_acl ? acl.nallow : srv.acl.nallow,
+		 new_acl ? acl.ndeny : srv.acl.ndeny, new_acl ? acl.nown : srv.acl.nown);
+	workers_publish(new_users, u, new_acl ? &acl : NULL);
 }
 
-static void print_counters(void)
+/* --pidfile: taken (locked) before anything listens, so that a second instance on
+ * the same file stops at once and says who holds it; written once serving. */
+static bool take_pidfile(const char *path)
 {
-	enum log_level lvl = log_get_level();
-	unsigned long st[SESS_DONE + 1];
+	pid_t other = -1;
 
-	session_count_states(st);
-	/* Asked for explicitly, so shown whatever the log level. */
-	if (lvl < LOG_INFO)
-		log_set_level(LOG_INFO);
-	LOG_INFO("counters: sessions active=%llu total=%llu rejected=%llu failed=%llu "
-		 "denied=%llu bytes up=%llu down=%llu udp datagrams up=%llu down=%llu; now "
-		 "handshaking=%lu connecting=%lu relaying=%lu udp=%lu bind=%lu closing=%lu",
-		 (unsigned long long)srv.st.active, (unsigned long long)srv.st.total,
-		 (unsigned long long)srv.st.rejected, (unsigned long long)srv.st.failed,
-		 (unsigned long long)srv.st.denied, (unsigned long long)srv.st.bytes_up,
-		 (unsigned long long)srv.st.bytes_down, (unsigned long long)srv.st.udp_up,
-		 (unsigned long long)srv.st.udp_down,
-		 st[SESS_GREETING] + st[SESS_AUTH] + st[SESS_AUTH_CHECK] + st[SESS_REQUEST],
-		 st[SESS_RESOLVE] + st[SESS_CONNECT], st[SESS_RELAY], st[SESS_UDP],
-		 st[SESS_BIND_WAIT], st[SESS_FAILED]);
-	pool_log_counters();
-	log_set_level(lvl);
+	pidfh = pidfile_open(path, 0644, &other);
+	if (pidfh)
+		return true;
+	if (errno == EEXIST && other > 0)
+		fprintf(stderr, "socksifyd: --pidfile %s: held by process %ld, which is running\n",
+			path, (long)other);
+	else if (errno == EEXIST)
+		fprintf(stderr, "socksifyd: --pidfile %s: locked by another process\n", path);
+	else
+		fprintf(stderr, "socksifyd: --pidfile %s: %s\n", path, strerror(errno));
+	return false;
 }
 
-static void stop_listening(void)
+/* The pidfile again, after an upgrade that did not happen. */
+static void retake_pidfile(void)
 {
-	for (unsigned i = 0; i < nlisteners; i++) {
-		ev_io_close(srv.loop, &listeners[i].io);
+	if (srv.o.pidfile && !pidfh && take_pidfile(srv.o.pidfile) && pidfile_write(pidfh) < 0)
+		LOG_WARN("--pidfile %s: %s", srv.o.pidfile, strerror(errno));
+}
+
+static void upgrade_done(bool ok, pid_t pid)
+{
+	struct srv_stats sum;
+
+	if (!ok) {
+		LOG_ERR("upgrade: the new process did not start serving; this one serves on");
+		retake_pidfile();
+		return;
 	}
-	ev_timer_stop(srv.loop, &accept_pause);
-	ev_timer_stop(srv.loop, &housekeeping);
+	workers_sum_stats(&sum);
+	LOG_WARN("upgrade: process %ld serves now; finishing the %llu sessions open here, "
+		 "then exiting", (long)pid, (unsigned long long)(sum.active + sum.rejecting));
+	metrics_stop();
+	workers_drain();
+}
+
+/* SIGUSR2: our listening sockets to a new process of the binary at our path. */
+static void upgrade(void)
+{
+	int fds[ACTIVATE_MAX];
+	const char *names[ACTIVATE_MAX];
+	unsigned n;
+
+	if (upgrade_in_progress() || srv.stopping) {
+		LOG_WARN("upgrade: not now (%s)", srv.stopping ? "stopping" : "one under way");
+		return;
+	}
+	n = workers_listen_fds(fds, names, ACTIVATE_MAX - 1);
+	if (n == 0) {
+		LOG_WARN("upgrade: no listening socket left to hand over (already upgraded?)");
+		return;
+	}
+	if (metrics_fd() >= 0) {
+		fds[n] = metrics_fd();
+		names[n++] = "metrics";
+	}
+	/* The new process takes the pidfile's lock. */
+	if (pidfh) {
+		pidfile_close(pidfh);
+		pidfh = NULL;
+	}
+	if (!upgrade_start(fds, names, n, upgrade_done)) {
+		LOG_ERR("upgrade: cannot start the new process: %s", strerror(errno));
+		retake_pidfile();
+	}
 }
 
 static void on_signal(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 {
 	int sig;
+	struct srv_stats sum;
 
+	(void)loop;
 	(void)revents;
 	while ((sig = sys_signalfd_read(io->fd)) > 0) {
 		switch (sig) {
@@ -262,102 +302,26 @@ static void on_signal(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 		case SIGINT:
 			if (srv.stopping)
 				break;
-			srv.stopping = true;
 			sys_notify("STOPPING=1");
+			workers_sum_stats(&sum);
 			LOG_WARN("%s: stopping (%llu sessions open)", strsignal(sig),
-				 (unsigned long long)srv.st.active);
-			stop_listening();
-			proxy_close_all();
-			session_close_all("server shutdown");
-			ev_break(loop);
-			break;
+				 (unsigned long long)sum.active);
+			metrics_stop();
+			ev_io_close(srv.loop, &sig_io);
+			workers_stop("server shutdown");
+			return;
 		case SIGHUP:
 			sys_notify("RELOADING=1");
 			reload();
 			sys_notify("READY=1");
 			break;
 		case SIGUSR1:
-			print_counters();
+			workers_print_counters();
+			break;
+		case SIGUSR2:
+			upgrade();
 			break;
 		}
-	}
-}
-
-#define HOUSEKEEPING_MS 1000
-#define TRIM_AFTER_CLOSED 128
-
-/* After a burst of sessions ended, hand the freed heap back to the system: glibc
- * keeps it otherwise, and a flood would leave the server at its peak size. */
-static void on_housekeeping(struct ev_loop *loop, struct ev_timer *t)
-{
-	static uint64_t closed_at_trim;
-
-	if (srv.st.closed - closed_at_trim >= TRIM_AFTER_CLOSED) {
-		malloc_trim(0);
-		closed_at_trim = srv.st.closed;
-	}
-	ev_timer_start(loop, t, HOUSEKEEPING_MS);
-}
-
-static void set_accepting(bool on)
-{
-	for (unsigned i = 0; i < nlisteners; i++)
-		ev_io_set(srv.loop, &listeners[i].io, on ? EPOLLIN : 0);
-}
-
-static void on_accept_pause(struct ev_loop *loop, struct ev_timer *t)
-{
-	(void)loop;
-	(void)t;
-	if (reserve_fd < 0)
-		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	set_accepting(true);
-}
-
-/* Out of fds: spend the reserve fd to take the connection off the backlog and
- * close it (nothing can be said without an fd), then pause accepting briefly
- * instead of spinning on a listener that stays readable. */
-static void accept_exhausted(int lfd, int err)
-{
-	if (reserve_fd >= 0) {
-		int fd;
-
-		close(reserve_fd);
-		reserve_fd = -1;
-		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd >= 0)
-			close(fd);
-	}
-	srv.st.rejected++;
-	LOG_WARN("accept: %s: closing new connections for %d ms", strerror(err), ACCEPT_PAUSE_MS);
-	set_accepting(false);
-	ev_timer_start(srv.loop, &accept_pause, ACCEPT_PAUSE_MS);
-}
-
-static void on_accept(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
-{
-	struct listener *l = container_of(io, struct listener, io);
-
-	(void)loop;
-	(void)revents;
-	for (int i = 0; i < ACCEPT_BATCH && !srv.stopping; i++) {
-		union sa46 peer;
-		socklen_t len = sizeof(peer);
-		int fd = accept4(io->fd, &peer.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-				accept_exhausted(io->fd, errno);
-			else if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			else if (errno != EAGAIN)
-				LOG_WARN("accept: %s", strerror(errno));
-			return;
-		}
-		if (l->proxy)
-			proxy_accept(fd, &peer, !l->loopback && !srv.o.allow_local_dest);
-		else
-			session_accept(fd, &peer, !l->loopback && !srv.o.allow_local_dest);
 	}
 }
 
@@ -368,68 +332,6 @@ static bool sa46_is_loopback(const union sa46 *a)
 	return addr_from_sockaddr(&sa, &a->sa, sa46_len(a)) && addr_is_loopback(&sa);
 }
 
-/* A listening TCP socket on *addr, which becomes the address bound; -1 and errno. */
-static int listen_on(union sa46 *addr)
-{
-	int one = 1, fd;
-	union sa46 bound;
-	socklen_t len = sizeof(bound);
-
-	fd = socket(addr->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	/* [::] means IPv6 only; list 0.0.0.0 too for both (no surprise dual-stack). */
-	if (addr->sa.sa_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, &addr->sa, sa46_len(addr)) < 0 || listen(fd, 1024) < 0 ||
-	    getsockname(fd, &bound.sa, &len) < 0) {
-		int err = errno;
-
-		close(fd);
-		errno = err;
-		return -1;
-	}
-	*addr = bound;
-	return fd;
-}
-
-/* The readiness lines tests and scripts wait for, whatever the log level:
- * "socksifyd[PID]: listening on ADDR:PORT" (what: "listening", "metrics"). */
-static void say_listening(const char *what, const union sa46 *a)
-{
-	char as[ADDR_STR_MAX], line[ADDR_STR_MAX + 64];
-	int n = snprintf(line, sizeof(line), "socksifyd[%ld]: %s on %s\n", (long)getpid(), what,
-			 sockaddr_str(&a->sa, sa46_len(a), as, sizeof(as)));
-
-	/* Nothing useful to do if stderr is gone: the listener works regardless. */
-	if (n > 0 && write(2, line, (size_t)n) != n)
-		LOG_WARN("cannot write the readiness line: %s", strerror(errno));
-}
-
-static int open_listener(struct listener *l)
-{
-	int fd = listen_on(&l->addr);
-
-	if (fd < 0)
-		return -1;
-	ev_io_init(&l->io, fd, on_accept);
-	say_listening("listening", &l->addr);
-	return fd;
-}
-
-static bool write_pidfile(const char *path)
-{
-	char buf[32];
-	int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = write(fd, buf, (size_t)n) == n;
-	return close(fd) == 0 && ok;
-}
 
 static void add_trusted(const char *arg)
 {
@@ -448,6 +350,10 @@ struct cmdline {
 	union sa46 listen[MAX_LISTENERS];
 	bool listen_proxy[MAX_LISTENERS];
 	unsigned nlisten;
+	unsigned workers; /* 0: default_workers() */
+	bool activated;   /* sockets handed over: listen_fd and metrics_fd hold them */
+	int listen_fd[MAX_LISTENERS];
+	int metrics_fd;
 	bool has_metrics;
 	union sa46 metrics;
 	int verbose, quiet;
@@ -467,6 +373,57 @@ static void check_proxy_options(const struct cmdline *cl)
 		die_usage("--proxy-protocol is for --proxy-listen listeners, and there is none");
 }
 
+static bool fd_address(int fd, union sa46 *out)
+{
+	socklen_t len = sizeof(*out);
+
+	return getsockname(fd, &out->sa, &len) == 0 &&
+	       (out->sa.sa_family == AF_INET || out->sa.sa_family == AF_INET6);
+}
+
+/* Started with sockets handed over (systemd, or the socksifyd we replace): those
+ * and nothing else are listened on. Named "proxy": a --proxy-listen listener,
+ * "metrics": --metrics, any other name: a SOCKS listener. */
+static void take_activated(struct cmdline *cl)
+{
+	struct activated act[ACTIVATE_MAX];
+	char err[256];
+	int n = activate_fds(act, ACTIVATE_MAX, err, sizeof(err));
+
+	if (n < 0)
+		die_usage("socket activation: %s", err);
+	if (n == 0)
+		return;
+	if (cl->nlisten || cl->has_metrics)
+		fprintf(stderr, "socksifyd: started with %d sockets handed over: listening on "
+				"those only, not on the -l/--proxy-listen/--metrics addresses\n", n);
+	cl->activated = true;
+	cl->nlisten = 0;
+	cl->has_metrics = false;
+	cl->metrics_fd = -1;
+	for (int i = 0; i < n; i++) {
+		union sa46 a;
+
+		if (!fd_address(act[i].fd, &a))
+			die_usage("socket activation: fd %d is not an IPv4/IPv6 socket", act[i].fd);
+		if (!strcmp(act[i].name, "metrics")) {
+			if (cl->has_metrics)
+				die_usage("socket activation: more than one socket named metrics");
+			cl->has_metrics = true;
+			cl->metrics = a;
+			cl->metrics_fd = act[i].fd;
+			continue;
+		}
+		if (cl->nlisten == MAX_LISTENERS)
+			die_usage("socket activation: more than %d listeners", MAX_LISTENERS);
+		cl->listen[cl->nlisten] = a;
+		cl->listen_fd[cl->nlisten] = act[i].fd;
+		cl->listen_proxy[cl->nlisten++] = !strcmp(act[i].name, "proxy");
+	}
+	if (cl->nlisten == 0)
+		die_usage("socket activation: no SOCKS or proxy socket among the %d handed over", n);
+}
+
 /* Parses argv into srv.o and cl. Exits 2 on a bad option or value (0 for -h/-V). */
 static void parse_args(int argc, char **argv, struct cmdline *cl)
 {
@@ -477,7 +434,7 @@ static void parse_args(int argc, char **argv, struct cmdline *cl)
 	srv.o.handshake_ms = 10 * 1000;
 	srv.o.connect_ms = 10 * 1000;
 	srv.o.linger_ms = 30 * 1000;
-	while ((opt = getopt_long(argc, argv, "l:u:a:L:vqhV", long_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "l:w:u:a:L:vqhV", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
 		case OPT_PROXY_LISTEN:
@@ -490,6 +447,9 @@ static void parse_args(int argc, char **argv, struct cmdline *cl)
 			break;
 		case OPT_PROXY_PROTOCOL:
 			add_trusted(optarg);
+			break;
+		case 'w':
+			cl->workers = (unsigned)opt_num("--workers", optarg, 1, WORKERS_MAX);
 			break;
 		case 'u':
 			srv.o.users_path = optarg;
@@ -564,11 +524,12 @@ static void parse_args(int argc, char **argv, struct cmdline *cl)
 	}
 	if (optind < argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
+	take_activated(cl);
 	check_proxy_options(cl);
 	/* The counters say who uses the proxy and how much: not for everyone. */
 	if (cl->has_metrics && !sa46_is_loopback(&cl->metrics) && !srv.o.open)
 		die_usage("--metrics on a non-loopback address needs --open");
-	if (cl->nlisten == 0) {
+	if (cl->nlisten == 0 && !cl->activated) {
 		parse_listen("127.0.0.1:1080", &cl->listen[0]);
 		cl->nlisten = 1;
 	}
@@ -622,47 +583,39 @@ static bool load_config(const struct cmdline *cl)
 	return true;
 }
 
-/* The loop, its workers, signals, timers and listeners; readiness once all listen. */
+/* The workers, signals, listeners and metrics; readiness once all listen. */
 static bool start(const struct cmdline *cl, unsigned long nofile)
 {
-	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
 	char ready[64];
 	int sfd;
 
-	srv.loop = ev_new();
-	if (!srv.loop || !pool_init(srv.loop, RESOLVER_THREADS)) {
-		fprintf(stderr, "socksifyd: cannot set up the event loop: %s\n", strerror(errno));
-		return false;
-	}
-	ev_timer_init(&accept_pause, on_accept_pause);
-	ev_timer_init(&housekeeping, on_housekeeping);
-	ev_timer_start(srv.loop, &housekeeping, HOUSEKEEPING_MS);
-	sfd = sys_signalfd(sigs, 4);
+	/* Signals first: the worker threads inherit the blocked mask. */
+	sfd = sys_signalfd(sigs, 5);
 	if (sfd < 0) {
 		fprintf(stderr, "socksifyd: signalfd: %s\n", strerror(errno));
+		return false;
+	}
+	if (!workers_init(cl->workers) || !pool_init(srv.loop, RESOLVER_THREADS)) {
+		close(sfd);
+		fprintf(stderr, "socksifyd: cannot set up the event loops: %s\n", strerror(errno));
 		return false;
 	}
 	ev_io_init(&sig_io, sfd, on_signal);
 	ev_io_set(srv.loop, &sig_io, EPOLLIN);
 	for (unsigned i = 0; i < cl->nlisten; i++) {
-		struct listener *l = &listeners[nlisteners];
+		union sa46 a = cl->listen[i];
 		char as[ADDR_STR_MAX];
 
-		l->addr = cl->listen[i];
-		l->loopback = sa46_is_loopback(&l->addr);
-		l->proxy = cl->listen_proxy[i];
-		if (open_listener(l) < 0) {
+		if (!workers_listen(&a, cl->listen_proxy[i], cl->activated ? cl->listen_fd[i] : -1)) {
 			fprintf(stderr, "socksifyd: cannot listen on %s: %s\n",
-				sockaddr_str(&l->addr.sa, sa46_len(&l->addr), as, sizeof(as)),
-				strerror(errno));
+				sockaddr_str(&a.sa, sa46_len(&a), as, sizeof(as)), strerror(errno));
 			return false;
 		}
-		nlisteners++;
-		ev_io_set(srv.loop, &l->io, EPOLLIN);
 	}
 	if (cl->has_metrics) {
 		union sa46 m = cl->metrics;
-		int fd = listen_on(&m);
+		int fd = cl->activated ? cl->metrics_fd : listen_socket(&m, false);
 		char as[ADDR_STR_MAX];
 
 		if (fd < 0 || !metrics_start(fd)) {
@@ -672,18 +625,34 @@ static bool start(const struct cmdline *cl, unsigned long nofile)
 		}
 		say_listening("metrics", &m);
 	}
-	if (srv.o.pidfile && !write_pidfile(srv.o.pidfile)) {
+	if (pidfh && pidfile_write(pidfh) < 0) {
 		fprintf(stderr, "socksifyd: --pidfile %s: %s\n", srv.o.pidfile, strerror(errno));
 		return false;
 	}
-	pidfile_written = srv.o.pidfile != NULL;
+	if (!workers_start()) {
+		fprintf(stderr, "socksifyd: cannot start the workers: %s\n", strerror(errno));
+		return false;
+	}
+	upgrade_report_ready();
 	snprintf(ready, sizeof(ready), "READY=1\nMAINPID=%ld", (long)getpid());
 	if (!sys_notify(ready))
 		LOG_WARN("NOTIFY_SOCKET: cannot send readiness: %s", strerror(errno));
-	LOG_INFO("serving: max %lu sessions, %lu per client, fd limit %lu, %s",
-		 srv.o.max_sessions, srv.o.max_per_client, nofile,
+	LOG_INFO("serving: %u workers, max %lu sessions, %lu per client, fd limit %lu, %s",
+		 cl->workers, srv.o.max_sessions, srv.o.max_per_client, nofile,
 		 srv.users ? "username/password required" : "no authentication");
 	return true;
+}
+
+/* The CPUs this process may run on (taskset, cgroup cpusets). */
+static unsigned default_workers(void)
+{
+	cpu_set_t set;
+	int n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return 1;
+	n = CPU_COUNT(&set);
+	return n < 1 ? 1 : n > WORKERS_MAX ? WORKERS_MAX : (unsigned)n;
 }
 
 int main(int argc, char **argv)
@@ -692,37 +661,37 @@ int main(int argc, char **argv)
 	unsigned long nofile;
 	int rc = 1;
 
+	upgrade_claim_fd();
+	if (!upgrade_init(argv))
+		fprintf(stderr, "socksifyd: cannot find our own binary: no upgrade on SIGUSR2\n");
 	parse_args(argc, argv, &cl);
-	if (!check_open_proxy(&cl) || !load_config(&cl))
+	if (!cl.workers)
+		cl.workers = default_workers();
+	if (!check_open_proxy(&cl) || (srv.o.pidfile && !take_pidfile(srv.o.pidfile)) ||
+	    !load_config(&cl))
 		goto out;
 	signal(SIGPIPE, SIG_IGN); /* splice into a closed socket raises it */
+	signal(SIGCHLD, SIG_IGN); /* a new binary that failed to start: no zombie */
 	nofile = sys_raise_nofile();
 	if (!srv.o.max_sessions)
 		/* Two fds per session, and room for listeners, pipes and rejections. */
 		srv.o.max_sessions = nofile > 400 ? (nofile - 200) / 2 : 100;
-	reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (start(&cl, nofile))
 		rc = ev_run(srv.loop) == 0 ? 0 : 1;
+	else
+		workers_stop("server exit");
 out:
-	if (pidfile_written)
-		unlink(srv.o.pidfile);
-	stop_listening();
-	if (srv.loop)
+	if (pidfh)
+		pidfile_remove(pidfh);
+	workers_join();
+	if (srv.loop) {
 		metrics_stop();
-	proxy_close_all();
-	session_close_all("server exit");
-	if (srv.loop)
 		ev_io_close(srv.loop, &sig_io);
-	relay_pool_drain();
+	}
 	pool_shutdown();
-	users_free(srv.users);
-	acl_free(&srv.acl);
+	workers_free();
 	acl_free(&srv.o.cmdline_acl);
 	free(srv.o.pp_trusted);
-	if (srv.loop)
-		ev_free(srv.loop);
-	if (reserve_fd >= 0)
-		close(reserve_fd);
 	if (log_fd >= 0)
 		close(log_fd);
 	return rc;

@@ -20,14 +20,12 @@
 #include "metrics.h"
 #include "server.h"
 #include "session.h"
+#include "worker.h"
 
 #define METRICS_REQ_MAX 2048
 #define METRICS_TIMEOUT_MS 5000
 #define METRICS_MAX_CONNS 16
 
-/* Histogram bucket bounds in ms (the last one, +Inf, is implicit). */
-static const unsigned hist_le_ms[SRV_HIST_BUCKETS] = { 1,   2,   5,    10,   25,   50,   100,
-							250, 500, 1000, 2500, 5000, 10000, 30000 };
 
 struct mconn {
 	struct ev_io io;
@@ -40,30 +38,6 @@ struct mconn {
 
 static struct ev_io listen_io = { .fd = -1 };
 static unsigned nconns;
-
-void metrics_observe(struct srv_hist *h, uint64_t ms)
-{
-	unsigned i = 0;
-
-	while (i < SRV_HIST_BUCKETS && ms > hist_le_ms[i])
-		i++;
-	h->bucket[i]++;
-	h->sum_ms += ms;
-	h->count++;
-}
-
-void metrics_session_ended(uint8_t cmd, uint8_t ver, bool replied, uint8_t rep)
-{
-	enum sess_result r = !replied ? RESULT_NO_REPLY : rep ? RESULT_FAILED : RESULT_SUCCEEDED;
-
-	srv.st.ended[cmd <= SOCKS_CMD_UDP_ASSOCIATE ? cmd : 0][r]++;
-	if (!replied)
-		return;
-	if (ver == 4)
-		srv.st.rep4[rep ? 1 : 0]++;
-	else
-		srv.st.rep5[rep < 9 ? rep : 9]++;
-}
 
 /* ---- the text ---- */
 
@@ -136,6 +110,20 @@ static void histogram(struct out *o, const char *name, const char *help,
 	out_printf(o, "socksifyd_%s_count %llu\n", name, (unsigned long long)h->count);
 }
 
+/* A counter per worker: its sessions accepted, or its reloads taken into force. */
+static void per_worker(struct out *o, const char *name, const char *help, bool reloads)
+{
+	head(o, name, "counter", help);
+	for (unsigned i = 0; i < workers_count(); i++) {
+		uint64_t n, r;
+		bool alive;
+
+		worker_stats(i, &n, &r, &alive);
+		out_printf(o, "socksifyd_%s{worker=\"%u\"} %llu\n", name, i,
+			   (unsigned long long)(reloads ? r : n));
+	}
+}
+
 static const char *const cmd_label[4] = { "none", "connect", "bind", "udp" };
 
 static unsigned long fds_in_use(void)
@@ -163,15 +151,27 @@ static void metrics_text(struct out *o)
 		[UDP_DROP_BUSY] = "busy",         [UDP_DROP_SEND] = "send",
 		[UDP_DROP_UNPINNED] = "unpinned",
 	};
-	const struct srv_stats *st = &srv.st;
-	unsigned long open[4];
+	struct srv_stats sum;
+	const struct srv_stats *st = &sum;
+	uint64_t open[4], open_all;
 	struct rlimit rl;
 
-	session_count_cmds(open);
+	workers_sum_stats(&sum);
+	/* Open by command: dispatched minus ended; the rest are still handshaking. The
+	 * counters are read while the workers run, so clamp what a race could skew. */
+	open_all = st->active + st->rejecting;
+	open[0] = open_all;
+	for (unsigned c = 1; c < 4; c++) {
+		uint64_t ended = st->ended[c][0] + st->ended[c][1] + st->ended[c][2];
+
+		open[c] = st->dispatched[c] > ended ? st->dispatched[c] - ended : 0;
+		open[0] = open[0] > open[c] ? open[0] - open[c] : 0;
+	}
 	head(o, "sessions_open", "gauge",
 	     "Sessions open now, by command (none: still in the handshake).");
 	for (unsigned c = 0; c < 4; c++)
-		out_printf(o, "socksifyd_sessions_open{command=\"%s\"} %lu\n", cmd_label[c], open[c]);
+		out_printf(o, "socksifyd_sessions_open{command=\"%s\"} %llu\n", cmd_label[c],
+			   (unsigned long long)open[c]);
 	head(o, "sessions_total", "counter",
 	     "Sessions ended, by command and result (no_reply: closed before any reply).");
 	for (unsigned c = 0; c < 4; c++)
@@ -227,7 +227,12 @@ static void metrics_text(struct out *o)
 	gauge(o, "fds_limit", "The process's file descriptor limit (RLIMIT_NOFILE).",
 	      getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (uint64_t)rl.rlim_cur : 0);
 	gauge(o, "sessions_limit", "The --max-sessions cap.", srv.o.max_sessions);
-	gauge(o, "workers", "Event loops serving clients.", srv.workers ? srv.workers : 1);
+	gauge(o, "workers", "Event loops serving clients now (a failed one is not counted).",
+	      workers_alive());
+	gauge(o, "workers_configured", "Event loops started (-w).", workers_count());
+	per_worker(o, "worker_sessions_total", "Sessions accepted, by worker.", false);
+	per_worker(o, "worker_reloads_total",
+		   "Configurations (users, ACL) taken into force after SIGHUP, by worker.", true);
 }
 
 /* ---- HTTP ---- */
@@ -367,6 +372,11 @@ bool metrics_start(int fd)
 {
 	ev_io_init(&listen_io, fd, metrics_on_accept);
 	return ev_io_set(srv.loop, &listen_io, EPOLLIN) == 0;
+}
+
+int metrics_fd(void)
+{
+	return listen_io.fd;
 }
 
 void metrics_stop(void)

@@ -222,6 +222,8 @@ void pool_cancel(struct pool_job *job)
 	bool unrun = false;
 
 	job->owner = NULL;
+	if (job->carrier) /* its carrier's done() hands it back to be freed */
+		job = job->carrier;
 	pthread_mutex_lock(&pool.mu);
 	if (job->state == JOB_QUEUED) {
 		lane_unlink(&pool.lanes[job->lane], job);

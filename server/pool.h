@@ -25,6 +25,9 @@ struct pool_job {
 	void *owner;   /* NULL once the owner went away (done() then just frees) */
 	int state;     /* the pool's: queued, running, done; under its lock */
 	enum pool_lane lane;
+	/* Set when another job carries this one to the pool (a worker's job forwarded
+	 * through worker 0): cancelling this one cancels that one. */
+	struct pool_job *carrier;
 };
 
 /* threads: workers of the resolver lane at most; the auth lane gets as many, but

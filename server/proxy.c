@@ -26,8 +26,8 @@ struct pp_conn {
 	bool strict;
 };
 
-static struct pp_conn *pp_list;
-static unsigned long pp_pending;
+static __thread struct pp_conn *pp_list; /* each worker's own */
+static __thread unsigned long pp_pending;
 
 bool proxy_trusted(const union sa46 *peer)
 {
@@ -165,6 +165,11 @@ void proxy_accept(int fd, const union sa46 *peer, bool strict)
 	ev_timer_start(srv.loop, &c->timer, srv.o.handshake_ms);
 	/* The header usually came with the connection: no need to wait for an event. */
 	pp_on_read(srv.loop, &c->io, EPOLLIN);
+}
+
+unsigned long proxy_pending(void)
+{
+	return pp_pending;
 }
 
 void proxy_close_all(void)

@@ -11,6 +11,8 @@
 void proxy_accept(int fd, const union sa46 *peer, bool strict);
 /* Whether peer is one of the --proxy-protocol CIDRs. */
 bool proxy_trusted(const union sa46 *peer);
+/* Connections of this worker still waiting for their header. */
+unsigned long proxy_pending(void);
 /* Closes the connections still waiting for their header. */
 void proxy_close_all(void);
 

@@ -45,11 +45,11 @@ struct relay_buf {
 	uint8_t data[];
 };
 
-static struct relay_pipe *pipe_pool;
-static unsigned pipe_pool_n;
+static __thread struct relay_pipe *pipe_pool; /* per worker: no lock */
+static __thread unsigned pipe_pool_n;
 /* SOCKSIFYD_NO_SPLICE=1 (read once) forces the copy path, so tests cover the fallback
  * that otherwise only runs where splice is refused. */
-static int relay_no_splice = -1;
+static __thread int relay_no_splice = -1;
 
 static struct relay_pipe *pipe_get(void)
 {

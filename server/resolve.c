@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "resolve.h"
+#include "worker.h"
 
 bool resolve_is_invalid_tld(const char *name)
 {
@@ -77,7 +78,7 @@ bool resolve_submit(struct resolve_job *rj)
 	rj->job.done = resolve_done;
 	if (!rj->socktype)
 		rj->socktype = SOCK_STREAM;
-	return pool_submit(&rj->job, POOL_RESOLVE);
+	return worker_submit(&rj->job, POOL_RESOLVE);
 }
 
 void resolve_free(struct resolve_job *rj)

@@ -48,7 +48,8 @@ struct srv_hist {
 	uint64_t sum_ms, count;
 };
 
-/* Sessions ended, by command (0: none reached, 1-3 as SOCKS) and result. */
+/* Sessions ended, by command (0: none reached, 1-3 as SOCKS) and result. A session
+ * counts under its command once its request was dispatched. */
 enum sess_result { RESULT_SUCCEEDED, RESULT_FAILED, RESULT_NO_REPLY, RESULT_N };
 
 struct srv_stats {
@@ -56,13 +57,14 @@ struct srv_stats {
 	uint64_t closed; /* sessions ended, rejections included */
 	uint64_t bytes_up, bytes_down;
 	uint64_t udp_up, udp_down;
-	unsigned rejecting; /* sessions answering "over the limit" right now */
+	uint64_t rejecting; /* sessions answering "over the limit" right now */
 	/* Refusals by reason: limits are `rejected`, the client allow-list
 	 * refused_acl (also counted in `denied`, with destination policy). */
 	uint64_t refused_acl;
 	uint64_t refused_proxy; /* PROXY header: untrusted source, malformed, late */
 	uint64_t auth_failed;
 	uint64_t udp_dropped[UDP_DROP_N];
+	uint64_t dispatched[4]; /* requests that reached a command (1-3) */
 	uint64_t ended[4][RESULT_N];
 	uint64_t rep5[10];   /* SOCKS5 REP 0..8, and 9 for any other */
 	uint64_t rep4[2];    /* SOCKS4 granted, rejected */
@@ -76,9 +78,13 @@ struct server {
 	struct acl acl;      /* cmdline_acl + --acl file + own addresses */
 	struct srv_stats st;
 	unsigned workers;    /* event loops serving clients */
+	unsigned worker_id;  /* 0 .. workers-1 */
 	bool stopping;
 };
 
-extern struct server srv;
+/* Each worker thread has its own struct server (its loop, its counters, the users
+ * and ACL in force for it), and srv names the calling thread's, as errno does. */
+extern __thread struct server *srv_tls;
+#define srv (*srv_tls)
 
 #endif

@@ -11,15 +11,16 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
-#include <uthash.h>
 
 #include "errmap.h"
+#include "caps.h"
 #include "log.h"
 #include "metrics.h"
 #include "resolve.h"
 #include "server.h"
 #include "session.h"
 #include "users.h"
+#include "worker.h"
 #include "util.h"
 
 /* How long a failed session keeps draining the client so the reply is not lost
@@ -28,17 +29,8 @@
 /* Sessions answering "over the limit" at once; beyond this a new one is closed. */
 #define MAX_REJECTING 64
 
-/* Per client address: sessions, for --max-per-client, and hash checks waiting or
- * running, for the client's share of the auth queue. */
-struct client_slot {
-	UT_hash_handle hh;
-	uint8_t key[16]; /* IPv6, or IPv4-mapped */
-	unsigned n;
-	unsigned auth;
-};
-
-static struct session *sess_list;
-static struct client_slot *client_slots;
+/* Each worker's own sessions. */
+static __thread struct session *sess_list;
 
 static const char *const state_names[] = {
 	[SESS_GREETING] = "GREETING", [SESS_AUTH] = "AUTH",
@@ -85,106 +77,26 @@ void session_touch(struct session *s)
 	s->last_ms = ev_now(srv.loop);
 }
 
-/* ---- per-client slots ---- */
-
-static void client_key(const union sa46 *a, uint8_t key[16])
-{
-	if (a->sa.sa_family == AF_INET6) {
-		memcpy(key, &a->in6.sin6_addr, 16);
-		return;
-	}
-	memset(key, 0, 10);
-	key[10] = key[11] = 0xff;
-	memcpy(key + 12, &a->in.sin_addr, 4);
-}
-
-static struct client_slot *client_find(const union sa46 *a)
-{
-	uint8_t key[16];
-	struct client_slot *c;
-
-	client_key(a, key);
-	HASH_FIND(hh, client_slots, key, sizeof(key), c);
-	return c;
-}
-
-static struct client_slot *client_get(const union sa46 *a)
-{
-	struct client_slot *c = client_find(a);
-
-	if (!c) {
-		c = calloc(1, sizeof(*c));
-		if (!c)
-			return NULL;
-		client_key(a, c->key);
-		HASH_ADD(hh, client_slots, key, sizeof(c->key), c);
-	}
-	return c;
-}
-
-static void client_put(struct client_slot *c)
-{
-	if (c->n == 0 && c->auth == 0) {
-		HASH_DEL(client_slots, c);
-		free(c);
-	}
-}
-
-static bool client_acquire(struct session *s)
-{
-	struct client_slot *c = client_get(&s->client);
-
-	if (!c)
-		return false;
-	c->n++;
-	s->counted = true;
-	return true;
-}
-
-static void client_release(struct session *s)
-{
-	struct client_slot *c;
-
-	if (!s->counted)
-		return;
-	s->counted = false;
-	c = client_find(&s->client);
-	if (c) {
-		c->n--;
-		client_put(c);
-	}
-}
+/* ---- the client's share of the auth queue ---- */
 
 /* One address's hash checks may hold at most a quarter of the auth queue: a flood
  * of logins from one client then leaves room for everyone else's. */
 static bool auth_share_take(struct session *s)
 {
-	struct client_slot *c = client_get(&s->client);
 	unsigned share = pool_queue_max(POOL_AUTH) / 4;
 
-	if (!c)
+	if (!limits_auth_take(&s->client, share ? share : 1))
 		return false;
-	if (c->auth >= (share ? share : 1)) {
-		client_put(c);
-		return false;
-	}
-	c->auth++;
 	s->auth_share = true;
 	return true;
 }
 
 static void auth_share_give(struct session *s)
 {
-	struct client_slot *c;
-
 	if (!s->auth_share)
 		return;
 	s->auth_share = false;
-	c = client_find(&s->client);
-	if (c) {
-		c->auth--;
-		client_put(c);
-	}
+	limits_auth_give(&s->client);
 }
 
 /* ---- replies ---- */
@@ -312,17 +224,18 @@ void session_close(struct session *s, const char *why)
 	udp_free(s);
 	relay_free(s);
 	session_log_close(s);
-	metrics_session_ended(s->cmd, s->ver, s->replied, s->rep);
+	metrics_session_ended(s);
 	s->state = SESS_DONE;
 	ev_timer_stop(srv.loop, &s->timer);
 	ev_io_close(srv.loop, &s->cio);
 	ev_io_close(srv.loop, &s->tio);
 	srv.st.closed++;
-	if (s->reject)
+	if (s->reject) {
 		srv.st.rejecting--;
-	else
+	} else {
 		srv.st.active--;
-	client_release(s);
+		limits_release(&s->client, s->counted);
+	}
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -334,13 +247,6 @@ void session_close(struct session *s, const char *why)
 	free(s->user);
 	free(s->asked);
 	ev_defer_free(srv.loop, s);
-}
-
-void session_count_cmds(unsigned long counts[4])
-{
-	memset(counts, 0, sizeof(unsigned long) * 4);
-	for (struct session *s = sess_list; s; s = s->next)
-		counts[s->cmd <= SOCKS_CMD_UDP_ASSOCIATE ? s->cmd : 0]++;
 }
 
 void session_count_states(unsigned long counts[SESS_DONE + 1])
@@ -446,7 +352,7 @@ static void session_on_timer(struct ev_loop *loop, struct ev_timer *t)
 void session_accept(int fd, const union sa46 *client, bool strict)
 {
 	struct session *s;
-	bool reject = false;
+	bool reject, counted;
 	int one = 1;
 	char cs[ADDR_STR_MAX];
 
@@ -458,13 +364,7 @@ void session_accept(int fd, const union sa46 *client, bool strict)
 		close(fd);
 		return;
 	}
-	if (srv.st.active >= srv.o.max_sessions) {
-		reject = true;
-	} else if (srv.o.max_per_client) {
-		struct client_slot *c = client_find(client);
-
-		reject = c && c->n >= srv.o.max_per_client;
-	}
+	reject = !limits_admit(client, &counted);
 	if (reject) {
 		srv.st.rejected++;
 		if (srv.st.rejecting >= MAX_REJECTING) {
@@ -476,13 +376,12 @@ void session_accept(int fd, const union sa46 *client, bool strict)
 		}
 	}
 	s = calloc(1, sizeof(*s));
-	if (!s) {
+	if (s)
+		s->hs = malloc(sizeof(*s->hs));
+	if (!s || !s->hs) {
 		LOG_ERR("out of memory for a session");
-		close(fd);
-		return;
-	}
-	s->hs = malloc(sizeof(*s->hs));
-	if (!s->hs) {
+		if (!reject)
+			limits_release(client, counted);
 		free(s);
 		close(fd);
 		return;
@@ -491,6 +390,7 @@ void session_accept(int fd, const union sa46 *client, bool strict)
 	s->client = *client;
 	s->strict = strict;
 	s->reject = reject;
+	s->counted = !reject && counted;
 	s->start_ms = s->last_ms = ev_now(srv.loop);
 	ev_io_init(&s->cio, fd, session_on_client);
 	ev_io_init(&s->tio, -1, NULL);
@@ -505,8 +405,6 @@ void session_accept(int fd, const union sa46 *client, bool strict)
 	} else {
 		srv.st.active++;
 		srv.st.total++;
-		if (srv.o.max_per_client)
-			client_acquire(s);
 	}
 	if (ev_io_set(srv.loop, &s->cio, EPOLLIN) < 0) {
 		session_close(s, "epoll failed");
@@ -679,7 +577,7 @@ static void session_auth(struct session *s, const struct s5_auth *a)
 		auth_done(s, false);
 		return;
 	}
-	if (!pool_submit(&aj->job, POOL_AUTH)) {
+	if (!worker_submit(&aj->job, POOL_AUTH)) {
 		auth_share_give(s);
 		explicit_bzero(aj, sizeof(*aj));
 		free(aj);
@@ -721,7 +619,7 @@ static void session_dispatch(struct session *s, const struct socks_addr *dst)
 
 	free(s->asked);
 	s->asked = strdup(addr_str(dst, as, sizeof(as)));
-	metrics_observe(&srv.st.handshake, ev_now(srv.loop) - s->start_ms);
+	metrics_session_dispatched(s);
 	if (s->reject) {
 		session_fail(s, S5_REP_GENERAL_FAILURE, "over the session limit");
 		return;

@@ -33,7 +33,7 @@ struct udp_assoc {
 	uint64_t cexp;
 };
 
-static uint8_t udp_buf[UDP_HDR_ROOM + 65536 + 512];
+static __thread uint8_t udp_buf[UDP_HDR_ROOM + 65536 + 512];
 
 static bool sa46_same_ip(const union sa46 *a, const union sa46 *b)
 {

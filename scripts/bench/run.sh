@@ -12,7 +12,10 @@
 #                      auto: only when the 1-minute load average is below 0.7)
 #   BENCH_SHIM=0       skip the client (shim) part (it needs root for namespaces)
 #   SHIM_SERVER=name   socksifyd | microsocks for the shim part (default: socksifyd if it runs)
-#   BENCH_PARTS="servers shim udp"   which parts to run (all by default; udp = udp.sh)
+#   BENCH_PARTS="servers shim udp workers"   which parts to run (all by default; udp =
+#                      udp.sh; workers = socksifyd -w 1 vs -w 2 vs microsocks, issue 14)
+#   BENCH_SOCKSIFYD_BEFORE=path   a one-thread socksifyd (e.g. main's build before issue
+#                      14) for the workers part's "bulk CPU unchanged" row
 #   BENCH_MAX_SESSIONS=N   the session-limit test's ceiling (full 10000, quick 0 = skip)
 #   BENCH_MICROSOCKS, BENCH_DANTED, BENCH_LIB_PROXYCHAINS, BENCH_LIB_DANTE,
 #   BENCH_LIB_TORSOCKS   other builds of the peers (a missing one is skipped with a note)
@@ -913,6 +916,122 @@ header() {
 	echo
 }
 
+# ---- part 4: workers (issue 14) ----
+# Unpinned: the server may use both cores, the load generator too. For each run the
+# generator's own CPU (GNU time) and the server's are recorded, to tell when the
+# generator, not the server, is what limits the rate.
+
+# wbench_conns SERVER LABEL CONCURRENCY TOTAL: as bench_conns, plus the CPU shares
+wbench_conns() {
+	local s=$1 label=$2 conc=$3 n=$4 c0 c1 out secs gen
+	c0=$(cpu_ticks "${SPID[$s]}")
+	if ! out=$(timeout 120 /usr/bin/time -o "$WORK/gen.time" -f "%U %S" "$SXB" conns -t "$TARGET" \
+		-s "${SADDR[$s]}" -n "$n" -c "$conc" -q 64 2>>"$WORK/errors"); then
+		record "$s" "conn_$label.fail" 1
+		return
+	fi
+	c1=$(cpu_ticks "${SPID[$s]}")
+	secs=$(field secs <<<"$out")
+	gen=$(awk '{ print $1 + $2 }' "$WORK/gen.time")
+	record "$s" "conn_$label" "$(awk -v n="$n" -v t="$secs" 'BEGIN { printf "%.0f", n / t }')"
+	record "$s" "srvcores_$label" "$(awk -v d=$((c1 - c0)) -v hz="$TCK" -v t="$secs" 'BEGIN { printf "%.2f", d / hz / t }')"
+	record "$s" "gencores_$label" "$(awk -v g="$gen" -v t="$secs" 'BEGIN { printf "%.2f", g / t }')"
+}
+
+workers_part() {
+	local rep s before=${BENCH_SOCKSIFYD_BEFORE:-} PIN_GEN="" PIN_SRV=""
+	log "part 4: workers (socksifyd -w 1 / -w 2 vs microsocks, not pinned)"
+	if [[ ! -x /usr/bin/time ]]; then WORKERS_NOTE="skipped: /usr/bin/time (package time) not installed"; return; fi
+	if [[ -z ${TARGET:-} ]]; then
+		"$SXB" target 127.0.0.1:0 >"$WORK/wtarget.out" 2>&1 &
+		PIDS+=("$!")
+		wait_line "$WORK/wtarget.out" '^port [0-9]+' 5 || { WORKERS_NOTE="target did not start"; return; }
+		TARGET=127.0.0.1:$(awk '/^port/ {print $2}' "$WORK/wtarget.out")
+	fi
+	WSERVERS=()
+	start_socksifyd sfyd-w1 -w 1 && WSERVERS+=(sfyd-w1)
+	start_socksifyd sfyd-w2 -w 2 && WSERVERS+=(sfyd-w2)
+	start_microsocks msocks && WSERVERS+=(msocks)
+	if [[ -n $before && -x $before ]]; then
+		BUILD_SAVE=$BUILD
+		mkdir -p "$WORK/before" && cp "$before" "$WORK/before/socksifyd"
+		BUILD=$WORK/before start_socksifyd sfyd-before || true
+		BUILD=$BUILD_SAVE
+	fi
+	for s in "${WSERVERS[@]}"; do wbench_conns "$s" warm 8 200; done
+	for rep in $(seq "$REPS"); do
+		over_time && break
+		log "workers: repetition $rep/$REPS"
+		for s in $(rotate "$rep" "${WSERVERS[@]}"); do wbench_conns "$s" seq 1 "$SEQ_N"; done
+		for s in $(rotate "$rep" "${WSERVERS[@]}"); do wbench_conns "$s" conc "$CONC" "$CONC_N"; done
+		for s in sfyd-w1 sfyd-before; do
+			[[ -n ${SADDR[$s]:-} ]] || continue
+			bench_bulk "$s" up
+			bench_bulk "$s" down
+		done
+	done
+	for s in sfyd-w1 sfyd-w2; do
+		[[ -n ${SADDR[$s]:-} ]] || continue
+		over_time && break
+		bench_idle "$s" "$IDLE_N" idle
+	done
+}
+
+workers_tables() {
+	local s l v1 v2 g
+	echo "### Workers (issue 14): socksifyd -w 1 vs -w 2 vs microsocks, not pinned"
+	echo
+	[[ -n ${WORKERS_NOTE:-} ]] && { echo "$WORKERS_NOTE"; echo; return; }
+	echo "Connections as in part 1 (CONNECT + 64-byte echo + close), $NCPU CPUs, neither the"
+	echo "server nor the load generator pinned. cores = CPU-seconds per wall second of the"
+	echo "server and of the load generator (sxbench) during the run; when the two add up to"
+	echo "about the machine's $NCPU CPUs, the machine, not the server, sets the rate."
+	echo
+	echo "| server | seq conn/s | seq server/gen cores | $CONC-conc conn/s | $CONC-conc server/gen cores |"
+	echo "|---|---|---|---|---|"
+	for s in sfyd-w1 sfyd-w2 msocks; do
+		if [[ -n ${SNOTE[$s]:-} ]]; then echo "| $s | ${SNOTE[$s]} | | | |"; continue; fi
+		echo "| $s | $(median "$s" conn_seq)$(spread "$s" conn_seq) | $(median "$s" srvcores_seq %.2f) / $(median "$s" gencores_seq %.2f) |" \
+			"$(median "$s" conn_conc)$(spread "$s" conn_conc) | $(median "$s" srvcores_conc %.2f) / $(median "$s" gencores_conc %.2f) |"
+	done
+	echo
+	echo "| ratio | seq | $CONC-conc |"
+	echo "|---|---|---|"
+	echo "| 2 workers / 1 worker (target >= 1.6x where the generator is not the bottleneck) |" \
+		"$(ratio "$(median sfyd-w2 conn_seq)" "$(median sfyd-w1 conn_seq)") | $(ratio "$(median sfyd-w2 conn_conc)" "$(median sfyd-w1 conn_conc)") |"
+	echo "| 1 worker / microsocks | $(ratio "$(median sfyd-w1 conn_seq)" "$(median msocks conn_seq)") |" \
+		"$(ratio "$(median sfyd-w1 conn_conc)" "$(median msocks conn_conc)") |"
+	echo "| 2 workers / microsocks | $(ratio "$(median sfyd-w2 conn_seq)" "$(median msocks conn_seq)") |" \
+		"$(ratio "$(median sfyd-w2 conn_conc)" "$(median msocks conn_conc)") |"
+	g=$(awk -v a="$(median sfyd-w2 srvcores_conc %.2f)" -v b="$(median sfyd-w2 gencores_conc %.2f)" \
+		'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/) printf "%.2f", a + b; else print "n/a" }')
+	echo
+	echo "At 2 workers, $CONC-concurrent: server + generator = $g of $NCPU CPUs$(awk -v g="$g" -v n="$NCPU" \
+		'BEGIN { if (g ~ /^[0-9.]+$/ && g >= 0.85 * n) print ": the machine is saturated, the generator takes its share of it, so 2w/1w cannot show the server'"'"'s scaling here"; else print "" }')."
+	echo
+	echo "Bulk at one worker (one stream of $BULK each way), MB per server CPU-second; the"
+	echo "baseline is BENCH_SOCKSIFYD_BEFORE (a one-thread socksifyd), when given."
+	echo
+	echo "| server | MB per server CPU-s up | down | CPU-s per GiB (worse direction) |"
+	echo "|---|---|---|---|"
+	for s in sfyd-w1 sfyd-before; do
+		[[ -s $RAW/$s.bulkcpu_up ]] || continue
+		v1=$(median "$s" bulkcpu_up) v2=$(median "$s" bulkcpu_down)
+		echo "| $s | $v1 | $v2 | $(awk -v a="$v1" -v b="$v2" 'BEGIN { m = a < b ? a : b; if (m > 0) printf "%.3f", 1073.741824 / m; else print "n/a" }') |"
+	done
+	echo
+	echo "Idle sessions: $IDLE_N held open, PSS per session over the baseline."
+	echo
+	echo "| server | sessions open | PSS per session (KiB) | threads/processes | <= 2 KiB |"
+	echo "|---|---|---|---|---|"
+	for s in sfyd-w1 sfyd-w2; do
+		[[ -s $RAW/$s.idle_opened ]] || continue
+		l=$(median "$s" idle_pss %.2f)
+		echo "| $s | $(median "$s" idle_opened) | $l | $(cat "$RAW/$s.idle_threads" 2>/dev/null) | $(verdict "$l" '<=' 2) |"
+	done
+	echo
+}
+
 # UDP (issue 5) has its own script by the datagram family's engineer; its output is
 # carried into the report as it prints it.
 udp_part() {
@@ -937,17 +1056,20 @@ udp_tables() {
 	fi
 }
 
-PARTS=${BENCH_PARTS:-servers shim udp}
+PARTS=${BENCH_PARTS:-servers shim udp workers}
+WORKERS_NOTE="skipped: not in BENCH_PARTS"
 UDP_NOTE="skipped: not in BENCH_PARTS"
 [[ $PARTS == *servers* ]] && server_part
 [[ $PARTS == *shim* ]] && shim_part
 [[ $PARTS == *udp* ]] && udp_part
+[[ $PARTS == *workers* ]] && { WORKERS_NOTE=""; workers_part; }
 {
 	header
 	targets_table
 	server_tables
 	shim_tables
 	udp_tables
+	workers_tables
 	echo "_total run time: $((SECONDS - BENCH_START)) s_"
 	if [[ -s $WORK/errors ]]; then
 		echo

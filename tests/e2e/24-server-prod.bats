@@ -86,9 +86,9 @@ socks_echo_hex() {
 	printf '01%s0007' "$(printf '%02x' ${NS_TARGET_IP//./ })"
 }
 
-# metrics_port LOG: the port of the "metrics on 127.0.0.1:PORT" line in LOG.
+# metrics_port LOG: the port of the (last) "metrics on 127.0.0.1:PORT" line in LOG.
 metrics_port() {
-	sed -n 's/.*socksifyd\[[0-9]*\]: metrics on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$1"
+	sed -n 's/.*socksifyd\[[0-9]*\]: metrics on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$1" | tail -n 1
 }
 
 # scrape LOG: /metrics of the socksifyd that wrote LOG (its "metrics on" line).
@@ -281,4 +281,251 @@ time.sleep(8)' "$mport" &
 	run "$SOCKSIFYD" -l 127.0.0.1:0 --metrics 0.0.0.0:0
 	assert_failure 2
 	assert_output --partial "needs --open"
+}
+
+# srvprobe NAME ARGS...: a srvtool probe from the proxy namespace (loopback listeners).
+srvprobe() {
+	run timeout 90 ip netns exec "$NS_PROXY" "$NETNS_PY" "$BATS_TEST_DIRNAME/server/srvtool.py" \
+		probe "$@"
+	echo "$output"
+	assert_success
+	refute_output --partial FAIL
+}
+
+@test "workers: new sessions spread over all of them, and /metrics says so" {
+	LOG=$NETNS_DIR/socksifyd-w.log
+	start_socksifyd "$NS_PROXY" "$LOG" -w 3 -l "$NS_PROXY_IP:0" --open -v --metrics 127.0.0.1:0
+	local p=$NS_PROXY_IP:$SOCKSIFYD_PORT i m w n
+	for i in $(seq 1 30); do
+		ccurl -o /dev/null --socks5 "$p" "http://$NS_TARGET_IP/"
+	done
+	m=$(scrape "$LOG")
+	echo "$m" | grep -E '^socksifyd_worker|^socksifyd_workers'
+	[ "$(metric "$m" socksifyd_workers)" = 3 ]
+	for w in 0 1 2; do
+		n=$(metric "$m" "socksifyd_worker_sessions_total{worker=\"$w\"}")
+		[ "${n:-0}" -ge 1 ]
+	done
+	[ "$(metric "$m" 'socksifyd_sessions_total{command="connect",result="succeeded"}')" = 30 ]
+	grep -q "serving: 3 workers" "$LOG"
+}
+
+@test "workers: --max-sessions is exact across them (flood past it)" {
+	LOG=$NETNS_DIR/socksifyd-wcap.log
+	start_socksifyd "$NS_PROXY" "$LOG" -w 4 -l 127.0.0.1:0 -v --max-sessions 12
+	srvprobe flood --proxy "127.0.0.1:$SOCKSIFYD_PORT" --target "$NS_TARGET_IP:7" --hold 12 \
+		--extra 40
+}
+
+@test "workers: --max-per-client is exact across them" {
+	LOG=$NETNS_DIR/socksifyd-wpc.log
+	start_socksifyd "$NS_PROXY" "$LOG" -w 4 -l 127.0.0.1:0 -v --max-per-client 3
+	local i
+	# Each round lands its sessions on workers at random: a per-worker count would let
+	# a 4th through sooner or later.
+	for i in 1 2 3; do
+		srvprobe perclient --proxy "127.0.0.1:$SOCKSIFYD_PORT" --target "$NS_TARGET_IP:7" \
+			--hold 3 --other 127.0.0.2
+	done
+}
+
+@test "workers: SIGHUP reaches every worker (new password everywhere, old nowhere)" {
+	LOG=$NETNS_DIR/socksifyd-whup.log
+	printf 'alice:old\n' >"$NETNS_DIR/users-w"
+	start_socksifyd "$NS_PROXY" "$LOG" -w 3 -l "$NS_PROXY_IP:0" -u "$NETNS_DIR/users-w" -v \
+		--metrics 127.0.0.1:0
+	local p=$NS_PROXY_IP:$SOCKSIFYD_PORT i m w ok=0 bad=0
+	printf 'alice:new\n' >"$NETNS_DIR/users-w"
+	kill -HUP "$SOCKSIFYD_PID"
+	for w in 0 1 2; do
+		wait_for_line "$LOG" "worker $w: reloaded users and ACL in force" 5
+	done
+	for i in $(seq 1 15); do
+		ccurl -o /dev/null --proxy "socks5://alice:new@$p" "http://$NS_TARGET_IP/" && ok=$((ok + 1))
+		ccurl -o /dev/null --proxy "socks5://alice:old@$p" "http://$NS_TARGET_IP/" 2>/dev/null &&
+			bad=$((bad + 1))
+	done
+	echo "new password: $ok of 15; old password: $bad of 15"
+	[ "$ok" = 15 ] && [ "$bad" = 0 ]
+	m=$(scrape "$LOG")
+	for w in 0 1 2; do
+		[ "$(metric "$m" "socksifyd_worker_reloads_total{worker=\"$w\"}")" = 1 ]
+		[ "$(metric "$m" "socksifyd_worker_sessions_total{worker=\"$w\"}")" -ge 1 ]
+	done
+}
+
+@test "workers: UDP ASSOCIATE and BIND work with several workers" {
+	LOG=$NETNS_DIR/socksifyd-wudp.log
+	start_socksifyd "$NS_PROXY" "$LOG" -w 4 -l 127.0.0.1:0 -v --allow-local-dest
+	local i
+	for i in 1 2 3 4; do
+		srvprobe udp-basic --proxy "127.0.0.1:$SOCKSIFYD_PORT" --udp-target "$NS_TARGET_IP:7"
+	done
+	srvprobe bind --proxy "127.0.0.1:$SOCKSIFYD_PORT"
+}
+
+@test "workers: SIGUSR1 logs the counters of all of them, and SIGTERM ends every one" {
+	LOG=$NETNS_DIR/socksifyd-wusr.log
+	start_socksifyd "$NS_PROXY" "$LOG" -w 3 -l "$NS_PROXY_IP:0" --open
+	local i
+	for i in 1 2 3 4 5 6; do
+		ccurl -o /dev/null --socks5 "$NS_PROXY_IP:$SOCKSIFYD_PORT" "http://$NS_TARGET_IP/"
+	done
+	kill -USR1 "$SOCKSIFYD_PID"
+	wait_for_line "$LOG" 'counters: sessions active=0 total=6 .*; workers 3 of 3' 5
+	run stop_socksifyd
+	assert_success
+	SOCKSIFYD_PID=
+	grep -q "stopping" "$LOG"
+}
+
+@test "-w: a bad count is refused" {
+	local bad
+	for bad in 0 -1 x 100000; do
+		run "$SOCKSIFYD" -w "$bad"
+		assert_failure 2
+		assert_output --partial "--workers"
+	done
+}
+
+# free_port NS ADDR: a TCP port nothing listens on right now in NS.
+free_port() {
+	ip netns exec "$1" "$NETNS_PY" -c '
+import socket, sys
+s = socket.socket()
+s.bind((sys.argv[1], 0))
+print(s.getsockname()[1])' "$2"
+}
+
+@test "socket activation: it listens on the sockets given, named, and nothing else" {
+	require_cmd systemd-socket-activate
+	LOG=$NETNS_DIR/socksifyd-sa.log
+	local sp mp pp i
+	sp=$(free_port "$NS_PROXY" "$NS_PROXY_IP")
+	mp=$(free_port "$NS_PROXY" 127.0.0.1)
+	pp=$(free_port "$NS_PROXY" "$NS_PROXY_IP")
+	# -l here must be ignored: the handed sockets are the whole truth.
+	netns_bg "$NS_PROXY" "$LOG" systemd-socket-activate -l "$NS_PROXY_IP:$sp" \
+		-l "127.0.0.1:$mp" -l "$NS_PROXY_IP:$pp" --fdname=socks:metrics:proxy \
+		"$SOCKSIFYD" -v --open -l 127.0.0.1:0 --proxy-protocol "$NS_PROXY_IP" -w 2
+	SOCKSIFYD_PID=$NETNS_BG_PID
+	wait_for_port "$NS_PROXY" "$NS_PROXY_IP" "$sp" 10
+	# systemd-socket-activate execs socksifyd at the first connection.
+	run ccurl --socks5 "$NS_PROXY_IP:$sp" "http://$NS_TARGET_IP/"
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
+	wait_for_line "$LOG" "listening on $NS_PROXY_IP:$sp" 5
+	wait_for_line "$LOG" "metrics on 127\.0\.0\.1:$mp" 5
+	wait_for_line "$LOG" "listening on $NS_PROXY_IP:$pp" 5
+	# Nothing else: no 127.0.0.1 listener from -l, and the socket set is exactly ours.
+	run grep -Ec "socksifyd\[[0-9]+\]: listening on" "$LOG"
+	assert_output 2
+	run ip netns exec "$NS_PROXY" ss -Htlnp
+	echo "$output"
+	[ "$(grep -c "pid=$SOCKSIFYD_PID," <<<"$output")" = 3 ]
+	# The socket named proxy wants a PROXY header: a direct SOCKS client is refused.
+	run raw "$NS_CLIENT" "$NS_PROXY_IP" "$pp" "$(socks_echo_hex)"
+	assert_output --regexp '^(closed|reset)$'
+	run in_proxy curl -sS --max-time 5 "http://127.0.0.1:$mp/metrics"
+	assert_output --partial 'socksifyd_workers 2'
+}
+
+@test "socket activation: a socket that is not a listening TCP socket is refused" {
+	run bash -c 'exec env LISTEN_FDS=1 LISTEN_PID=$$ "$0" 3</dev/null' "$SOCKSIFYD"
+	assert_failure 2
+	assert_output --partial "not a listening TCP socket"
+}
+
+@test "--pidfile is locked: a second instance on the same file refuses and names the holder" {
+	LOG=$NETNS_DIR/socksifyd-pid.log
+	start_socksifyd "$NS_PROXY" "$LOG" -l 127.0.0.1:0 --pidfile "$NETNS_DIR/sd.pid"
+	run cat "$NETNS_DIR/sd.pid"
+	assert_output "$SOCKSIFYD_PID"
+	run timeout 10 ip netns exec "$NS_PROXY" "$SOCKSIFYD" -l 127.0.0.1:0 --pidfile "$NETNS_DIR/sd.pid"
+	assert_failure 1
+	assert_output --partial "held by process $SOCKSIFYD_PID"
+	refute_output --partial "listening on"
+	# The first one still owns it, and removes it at exit.
+	run cat "$NETNS_DIR/sd.pid"
+	assert_output "$SOCKSIFYD_PID"
+	stop_socksifyd
+	SOCKSIFYD_PID=
+	[ ! -e "$NETNS_DIR/sd.pid" ]
+}
+
+@test "upgrade (SIGUSR2) in the middle of a 200 MB transfer: it arrives intact" {
+	LOG=$NETNS_DIR/socksifyd-up.log
+	make_file up.bin 200
+	start_socksifyd "$NS_PROXY" "$LOG" -w 2 -l "$NS_PROXY_IP:0" --open -v \
+		--metrics 127.0.0.1:0 --pidfile "$NETNS_DIR/up.pid"
+	local old=$SOCKSIFYD_PID p=$NS_PROXY_IP:$SOCKSIFYD_PORT new cpid i
+	# About 5 s at 40 MB/s: the upgrade lands in the middle.
+	in_client curl -sS --max-time 120 --limit-rate 40M --socks5 "$p" \
+		"http://$NS_TARGET_IP/up.bin" -o "$NETNS_DIR/up.out" 2>"$NETNS_DIR/up.err" &
+	cpid=$!
+	sleep 1.5
+	kill -USR2 "$old"
+	wait_for_line "$LOG" "upgrade: process [0-9]+ serves now" 10
+	new=$(sed -n 's/.*upgrade: process \([0-9]*\) serves now.*/\1/p' "$LOG")
+	echo "$new" >>"$(netns_pidfile)"
+	SOCKSIFYD_PID=$new
+	[ "$new" != "$old" ]
+	kill -0 "$new"
+	# The old one is still relaying the transfer; new connections go to the new one.
+	kill -0 "$old"
+	run ccurl --socks5 "$p" "http://$NS_TARGET_IP/"
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
+	wait_for_line "$LOG" "socksifyd\[$new\]: info: session client=" 5
+	run cat "$NETNS_DIR/up.pid"
+	assert_output "$new"
+	run scrape "$LOG"
+	assert_output --partial "socksifyd_workers 2"
+	wait "$cpid"
+	cat "$NETNS_DIR/up.err"
+	[ "$(sha256sum <"$NETNS_DIR/up.out" | cut -d' ' -f1)" = "$(cat "$NETNS_DIR/www/up.bin.sha256")" ]
+	# Its last session done, the old process exits by itself.
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$old" 2>/dev/null || break
+		sleep 0.1
+	done
+	run kill -0 "$old"
+	assert_failure
+	grep -Eq "socksifyd\[$old\]: info: session client=.*asked=$NS_TARGET_IP:80 .*down=2097[0-9]{5} " "$LOG"
+	rm -f "$NETNS_DIR/www/up.bin" "$NETNS_DIR/up.out"
+}
+
+@test "upgrade to a binary that fails: the old process serves on" {
+	LOG=$NETNS_DIR/socksifyd-upfail.log
+	# A users file that the new process cannot read makes it fail at start.
+	printf 'alice:pw\n' >"$NETNS_DIR/users-up"
+	start_socksifyd "$NS_PROXY" "$LOG" -l 127.0.0.1:0 -u "$NETNS_DIR/users-up" -v
+	rm -f "$NETNS_DIR/users-up"
+	kill -USR2 "$SOCKSIFYD_PID"
+	wait_for_line "$LOG" "upgrade: the new process did not start serving; this one serves on" 10
+	kill -0 "$SOCKSIFYD_PID"
+	run timeout 20 ip netns exec "$NS_PROXY" curl -sS --max-time 10 \
+		--proxy "socks5://alice:pw@127.0.0.1:$SOCKSIFYD_PORT" "http://$NS_TARGET_IP/"
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
+}
+
+@test "/metrics: UDP datagrams relayed each way, counted exactly" {
+	LOG=$NETNS_DIR/socksifyd-mudp.log
+	start_socksifyd "$NS_PROXY" "$LOG" -l 127.0.0.1:0 -w 2 --metrics 127.0.0.1:0
+	local m
+	srvprobe udp-basic --proxy "127.0.0.1:$SOCKSIFYD_PORT" --udp-target "$NS_TARGET_IP:7"
+	wait_for_line "$LOG" "metrics on" 1
+	for _ in $(seq 50); do
+		m=$(scrape "$LOG")
+		[ "$(metric "$m" 'socksifyd_sessions_open{command="udp"}')" = 0 ] && break
+		sleep 0.1
+	done
+	echo "$m" | grep -E '^socksifyd_(udp|sessions_total\{command="udp")'
+	[ "$(metric "$m" 'socksifyd_udp_datagrams_total{direction="up"}')" = 2 ]
+	[ "$(metric "$m" 'socksifyd_udp_datagrams_total{direction="down"}')" = 2 ]
+	[ "$(metric "$m" 'socksifyd_sessions_total{command="udp",result="succeeded"}')" = 1 ]
+	[ "$(metric "$m" 'socksifyd_bytes_total{direction="up"}')" = 60001 ]
+	run grep -E '^socksifyd_udp_dropped_total\{reason="[a-z]+"\} [1-9]' <<<"$m"
+	assert_failure
 }

@@ -21,7 +21,8 @@
 #include "session.h"
 #include "users.h"
 
-struct server srv;
+/* No worker started: srv is worker.c's boot server, and worker_submit hands pool
+ * jobs straight to the pool, whose results come back to this loop. */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);

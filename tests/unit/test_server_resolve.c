@@ -1,5 +1,5 @@
-/* Unit tests for socksifyd's resolver helpers (server/resolve.c and pool.c, compiled
- * in): Happy Eyeballs ordering (IPv6 first, families interleaved), IP literals in
+/* Unit tests for socksifyd's resolver helpers (server/resolve.c and pool.c, from
+ * libserver.a): Happy Eyeballs ordering (IPv6 first, families interleaved), IP literals in
  * name fields, and RFC 6761 .invalid names failing without a lookup. */
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -9,11 +9,6 @@
 #include "pool.h"
 #include "resolve.h"
 #include "tap.h"
-
-socklen_t sa46_len(const union sa46 *a)
-{
-	return a->sa.sa_family == AF_INET6 ? sizeof(a->in6) : sizeof(a->in);
-}
 
 static union sa46 v4(const char *s)
 {

@@ -1,0 +1,23 @@
+/* The session caps for the whole process, whichever worker accepts: --max-sessions
+ * as one atomic counter, --max-per-client in one table under a mutex that only
+ * accept and close take (never the data path). */
+#ifndef SOCKSIFYD_CAPS_H
+#define SOCKSIFYD_CAPS_H
+
+#include <stdbool.h>
+
+#include "session.h"
+
+/* Takes a slot for a new session from client: false (nothing taken) when a cap is
+ * reached. *per_client says whether a per-client slot was taken. */
+bool limits_admit(const union sa46 *client, bool *per_client);
+/* Gives back what limits_admit took. */
+void limits_release(const union sa46 *client, bool per_client);
+/* A place in the auth queue for client, if it holds fewer than share now: the
+ * per-client count of hash checks waiting or running, across workers. */
+bool limits_auth_take(const union sa46 *client, unsigned share);
+void limits_auth_give(const union sa46 *client);
+/* Sessions holding a slot now, across workers. */
+unsigned long limits_active(void);
+
+#endif
