@@ -142,7 +142,6 @@ static void publish(struct conf *c)
 		struct conf *old = atomic_exchange(&W[i].pending[c->kind], c);
 
 		conf_unref(old); /* never picked up: replaced before its worker woke */
-		worker_poke(&W[i], 0);
 	}
 }
 
@@ -168,6 +167,10 @@ void workers_publish(bool replace_users, struct users *u, struct acl *acl)
 		ca->acl = *acl;
 		publish(ca);
 	}
+	/* One wake-up after both are in place: a worker woken between the two would
+	 * apply a reload in two halves (and count two reloads). */
+	for (unsigned i = 0; i < nworkers; i++)
+		worker_poke(&W[i], 0);
 }
 
 /* ---- accepting ---- */
