@@ -57,8 +57,9 @@ static bool hosts_parse_addr(const char *s, size_t n, int *family, uint8_t *out)
 	return false;
 }
 
-/* Steps *p over the next line; false at the end. A line with an address and at least
- * one name fills l; others come back with l->nf == 0. */
+/* Steps *p over the next line; false at the end. A line with at least two fields
+ * fills l; others come back with l->nf == 0. The address is parsed only when the
+ * caller needs it (hosts_line_addr): a forward lookup parses just the matching line. */
 static bool hosts_next(const char **p, const char *end, struct hosts_line *l)
 {
 	if (*p >= end)
@@ -67,9 +68,14 @@ static bool hosts_next(const char **p, const char *end, struct hosts_line *l)
 	size_t len = nl != NULL ? (size_t)(nl - *p) : (size_t)(end - *p);
 	hosts_fields(*p, len, l);
 	*p += len + (nl != NULL);
-	if (l->nf < 2 || !hosts_parse_addr(l->f[0], l->fl[0], &l->family, l->addr))
+	if (l->nf < 2)
 		l->nf = 0;
 	return true;
+}
+
+static bool hosts_line_addr(struct hosts_line *l)
+{
+	return hosts_parse_addr(l->f[0], l->fl[0], &l->family, l->addr);
 }
 
 static bool hosts_copy(char *dst, size_t cap, const char *s, size_t n)
@@ -92,6 +98,8 @@ bool hosts_find_name(const char *buf, size_t len, const char *name, struct host_
 		for (int i = 1; i < l.nf; i++) {
 			if (l.fl[i] != nlen || strncasecmp(l.f[i], name, nlen) != 0)
 				continue;
+			if (!hosts_line_addr(&l))
+				break; /* not an address line: skipped, as libc does */
 			if (out->n == 0)
 				hosts_copy(out->canon, sizeof(out->canon), l.f[1], l.fl[1]);
 			out->a[out->n].family = l.family;
@@ -113,7 +121,8 @@ bool hosts_find_addr(const char *buf, size_t len, int family, const uint8_t *add
 	if (family != AF_INET && family != AF_INET6)
 		return false;
 	while (hosts_next(&p, end, &l)) {
-		if (l.nf == 0 || l.family != family || memcmp(l.addr, addr, alen) != 0)
+		if (l.nf == 0 || !hosts_line_addr(&l) || l.family != family ||
+		    memcmp(l.addr, addr, alen) != 0)
 			continue;
 		if (hosts_copy(name, cap, l.f[1], l.fl[1]))
 			return true;

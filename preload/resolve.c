@@ -54,11 +54,16 @@ bool rs_is_numeric(const char *name)
 static bool rs_name_rule(const struct rule *rules, size_t n, const char *canon, uint16_t port,
 			 bool any_port)
 {
-	struct socks_addr dst = { .atyp = SOCKS5_ATYP_DOMAINNAME, .port = port };
-	str_copy(dst.u.name, canon, sizeof(dst.u.name));
+	struct socks_addr dst;
+	bool named = false; /* dst is filled on the first name rule: most lists have none */
 	for (size_t i = 0; i < n; i++) {
 		if (rules[i].kind != RULE_HOST && rules[i].kind != RULE_SUFFIX)
 			continue;
+		if (!named) {
+			dst.atyp = SOCKS5_ATYP_DOMAINNAME;
+			str_copy(dst.u.name, canon, sizeof(dst.u.name));
+			named = true;
+		}
 		if (any_port)
 			dst.port = rules[i].port;
 		else if (rules[i].port != 0 && port == 0)
@@ -75,6 +80,7 @@ static bool rs_name_rule(const struct rule *rules, size_t n, const char *canon, 
 
 static pthread_rwlock_t rs_hosts_lock = PTHREAD_RWLOCK_INITIALIZER;
 static char *rs_hosts_buf;
+static char *rs_hosts_lower; /* the same, lower case: a name not in it is in no line */
 static size_t rs_hosts_len;
 static struct timespec rs_hosts_mtime;
 static time_t rs_hosts_checked;
@@ -101,8 +107,8 @@ static void rs_hosts_reload(void)
 	struct stat st;
 	int fd = path[0] ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		free(rs_hosts_buf);
-		rs_hosts_buf = NULL;
+		free(rs_hosts_buf); /* and rs_hosts_lower, in the same allocation */
+		rs_hosts_buf = rs_hosts_lower = NULL;
 		rs_hosts_len = 0;
 		goto close;
 	}
@@ -110,7 +116,7 @@ static void rs_hosts_reload(void)
 	    st.st_mtim.tv_nsec == rs_hosts_mtime.tv_nsec)
 		goto close;
 	size_t want = (size_t)st.st_size < RS_HOSTS_MAX ? (size_t)st.st_size : RS_HOSTS_MAX;
-	char *buf = malloc(want + 1);
+	char *buf = malloc(2 * (want + 1));
 	if (buf == NULL)
 		goto close;
 	size_t have = 0;
@@ -121,8 +127,12 @@ static void rs_hosts_reload(void)
 		have += (size_t)r;
 	}
 	buf[have] = '\0';
+	char *lower = buf + have + 1;
+	for (size_t i = 0; i <= have; i++)
+		lower[i] = buf[i] >= 'A' && buf[i] <= 'Z' ? (char)(buf[i] - 'A' + 'a') : buf[i];
 	free(rs_hosts_buf);
 	rs_hosts_buf = buf;
+	rs_hosts_lower = lower; /* same allocation */
 	rs_hosts_len = have;
 	rs_hosts_mtime = st.st_mtim;
 close:
@@ -132,12 +142,16 @@ out:
 	pthread_rwlock_unlock(&rs_hosts_lock);
 }
 
-/* Every address of name in the hosts file (common/hosts.c parses it). */
+/* Every address of name (canonical: lower case) in the hosts file (common/hosts.c
+ * parses it). Most names are in no line: one memmem over the lower-case copy says so
+ * without splitting a line. */
 static bool rs_hosts_name(const char *name, struct host_addrs *ans)
 {
 	rs_hosts_reload();
 	pthread_rwlock_rdlock(&rs_hosts_lock);
-	bool found = hosts_find_name(rs_hosts_buf, rs_hosts_len, name, ans);
+	bool found = rs_hosts_lower != NULL &&
+		     memmem(rs_hosts_lower, rs_hosts_len, name, strlen(name)) != NULL &&
+		     hosts_find_name(rs_hosts_buf, rs_hosts_len, name, ans);
 	pthread_rwlock_unlock(&rs_hosts_lock);
 	return found;
 }
