@@ -531,6 +531,185 @@ static void test_cleanup(void)
 	nt_set_clock(NULL);
 }
 
+/* Runs ops() in a forked child attached to path after corrupt(path) changed the file
+ * under it; returns the child's wait status. The child exits 0 whatever the lookups
+ * answer: only a signal (SIGBUS, SIGSEGV, the alarm of a hang) is a failure. */
+static int run_corrupted(const char *path, void (*corrupt)(const char *))
+{
+	int go[2];
+	if (pipe(go) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct nametable c;
+		char name[64], got[300];
+		uint32_t x;
+		close(go[1]);
+		alarm(20);
+		if (nt_attach(&c, path) != 0)
+			_exit(3);
+		for (unsigned i = 0; i < 50; i++) {
+			snprintf(name, sizeof(name), "before%u.hostile.test", i);
+			if (nt_lookup(&c, name, &x) != 0)
+				_exit(4);
+		}
+		char b;
+		if (write(1, "", 0) < 0 || read(go[0], &b, 1) != 1)
+			_exit(5);
+		for (unsigned i = 0; i < 200; i++) {
+			snprintf(name, sizeof(name), "before%u.hostile.test", i % 50);
+			if (nt_find(&c, name, &x) == 0)
+				nt_name(&c, x, got, sizeof(got));
+			snprintf(name, sizeof(name), "after%u.hostile.test", i);
+			nt_lookup(&c, name, &x);
+			nt_name(&c, i * 7919u, got, sizeof(got));
+		}
+		struct nt_stats st;
+		nt_get_stats(&c, &st);
+		nt_register_pid(&c, getpid());
+		nt_release(&c, getpid());
+		_exit(0);
+	}
+	close(go[0]);
+	/* Let the child attach and insert before the file changes under it. */
+	usleep(200 * 1000);
+	corrupt(path);
+	if (write(go[1], "g", 1) != 1)
+		return -1;
+	close(go[1]);
+	int status = -1;
+	waitpid(pid, &status, 0);
+	return status;
+}
+
+static void corrupt_truncate(const char *path)
+{
+	if (truncate(path, 4096) != 0)
+		perror("truncate");
+}
+
+static void corrupt_truncate_zero(const char *path)
+{
+	if (truncate(path, 0) != 0)
+		perror("truncate");
+}
+
+/* Random bytes from offset off for len bytes (a fixed seed: reproducible). */
+static void corrupt_random_at(const char *path, off_t off, size_t len, unsigned seed)
+{
+	static unsigned char buf[1 << 16];
+	int fd = open(path, O_WRONLY);
+	srandom(seed);
+	while (fd >= 0 && len > 0) {
+		size_t n = len < sizeof(buf) ? len : sizeof(buf);
+		for (size_t i = 0; i < n; i++)
+			buf[i] = (unsigned char)random();
+		if (pwrite(fd, buf, n, off) != (ssize_t)n)
+			break;
+		off += (off_t)n;
+		len -= n;
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+static void corrupt_header(const char *path)
+{
+	corrupt_random_at(path, 0, 4096, 1);
+}
+
+static void corrupt_everything(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) == 0)
+		corrupt_random_at(path, 0, (size_t)st.st_size, 2);
+}
+
+static void corrupt_after_header(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) == 0)
+		corrupt_random_at(path, 4096, (size_t)st.st_size - 4096, 3);
+}
+
+static void check_survives(const char *what, void (*corrupt)(const char *))
+{
+	struct nt_params p;
+	nt_params_default(&p);
+	p.nsmall = 4096;
+	p.nlong = 256;
+	struct nametable t;
+	const char *path = tpath("hostile");
+	if (nt_create(&t, path, &p) != 0) {
+		ok(0, "create for %s", what);
+		return;
+	}
+	nt_detach(&t);
+	int status = run_corrupted(path, corrupt);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "%s: the process using the table lives on (status %#x%s%s)", what, status,
+	   WIFSIGNALED(status) ? ", signal " : "",
+	   WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "");
+	unlink(path);
+}
+
+/* The table is hostile input: another process of the same user can truncate it or
+ * write anything into it while we have it mapped. Lookups may fail then, but the
+ * process must not die (issue 9, item 6). */
+static void test_hostile_table(void)
+{
+	check_survives("truncated to one page", corrupt_truncate);
+	check_survives("truncated to nothing", corrupt_truncate_zero);
+	check_survives("random bytes over the header", corrupt_header);
+	check_survives("random bytes after the header", corrupt_after_header);
+	check_survives("random bytes over the whole file", corrupt_everything);
+
+	/* A fresh attach refuses what is no longer a table. */
+	struct nt_params p;
+	nt_params_default(&p);
+	p.nsmall = 64;
+	p.nlong = 4;
+	struct nametable t;
+	const char *path = tpath("hostile2");
+	is_int(nt_create(&t, path, &p), 0, "create");
+	nt_detach(&t);
+	corrupt_header(path);
+	is_int(nt_attach(&t, path), -EPROTO, "random header: attach refuses it");
+	unlink(path);
+	is_int(nt_create(&t, path, &p), 0, "create again");
+	nt_detach(&t);
+	corrupt_truncate(path);
+	is_int(nt_attach(&t, path), -EPROTO, "truncated table: attach refuses it");
+	unlink(path);
+}
+
+/* Whatever another user (or a mistake) put at the path, attaching neither blocks nor
+ * follows it: a FIFO, a symlink, a file of another owner, a group-readable file. */
+static void test_planted_files(void)
+{
+	struct nametable t;
+	const char *path = tpath("planted");
+	alarm(20);
+	ok(mkfifo(path, 0600) == 0, "a FIFO at the path");
+	is_int(nt_attach(&t, path), -EPROTO, "FIFO refused, without blocking");
+	unlink(path);
+	ok(symlink("/etc/passwd", path) == 0, "a symlink at the path");
+	is_int(nt_attach(&t, path), -EPROTO, "symlink refused");
+	unlink(path);
+	struct nt_params p;
+	nt_params_default(&p);
+	p.nsmall = 64;
+	p.nlong = 4;
+	is_int(nt_create(&t, path, &p), 0, "a valid table");
+	nt_detach(&t);
+	ok(chmod(path, 0640) == 0, "made group-readable");
+	is_int(nt_attach(&t, path), -EPROTO, "group-readable table refused");
+	ok(chmod(path, 0600) == 0 && chown(path, 65534, 65534) == 0, "given to another user");
+	is_int(nt_attach(&t, path), -EPROTO, "another user's table refused");
+	unlink(path);
+	alarm(0);
+}
+
 int main(void)
 {
 	test_params();
@@ -541,6 +720,8 @@ int main(void)
 	test_killed_writers();
 	test_readers_vs_evictions();
 	test_cleanup();
+	test_planted_files();
+	test_hostile_table();
 	test_million();
 	return tap_done();
 }
