@@ -3,13 +3,13 @@
  * leaves this host: numeric addresses, localhost and /etc/hosts are answered here
  * (libc would fall through to DNS for a family the hosts file lacks), `direct` names
  * go to libc, `block` names fail, and every other name gets a fake address from the
- * process tree's shared table (common/nametable.h) that connect() turns back into the
+ * user's shared table (common/nametable.h) that connect() turns back into the
  * name. The res_* calls answer A/AAAA with fake addresses (PTR from the table or the
  * hosts file) and refuse every other query: nothing we do not emulate is ever sent.
  * dns=local passes everything to libc.
  *
- * Environment (ignored under AT_SECURE): SOCKSIFY_NAMETABLE (the tree's table, set
- * by our constructor), SOCKSIFY_FAKE_NET4 (default 240.0.0.0/4), SOCKSIFY_FAKE_NET6
+ * Environment (ignored under AT_SECURE): SOCKSIFY_NAMETABLE (a table other than the
+ * user's own), SOCKSIFY_FAKE_NET4 (default 240.0.0.0/4), SOCKSIFY_FAKE_NET6
  * (a /96, default fd73:6f63:6b73::/96), SOCKSIFY_FAKE_GRACE (seconds, default 3600),
  * SOCKSIFY_DNS_UNSPEC (both | ipv4 | ipv6: what AF_UNSPEC gets, default both),
  * SOCKSIFY_HOSTS_FILE (default /etc/hosts; empty: none). */
@@ -404,24 +404,6 @@ static const struct nt_params *rs_get_params(void)
 	return &rs_params;
 }
 
-static bool rs_path_ok(const char *p)
-{
-	size_t n = strlen(NT_PATH_PREFIX);
-	return p != NULL && strncmp(p, NT_PATH_PREFIX, n) == 0 && strchr(p + n, '/') == NULL &&
-	       strlen(p) < NT_PATH_MAX;
-}
-
-static void rs_random_path(char *buf, size_t cap)
-{
-	uint64_t r = 0;
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		r = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&r;
-	}
-	snprintf(buf, cap, NT_PATH_PREFIX "%u-%016llx", (unsigned)geteuid(), (unsigned long long)r);
-}
-
 /* A small /dev/shm (a container's 64 MiB) cannot hold the default table when full,
  * and a full tmpfs turns a write into SIGBUS inside the program: halve the table
  * until it fits in three quarters of the free space (4096 names at the least;
@@ -442,7 +424,8 @@ static void rs_fit_params(struct nt_params *p)
 			 p->nsmall + p->nlong, nsmall + NT_DEFAULT_NLONG);
 }
 
-/* Attaches (creating if needed) the table named by SOCKSIFY_NAMETABLE. With create
+/* Attaches (creating if needed) this process's table: which one is
+ * nt_attach_user's policy (the user's own, or SOCKSIFY_NAMETABLE's). With create
  * false (connect's reverse lookup) a missing table is not created: nobody here has
  * handed out an address yet. */
 static struct nametable *rs_table_get(bool create)
@@ -457,31 +440,23 @@ static struct nametable *rs_table_get(bool create)
 	}
 	if (rs_table_state < 0)
 		goto out;
-	const char *env = rs_env(RS_ENV_TABLE);
-	char path[NT_PATH_MAX];
-	if (rs_path_ok(env))
-		str_copy(path, env, sizeof(path));
-	else
-		rs_random_path(path, sizeof(path)); /* private to this process (see ctor) */
-	bool created = false;
-	int rc = nt_attach(&rs_table, path);
-	if (rc == -ENOENT && create) {
-		struct nt_params p = *rs_get_params();
+	struct nt_params p = *rs_get_params();
+	bool private_table;
+	if (create)
 		rs_fit_params(&p);
-		rc = nt_open(&rs_table, path, &p);
-		created = rc == 0;
-	}
+	int rc = nt_attach_user(&rs_table, "/dev/shm", rs_env(RS_ENV_TABLE), &p, create,
+				&private_table);
 	if (rc == 0) {
 		nt_register_pid(&rs_table, getpid());
 		__atomic_store_n(&rs_table_state, 1, __ATOMIC_RELEASE);
 		t = &rs_table;
-		/* Once per tree, by its first resolver: drop the tables of trees that
-		 * ended (idle for their grace period, nobody alive). */
-		if (created)
-			nt_gc_stale("/dev/shm", (unsigned)geteuid());
+		if (private_table)
+			LOG_WARN("the user's name table in /dev/shm is not a file of ours: this "
+				 "process and its forked children use a private one");
 	} else if (create) {
 		rs_table_state = -1;
-		LOG_ERR("remote DNS disabled: name table %s: %s; lookups fail", path, strerror(-rc));
+		LOG_ERR("remote DNS disabled: name table %s: %s; lookups fail", rs_table.path,
+			strerror(-rc));
 	}
 out:
 	pthread_mutex_unlock(&rs_table_mu);
@@ -1611,22 +1586,11 @@ static void rs_atfork_child(void)
 		nt_register_pid(&rs_table, getpid());
 }
 
-/* Names the process tree's table before main() runs, while there is only one thread
- * to see the environment change: children inherit SOCKSIFY_NAMETABLE and find the
- * same table. The file itself is created only when the first name is resolved. */
+/* Nothing about the name table happens here: it is the user's, found on the first
+ * remote lookup (nt_attach_user). */
 __attribute__((constructor)) static void rs_init(void)
 {
 	pthread_atfork(rs_atfork_prepare, rs_atfork_parent, rs_atfork_child);
-	if (getauxval(AT_SECURE))
-		return;
-	const char *dns = getenv("SOCKSIFY_DNS");
-	if (dns != NULL && strcmp(dns, "local") == 0)
-		return;
-	if (rs_path_ok(getenv(RS_ENV_TABLE)))
-		return;
-	char path[NT_PATH_MAX];
-	rs_random_path(path, sizeof(path));
-	setenv(RS_ENV_TABLE, path, 1);
 }
 
 __attribute__((destructor)) static void rs_fini(void)

@@ -1,6 +1,7 @@
 /* Unit tests for common/nametable.c: parameters, round trips name <-> index <-> fake
  * address, hash collisions in a tiny table, eviction only after the grace period, one
- * million names, writers racing from forked processes, and file clean-up. */
+ * million names, writers racing from forked processes, file clean-up, the per-user
+ * policy, and tables that another process corrupts or truncates under us. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -507,27 +508,6 @@ static void test_cleanup(void)
 	is_int(nt_lookup(&t, "still.mapped", &x), 0, "the mapping outlives the name");
 	nt_detach(&t);
 
-	/* A leftover whose processes are all dead and that is idle is collected. In a
-	 * directory of our own: with the test clock, the real /dev/shm tables of other
-	 * runs would look idle too. */
-	char dir[] = "/dev/shm/sfy-unit-XXXXXX";
-	ok(mkdtemp(dir) != NULL, "private directory for the sweep");
-	char stale[NT_PATH_MAX];
-	snprintf(stale, sizeof(stale), "%s/socksify-%u-gctest", dir, (unsigned)geteuid());
-	child = fork();
-	if (child == 0) {
-		struct nametable c;
-		_exit(nt_create(&c, stale, &p) == 0 ? 0 : 1);
-	}
-	int status;
-	waitpid(child, &status, 0);
-	ok(access(stale, F_OK) == 0, "leftover table exists");
-	is_int(nt_gc_stale(dir, geteuid()), 0, "gc spares a table idle for less than grace");
-	fake_now = 6300;
-	is_int(nt_gc_stale(dir, geteuid()), 1, "gc removes it once idle");
-	ok(access(stale, F_OK) != 0, "leftover gone");
-	unlink(stale);
-	rmdir(dir);
 	nt_set_clock(NULL);
 }
 
@@ -710,6 +690,94 @@ static void test_planted_files(void)
 	alarm(0);
 }
 
+/* nt_attach_user, in a private directory (the host's /dev/shm/socksify-u* is never
+ * touched): one table per user, its window, and a private fallback when the path is
+ * not ours. */
+static void test_per_user(void)
+{
+	char dir[] = "/dev/shm/sfy-unit-XXXXXX";
+	ok(mkdtemp(dir) != NULL, "private directory");
+	struct nt_params p;
+	nt_params_default(&p);
+	p.nsmall = 4096;
+	p.nlong = 256;
+	struct nametable t, t2;
+	bool priv = true;
+	char want[NT_PATH_MAX];
+	snprintf(want, sizeof(want), "%s/socksify-u%u", dir, (unsigned)geteuid());
+	is_int(nt_attach_user(&t, dir, NULL, &p, false, &priv), -ENOENT,
+	       "without create, no table is made");
+	ok(access(want, F_OK) != 0, "and no file");
+	is_int(nt_attach_user(&t, dir, NULL, &p, true, &priv), 0, "first lookup creates it");
+	ok(!priv && strcmp(t.path, want) == 0, "at %s", t.path);
+	struct stat st;
+	ok(stat(want, &st) == 0 && (st.st_mode & 07777) == 0600 && st.st_uid == geteuid(),
+	   "0600, ours");
+	is_int(nt_attach_user(&t2, dir, "", &p, true, &priv), 0, "a second process attaches");
+	ok(!priv && strcmp(t2.path, want) == 0, "the same file");
+	uint32_t a, b;
+	is_int(nt_lookup(&t, "one.user.test", &a), 0, "insert through one");
+	is_int(nt_find(&t2, "one.user.test", &b), 0, "found through the other");
+	is_int(a, b, "same index");
+	uint32_t w = (uint32_t)((1ull << 28) - 2) / (p.nsmall + p.nlong);
+	is_int(a, (geteuid() % w) * (p.nsmall + p.nlong), "the first index is the user's window");
+	nt_detach(&t2);
+
+	/* Another user's index (the window of uid + 1): not a name of ours. */
+	char got[300];
+	is_int(nt_name(&t, a + p.nsmall + p.nlong, got, sizeof(got)), -ENOENT,
+	       "an index of another window has no name here");
+	is_int(nt_name(&t, a, got, sizeof(got)), 13, "ours has");
+
+	/* Other ranges, other table. */
+	struct nt_params q = p;
+	ok(nt_params_set_net4(&q, "10.64.0.0/10"), "other range");
+	is_int(nt_attach_user(&t2, dir, NULL, &q, true, &priv), 0, "attach with other ranges");
+	ok(!priv && strncmp(t2.path, want, strlen(want)) == 0 && t2.path[strlen(want)] == '-',
+	   "its own file %s", t2.path);
+	unlink(t2.path);
+	nt_detach(&t2);
+
+	/* SOCKSIFY_NAMETABLE: honoured inside dir, ignored elsewhere. */
+	char env[NT_PATH_MAX];
+	snprintf(env, sizeof(env), "%s/socksify-mine", dir);
+	is_int(nt_attach_user(&t2, dir, env, &p, true, &priv), 0, "an explicit table");
+	ok(strcmp(t2.path, env) == 0, "at the path it names");
+	unlink(env);
+	nt_detach(&t2);
+	is_int(nt_attach_user(&t2, dir, "/tmp/socksify-x", &p, true, &priv), 0,
+	       "a path outside the directory");
+	ok(strcmp(t2.path, want) == 0, "is ignored: the user's table");
+	nt_detach(&t2);
+	nt_detach(&t);
+	unlink(want);
+
+	/* Something else at the user's path: a private table, no file, another window. */
+	ok(mkfifo(want, 0600) == 0 && chown(want, 65534, 65534) == 0, "another user's FIFO there");
+	alarm(20);
+	is_int(nt_attach_user(&t, dir, NULL, &p, false, &priv), -EPROTO,
+	       "without create: refused, not blocked");
+	is_int(nt_attach_user(&t, dir, NULL, &p, true, &priv), 0, "with create: a table anyway");
+	alarm(0);
+	ok(priv && t.path[0] == '\0', "a private one");
+	is_int(nt_lookup(&t, "private.user.test", &a), 0, "which works");
+	ok(a / (p.nsmall + p.nlong) != geteuid() % w, "in a window other than the user's");
+	pid_t child = fork();
+	if (child == 0) {
+		uint32_t x;
+		_exit(nt_find(&t, "private.user.test", &x) == 0 && x == a ? 0 : 1);
+	}
+	int status;
+	waitpid(child, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a forked child shares it");
+	ok(!nt_release(&t, getpid()), "release never unlinks anything for it");
+	nt_detach(&t);
+	struct stat fifo;
+	ok(lstat(want, &fifo) == 0 && S_ISFIFO(fifo.st_mode), "the FIFO is left alone");
+	unlink(want);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	test_params();
@@ -721,6 +789,7 @@ int main(void)
 	test_readers_vs_evictions();
 	test_cleanup();
 	test_planted_files();
+	test_per_user();
 	test_hostile_table();
 	test_million();
 	return tap_done();
