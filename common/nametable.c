@@ -388,14 +388,16 @@ static void nt_entry_write(struct nt_entry *e, const char *name, size_t n, uint3
 		__atomic_store_n(&e->name[i], words[i], __ATOMIC_RELAXED);
 }
 
+/* Odd while we write. Forced odd rather than incremented: in a corrupted table seq
+ * may already be odd, and the entry must still end even (readable). */
 static void nt_seq_begin(struct nt_entry *e)
 {
-	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&e->seq, e->seq | 1, __ATOMIC_SEQ_CST);
 }
 
 static void nt_seq_end(struct nt_entry *e)
 {
-	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->seq, (e->seq | 1) + 1, __ATOMIC_RELEASE);
 }
 
 /* Removes slot i by shifting later members of its cluster back (no tombstones, so
