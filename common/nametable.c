@@ -543,6 +543,21 @@ void nt_set_lock_timeout(unsigned ms)
 	nt_lock_timeout_ms = ms ? ms : 2000;
 }
 
+/* The lock, bounded in time: a garbage owner in the lock word would otherwise be
+ * waited for forever. The deadline is only computed when the lock is busy. */
+static int nt_lock_wait(struct nt_header *h)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += nt_lock_timeout_ms / 1000;
+	until.tv_nsec += (long)(nt_lock_timeout_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	return pthread_mutex_timedlock(&h->lock, &until);
+}
+
 /* The lock word is shared memory too. glibc trusts a mutex's type field (a garbage
  * one can send it down the priority-inheritance path or into an assertion), so that is
  * compared with what pthread_mutex_init wrote; a garbage owner only makes us wait,
@@ -565,15 +580,9 @@ static int nt_lock(struct nametable *t)
 	if (__atomic_load_n(&h->lock.__data.__kind, __ATOMIC_RELAXED) != kind)
 		return -EIO;
 #endif
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += nt_lock_timeout_ms / 1000;
-	until.tv_nsec += (long)(nt_lock_timeout_ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
-	int rc = pthread_mutex_timedlock(&h->lock, &until);
+	int rc = pthread_mutex_trylock(&h->lock);
+	if (rc == EBUSY)
+		rc = nt_lock_wait(h);
 	if (rc == EOWNERDEAD) {
 		h->repairs++;
 		nt_repair(t);
