@@ -14,6 +14,9 @@ BUILD_PKGS=(gcc make libc6-dev clang libclang-rt-14-dev uthash-dev libbsd-dev li
 TEST_PKGS=(bats bats-support bats-assert curl wget ncat dnsutils ldnsutils dnsmasq-base python3
 	iproute2 iputils-ping procps proxychains4 dante-client dante-server microsocks
 	openssh-server openssh-client torsocks socat git nodejs openssl)
+# 55-nametable: strace counts a first lookup's opens; unshare and setpriv (util-linux)
+# give it a private /dev/shm and a second user.
+TEST_PKGS+=(strace util-linux)
 # Browsers for the DNS-leak suite (50-dns-browsers, headless).
 BROWSER_PKGS=(chromium firefox-esr)
 # Benchmarks (scripts/bench).
