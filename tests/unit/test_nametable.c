@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -778,6 +779,75 @@ static void test_per_user(void)
 	rmdir(dir);
 }
 
+/* Touches a page of a file that was truncated under its mapping: a SIGBUS that is not
+ * the table's. */
+static void fault_elsewhere(void)
+{
+	char path[NT_PATH_MAX];
+	snprintf(path, sizeof(path), "/dev/shm/socksify-test-%d-other", (int)getpid());
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || ftruncate(fd, 8192) != 0)
+		_exit(3);
+	volatile char *m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED || ftruncate(fd, 0) != 0)
+		_exit(3);
+	unlink(path);
+	m[4096] = 1;
+	_exit(4); /* not reached */
+}
+
+static void on_bus_exit42(int sig)
+{
+	_exit(42);
+}
+
+/* Runs in a child: with attach, a table (which installs our SIGBUS scope) after
+ * the program's own handler if it has one, then a SIGBUS outside the table. */
+static int child_status(bool program_handler, bool raised, bool attach)
+{
+	struct nt_params p;
+	nt_params_default(&p);
+	p.nsmall = 64;
+	p.nlong = 4;
+	const char *path = tpath("sigbus");
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct nametable t;
+		uint32_t x;
+		if (program_handler)
+			signal(SIGBUS, on_bus_exit42);
+		if (attach && (nt_create(&t, path, &p) != 0 || nt_lookup(&t, "bus.test", &x) != 0))
+			_exit(2);
+		if (raised)
+			raise(SIGBUS);
+		fault_elsewhere();
+		_exit(5);
+	}
+	int status = -1;
+	waitpid(pid, &status, 0);
+	unlink(path);
+	return status;
+}
+
+/* Our SIGBUS handler acts only on faults inside a table's mapping during our own
+ * access; every other SIGBUS goes where it went without us (the default action, the
+ * program's handler, or the sanitizer's in the ASan build). */
+static void test_sigbus_passes_on(void)
+{
+	static const char *what[] = { "another mapping's fault", "a raised SIGBUS" };
+	for (int handler = 0; handler < 2; handler++) {
+		for (int raised = 0; raised < 2; raised++) {
+			int without = child_status(handler, raised, false);
+			int with = child_status(handler, raised, true);
+			ok(with == without && !(WIFEXITED(with) && WEXITSTATUS(with) == 5),
+			   "%s%s: as without a table (%#x, %#x)", what[raised],
+			   handler ? ", program's own handler" : "", with, without);
+		}
+	}
+	int st = child_status(false, false, true);
+	ok(!WIFEXITED(st) || WEXITSTATUS(st) != 5, "the fault did stop the program (%#x)", st);
+}
+
 int main(void)
 {
 	test_params();
@@ -791,6 +861,7 @@ int main(void)
 	test_planted_files();
 	test_per_user();
 	test_hostile_table();
+	test_sigbus_passes_on();
 	test_million();
 	return tap_done();
 }
