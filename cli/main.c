@@ -10,13 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdint.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "nametable.h"
 #include "util.h"
 
 bool cli_quiet;
@@ -362,26 +359,6 @@ static bool put_owned(struct env_set *e, const char *name, char *value, char *er
 	return ok;
 }
 
-/* Names the remote-DNS name table (common/nametable.h) for the whole run, so that
- * the library's constructor has nothing to set up in any process, and so that after
- * eval "$(socksify --env)" every command of the shell shares one table: an address
- * one command resolved connects from the next. An inherited name is kept. */
-static bool put_nametable(const struct socksify_conf *c, struct env_set *e, char *err,
-			  size_t errlen)
-{
-	const char *cur = getenv("SOCKSIFY_NAMETABLE");
-	uint64_t r = 0;
-	char path[NT_PATH_MAX];
-
-	if (c->dns != DNS_REMOTE || (cur != NULL && *cur != '\0'))
-		return true;
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
-		return true; /* the library picks one itself */
-	snprintf(path, sizeof(path), NT_PATH_PREFIX "%u-%016llx", (unsigned)geteuid(),
-		 (unsigned long long)r);
-	return env_put(e, "SOCKSIFY_NAMETABLE", path, err, errlen);
-}
-
 /* Only what the options changed is set: a variable already in our environment
  * reaches the library unchanged, and the config file is named by SOCKSIFY_CONF. */
 static bool build_env(const struct cli_opts *o, const struct socksify_conf *c,
@@ -413,7 +390,7 @@ static bool build_env(const struct cli_opts *o, const struct socksify_conf *c,
 		    !env_put(e, "SOCKSIFY_LOG_FILE", abs, err, errlen))
 			return false;
 	}
-	return env_put_remote_dns(c, e, err, errlen) && put_nametable(c, e, err, errlen);
+	return env_put_remote_dns(c, e, err, errlen);
 }
 
 /* ---- exec ---- */

@@ -1,13 +1,14 @@
-/* The resolver family's core: the real libc symbols behind the hooks, the process
- * tree's name table (attached on first use) and the fake addresses it hands out, the
- * remote-DNS side the rest of the shim sees (fakedns.h), and start-up, fork and exit.
+/* The resolver family's core: the real libc symbols behind the hooks, the user's
+ * name table (attached on first use, common/nametable.c) and the fake addresses it
+ * hands out, the remote-DNS side the rest of the shim sees (fakedns.h), and start-up,
+ * fork and exit.
  * With dns=remote no name leaves this host; resolve.c decides how each name is
  * answered, gai.c, hostent.c and res.c are the interposed calls. dns=local passes
  * everything to libc.
  *
  * Settings: the configuration's fake_net4, fake_net6, fake_grace, dns_unspec and
- * hosts_file keys (and their SOCKSIFY_* twins, common/conf.c); SOCKSIFY_NAMETABLE (the
- * tree's table, set by our constructor; ignored under AT_SECURE). */
+ * hosts_file keys (and their SOCKSIFY_* twins, common/conf.c); SOCKSIFY_NAMETABLE (a
+ * table other than the user's own; ignored under AT_SECURE). */
 #include <dlfcn.h>
 #include <errno.h>
 #include <ifaddrs.h>
@@ -113,24 +114,6 @@ const struct nt_params *rs_get_params(void)
 	return &rs_params;
 }
 
-static bool rs_path_ok(const char *p)
-{
-	size_t n = strlen(NT_PATH_PREFIX);
-	return p != NULL && strncmp(p, NT_PATH_PREFIX, n) == 0 && strchr(p + n, '/') == NULL &&
-	       strlen(p) < NT_PATH_MAX;
-}
-
-static void rs_random_path(char *buf, size_t cap)
-{
-	uint64_t r = 0;
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r)) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		r = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)&r;
-	}
-	snprintf(buf, cap, NT_PATH_PREFIX "%u-%016llx", (unsigned)geteuid(), (unsigned long long)r);
-}
-
 /* A small /dev/shm (a container's 64 MiB) cannot hold the default table when full,
  * and a full tmpfs turns a write into SIGBUS inside the program: halve the table
  * until it fits in three quarters of the free space (4096 names at the least;
@@ -151,7 +134,8 @@ static void rs_fit_params(struct nt_params *p)
 			 p->nsmall + p->nlong, nsmall + NT_DEFAULT_NLONG);
 }
 
-/* Attaches (creating if needed) the table named by SOCKSIFY_NAMETABLE. With create
+/* Attaches (creating if needed) this process's table: which one is
+ * nt_attach_user's policy (the user's own, or SOCKSIFY_NAMETABLE's). With create
  * false (connect's reverse lookup) a missing table is not created: nobody here has
  * handed out an address yet. */
 struct nametable *rs_table_get(bool create)
@@ -166,31 +150,23 @@ struct nametable *rs_table_get(bool create)
 	}
 	if (rs_table_state < 0)
 		goto out;
-	const char *env = rs_env(RS_ENV_TABLE);
-	char path[NT_PATH_MAX];
-	if (rs_path_ok(env))
-		str_copy(path, env, sizeof(path));
-	else
-		rs_random_path(path, sizeof(path)); /* private to this process (see ctor) */
-	bool created = false;
-	int rc = nt_attach(&rs_table, path);
-	if (rc == -ENOENT && create) {
-		struct nt_params p = *rs_get_params();
+	struct nt_params p = *rs_get_params();
+	bool private_table;
+	if (create)
 		rs_fit_params(&p);
-		rc = nt_open(&rs_table, path, &p);
-		created = rc == 0;
-	}
+	int rc = nt_attach_user(&rs_table, "/dev/shm", rs_env(RS_ENV_TABLE), &p, create,
+				&private_table);
 	if (rc == 0) {
 		nt_register_pid(&rs_table, getpid());
 		__atomic_store_n(&rs_table_state, 1, __ATOMIC_RELEASE);
 		t = &rs_table;
-		/* Once per tree, by its first resolver: drop the tables of trees that
-		 * ended (idle for their grace period, nobody alive). */
-		if (created)
-			nt_gc_stale("/dev/shm", (unsigned)geteuid());
+		if (private_table)
+			LOG_WARN("the user's name table in /dev/shm is not a file of ours: this "
+				 "process and its forked children use a private one");
 	} else if (create) {
 		rs_table_state = -1;
-		LOG_ERR("remote DNS disabled: name table %s: %s; lookups fail", path, strerror(-rc));
+		LOG_ERR("remote DNS disabled: name table %s: %s; lookups fail", rs_table.path,
+			strerror(-rc));
 	}
 out:
 	pthread_mutex_unlock(&rs_table_mu);
@@ -379,25 +355,11 @@ static void rs_atfork_child(void)
 		nt_register_pid(&rs_table, getpid());
 }
 
-/* Names the process tree's table before main() runs, while there is only one thread
- * to see the environment change: children inherit SOCKSIFY_NAMETABLE and find the
- * same table. The file itself is created only when the first name is resolved. */
+/* Nothing about the name table happens here: it is the user's, found on the first
+ * remote lookup (nt_attach_user). */
 __attribute__((constructor)) static void rs_init(void)
 {
 	pthread_atfork(rs_atfork_prepare, rs_atfork_parent, rs_atfork_child);
-	if (getauxval(AT_SECURE))
-		return;
-	/* Only the variable can be read this early (a file means syscalls); it is
-	 * parsed as the configuration parses it. */
-	enum dns_mode dns;
-	const char *v = getenv("SOCKSIFY_DNS");
-	if (v != NULL && conf_parse_dns(v, &dns) && dns == DNS_LOCAL)
-		return;
-	if (rs_path_ok(getenv(RS_ENV_TABLE)))
-		return;
-	char path[NT_PATH_MAX];
-	rs_random_path(path, sizeof(path));
-	setenv(RS_ENV_TABLE, path, 1);
 }
 
 __attribute__((destructor)) static void rs_fini(void)

@@ -17,6 +17,9 @@ TEST_PKGS=(bats bats-support bats-assert curl wget ncat dnsutils ldnsutils dnsma
 	iproute2 iputils-ping procps proxychains4 dante-client dante-server microsocks
 	openssh-server openssh-client torsocks socat git nodejs openssl
 	haproxy prometheus systemd)
+# 55-nametable: strace counts a first lookup's opens; unshare and setpriv (util-linux)
+# give it a private /dev/shm and a second user.
+TEST_PKGS+=(strace util-linux)
 # Browsers for the DNS-leak suite (50-dns-browsers, headless).
 BROWSER_PKGS=(chromium firefox-esr)
 # Benchmarks (scripts/bench).

@@ -135,8 +135,8 @@ chromium_run() {
 	require_cmd chromium setpriv
 	# proxychains4 makes Chromium abort (GPU process) and Dante's client hangs its
 	# zygote; here the whole sandboxed process tree must just work. The user cannot
-	# open root's name table, so it gets its own (env -u: the path our constructor
-	# then picks), removed afterwards.
+	# open root's name table, so it gets its own (env -u: the user's table,
+	# /dev/shm/socksify-u65534), removed afterwards.
 	local home=$NETNS_DIR/nobody
 	mkdir -p "$home" && chmod 777 "$home" && chmod 755 "$NETNS_DIR" && chmod 644 "$SHIM_CONF"
 	setpriv --reuid=65534 --regid=65534 --clear-groups test -r "$SOCKSIFY_LIB" ||

@@ -416,54 +416,68 @@ for fam, addr in ((socket.AF_INET, "240.200.0.1"), (socket.AF_INET6, "fd73:6f63:
 	assert_output --partial "$NETNS_MARKER"
 }
 
+# in_client_own_shm CMD...: in_client inside a private mount namespace with a fresh
+# /dev/shm, so the user's own name table (/dev/shm/socksify-u<UID>) is this test's.
+in_client_own_shm() {
+	unshare -m --propagation private bash -c \
+		'mount -t tmpfs sfy-test-shm /dev/shm && exec ip netns exec "$0" "$@"' "$NS_CLIENT" "$@"
+}
+
 @test "through the launcher: socksify -p URL sh -c 'getent, then curl the address'" {
 	require_file "$SOCKSIFY"
-	# Two programs of one run: the second connects to what the first resolved.
-	run in_client env -u SOCKSIFY_NAMETABLE SOCKSIFY_LIB="$SOCKSIFY_LIB" \
+	require_cmd unshare
+	# Two programs of one run: the second connects to what the first resolved,
+	# through the user's table (the launcher names none).
+	run in_client_own_shm env -u SOCKSIFY_NAMETABLE SOCKSIFY_LIB="$SOCKSIFY_LIB" \
 		SOCKSIFY_CONF="$SHIM_CONF" "$SOCKSIFY" -p "$SHIM_PROXY" sh -c '
-		echo "table $SOCKSIFY_NAMETABLE"
+		echo "table [${SOCKSIFY_NAMETABLE-}]"
 		a=$(getent ahostsv4 target.test | head -n 1 | cut -d" " -f1)
 		echo "resolved $a"
-		curl -sS --max-time 10 "http://$a/"'
-	# The run's own table, named by the library in the first process: ours to remove.
-	local table=${lines[0]#table }
-	case "$table" in /dev/shm/socksify-*) rm -f "$table" ;; esac
+		curl -sS --max-time 10 "http://$a/"
+		echo
+		ls /dev/shm'
 	assert_success
-	assert_line --index 0 --regexp '^table /dev/shm/socksify-[0-9]+-[0-9a-f]{16}$'
+	assert_line --index 0 'table []'
 	assert_line --index 1 --regexp '^resolved 240\.'
 	assert_output --partial "$NETNS_MARKER"
+	assert_line "socksify-u$(id -u)"
 }
 
 @test "eval \"\$(socksify --env)\": separate commands of one shell share the name table" {
 	require_file "$SOCKSIFY"
+	require_cmd unshare
 	# Each command below is its own process tree (no common socksified parent): the
-	# launcher's exported SOCKSIFY_NAMETABLE is what lets the second use the first's
-	# answer.
-	run in_client env -u SOCKSIFY_NAMETABLE -u LD_PRELOAD SOCKSIFY_LIB="$SOCKSIFY_LIB" \
+	# user's table is what lets the second use the first's answer.
+	run in_client_own_shm env -u SOCKSIFY_NAMETABLE -u LD_PRELOAD SOCKSIFY_LIB="$SOCKSIFY_LIB" \
 		SOCKSIFY_CONF="$SHIM_CONF" SFY="$SOCKSIFY" PROXY="$SHIM_PROXY" bash -c '
 		eval "$("$SFY" -p "$PROXY" --env)" || exit 9
-		echo "table $SOCKSIFY_NAMETABLE"
 		a=$(getent ahostsv4 target.test | head -n 1 | cut -d" " -f1)
 		echo "resolved $a"
 		curl -sS --max-time 10 "http://$a/"'
-	local table=${lines[0]#table }
-	case "$table" in /dev/shm/socksify-*) rm -f "$table" ;; esac
 	assert_success
-	assert_line --index 0 --regexp '^table /dev/shm/socksify-[0-9]+-[0-9a-f]{16}$'
-	assert_line --index 1 --regexp '^resolved 240\.'
+	assert_line --index 0 --regexp '^resolved 240\.'
 	assert_output --partial "$NETNS_MARKER"
 }
 
-@test "without a shared table, a fake address from another process tree is refused, never misrouted" {
-	# The negative twin: two separate trees with their own tables; the second does not
-	# know the first's address and must fail (EHOSTUNREACH), not reach some other name.
-	run in_client env -u SOCKSIFY_NAMETABLE LD_PRELOAD="$SOCKSIFY_LIB" SOCKSIFY_CONF="$SHIM_CONF" \
-		SOCKSIFY_PROXY="$SHIM_PROXY" bash -c '
-		a=$(env -u SOCKSIFY_NAMETABLE getent ahostsv4 target.test | head -n 1 | cut -d" " -f1)
-		echo "resolved $a"
-		env -u SOCKSIFY_NAMETABLE curl -sS --max-time 10 "http://$a/"'
+@test "a fake address from another user's table is refused, never sent as one of ours" {
+	require_cmd unshare setpriv
+	# The negative twin: user 65534 resolves target.test first in its own table; then
+	# root's table gets target.test too (its first name: the index 65534's address
+	# would have without per-user windows). Root connecting to 65534's address must
+	# fail (EHOSTUNREACH), not reach target.test.
+	chmod 755 "$NETNS_DIR" && chmod 644 "$SHIM_CONF"
+	setpriv --reuid=65534 --regid=65534 --clear-groups test -r "$SOCKSIFY_LIB" ||
+		skip "user 65534 cannot read $SOCKSIFY_LIB"
+	run in_client_own_shm env -u SOCKSIFY_NAMETABLE LD_PRELOAD="$SOCKSIFY_LIB" \
+		SOCKSIFY_CONF="$SHIM_CONF" SOCKSIFY_PROXY="$SHIM_PROXY" bash -c '
+		a=$(setpriv --reuid=65534 --regid=65534 --clear-groups getent ahostsv4 target.test |
+			head -n 1 | cut -d" " -f1)
+		echo "theirs $a"
+		echo "ours $(getent ahostsv4 target.test | head -n 1 | cut -d" " -f1)"
+		curl -sS --max-time 10 "http://$a/"'
 	assert_failure
-	assert_line --index 0 --regexp '^resolved 240\.'
+	assert_line --index 0 --regexp '^theirs 2(4[0-9]|5[0-5])\.'
+	assert_line --index 1 --regexp '^ours 240\.0\.0\.1$'
 	refute_output --partial "$NETNS_MARKER"
 }
 

@@ -1,12 +1,14 @@
 /* Unit tests for common/nametable.c: parameters, round trips name <-> index <-> fake
  * address, hash collisions in a tiny table, eviction only after the grace period, one
- * million names, writers racing from forked processes, and file clean-up. */
+ * million names, writers racing from forked processes, file clean-up, the per-user
+ * policy, and tables that another process corrupts or truncates under us. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -507,28 +509,343 @@ static void test_cleanup(void)
 	is_int(nt_lookup(&t, "still.mapped", &x), 0, "the mapping outlives the name");
 	nt_detach(&t);
 
-	/* A leftover whose processes are all dead and that is idle is collected. In a
-	 * directory of our own: with the test clock, the real /dev/shm tables of other
-	 * runs would look idle too. */
-	char dir[] = "/dev/shm/sfy-unit-XXXXXX";
-	ok(mkdtemp(dir) != NULL, "private directory for the sweep");
-	char stale[NT_PATH_MAX];
-	snprintf(stale, sizeof(stale), "%s/socksify-%u-gctest", dir, (unsigned)geteuid());
-	child = fork();
-	if (child == 0) {
+	nt_set_clock(NULL);
+}
+
+/* Runs ops() in a forked child attached to path after corrupt(path) changed the file
+ * under it; returns the child's wait status. The child exits 0 whatever the lookups
+ * answer: only a signal (SIGBUS, SIGSEGV, the alarm of a hang) is a failure. */
+static int run_corrupted(const char *path, void (*corrupt)(const char *))
+{
+	int go[2];
+	if (pipe(go) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
 		struct nametable c;
-		_exit(nt_create(&c, stale, &p) == 0 ? 0 : 1);
+		char name[64], got[300];
+		uint32_t x;
+		close(go[1]);
+		alarm(20);
+		if (nt_attach(&c, path) != 0)
+			_exit(3);
+		for (unsigned i = 0; i < 50; i++) {
+			snprintf(name, sizeof(name), "before%u.hostile.test", i);
+			if (nt_lookup(&c, name, &x) != 0)
+				_exit(4);
+		}
+		char b;
+		if (write(1, "", 0) < 0 || read(go[0], &b, 1) != 1)
+			_exit(5);
+		for (unsigned i = 0; i < 200; i++) {
+			snprintf(name, sizeof(name), "before%u.hostile.test", i % 50);
+			if (nt_find(&c, name, &x) == 0)
+				nt_name(&c, x, got, sizeof(got));
+			snprintf(name, sizeof(name), "after%u.hostile.test", i);
+			nt_lookup(&c, name, &x);
+			nt_name(&c, i * 7919u, got, sizeof(got));
+		}
+		struct nt_stats st;
+		nt_get_stats(&c, &st);
+		nt_register_pid(&c, getpid());
+		nt_release(&c, getpid());
+		_exit(0);
+	}
+	close(go[0]);
+	/* Let the child attach and insert before the file changes under it. */
+	usleep(200 * 1000);
+	corrupt(path);
+	if (write(go[1], "g", 1) != 1)
+		return -1;
+	close(go[1]);
+	int status = -1;
+	waitpid(pid, &status, 0);
+	return status;
+}
+
+static void corrupt_truncate(const char *path)
+{
+	if (truncate(path, 4096) != 0)
+		perror("truncate");
+}
+
+static void corrupt_truncate_zero(const char *path)
+{
+	if (truncate(path, 0) != 0)
+		perror("truncate");
+}
+
+/* Random bytes from offset off for len bytes (a fixed seed: reproducible). */
+static void corrupt_random_at(const char *path, off_t off, size_t len, unsigned seed)
+{
+	static unsigned char buf[1 << 16];
+	int fd = open(path, O_WRONLY);
+	srandom(seed);
+	while (fd >= 0 && len > 0) {
+		size_t n = len < sizeof(buf) ? len : sizeof(buf);
+		for (size_t i = 0; i < n; i++)
+			buf[i] = (unsigned char)random();
+		if (pwrite(fd, buf, n, off) != (ssize_t)n)
+			break;
+		off += (off_t)n;
+		len -= n;
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
+static void corrupt_header(const char *path)
+{
+	corrupt_random_at(path, 0, 4096, 1);
+}
+
+static void corrupt_everything(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) == 0)
+		corrupt_random_at(path, 0, (size_t)st.st_size, 2);
+}
+
+static void corrupt_after_header(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) == 0)
+		corrupt_random_at(path, 4096, (size_t)st.st_size - 4096, 3);
+}
+
+static void check_survives(const char *what, void (*corrupt)(const char *))
+{
+	struct nt_params p;
+	nt_params_default(&p);
+	p.nsmall = 4096;
+	p.nlong = 256;
+	struct nametable t;
+	const char *path = tpath("hostile");
+	if (nt_create(&t, path, &p) != 0) {
+		ok(0, "create for %s", what);
+		return;
+	}
+	nt_detach(&t);
+	int status = run_corrupted(path, corrupt);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "%s: the process using the table lives on (status %#x%s%s)", what, status,
+	   WIFSIGNALED(status) ? ", signal " : "",
+	   WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "");
+	unlink(path);
+}
+
+/* The table is hostile input: another process of the same user can truncate it or
+ * write anything into it while we have it mapped. Lookups may fail then, but the
+ * process must not die (issue 9, item 6). */
+static void test_hostile_table(void)
+{
+	check_survives("truncated to one page", corrupt_truncate);
+	check_survives("truncated to nothing", corrupt_truncate_zero);
+	check_survives("random bytes over the header", corrupt_header);
+	check_survives("random bytes after the header", corrupt_after_header);
+	check_survives("random bytes over the whole file", corrupt_everything);
+
+	/* A fresh attach refuses what is no longer a table. */
+	struct nt_params p;
+	nt_params_default(&p);
+	p.nsmall = 64;
+	p.nlong = 4;
+	struct nametable t;
+	const char *path = tpath("hostile2");
+	is_int(nt_create(&t, path, &p), 0, "create");
+	nt_detach(&t);
+	corrupt_header(path);
+	is_int(nt_attach(&t, path), -EPROTO, "random header: attach refuses it");
+	unlink(path);
+	is_int(nt_create(&t, path, &p), 0, "create again");
+	nt_detach(&t);
+	corrupt_truncate(path);
+	is_int(nt_attach(&t, path), -EPROTO, "truncated table: attach refuses it");
+	unlink(path);
+}
+
+/* Whatever another user (or a mistake) put at the path, attaching neither blocks nor
+ * follows it: a FIFO, a symlink, a file of another owner, a group-readable file. */
+static void test_planted_files(void)
+{
+	struct nametable t;
+	const char *path = tpath("planted");
+	alarm(20);
+	ok(mkfifo(path, 0600) == 0, "a FIFO at the path");
+	is_int(nt_attach(&t, path), -EPROTO, "FIFO refused, without blocking");
+	unlink(path);
+	ok(symlink("/etc/passwd", path) == 0, "a symlink at the path");
+	is_int(nt_attach(&t, path), -EPROTO, "symlink refused");
+	unlink(path);
+	struct nt_params p;
+	nt_params_default(&p);
+	p.nsmall = 64;
+	p.nlong = 4;
+	is_int(nt_create(&t, path, &p), 0, "a valid table");
+	nt_detach(&t);
+	ok(chmod(path, 0640) == 0, "made group-readable");
+	is_int(nt_attach(&t, path), -EPROTO, "group-readable table refused");
+	ok(chmod(path, 0600) == 0 && chown(path, 65534, 65534) == 0, "given to another user");
+	is_int(nt_attach(&t, path), -EPROTO, "another user's table refused");
+	unlink(path);
+	alarm(0);
+}
+
+/* nt_attach_user, in a private directory (the host's /dev/shm/socksify-u* is never
+ * touched): one table per user, its window, and a private fallback when the path is
+ * not ours. */
+static void test_per_user(void)
+{
+	char dir[] = "/dev/shm/sfy-unit-XXXXXX";
+	ok(mkdtemp(dir) != NULL, "private directory");
+	struct nt_params p;
+	nt_params_default(&p);
+	p.nsmall = 4096;
+	p.nlong = 256;
+	struct nametable t, t2;
+	bool priv = true;
+	char want[NT_PATH_MAX];
+	snprintf(want, sizeof(want), "%s/socksify-u%u", dir, (unsigned)geteuid());
+	is_int(nt_attach_user(&t, dir, NULL, &p, false, &priv), -ENOENT,
+	       "without create, no table is made");
+	ok(access(want, F_OK) != 0, "and no file");
+	is_int(nt_attach_user(&t, dir, NULL, &p, true, &priv), 0, "first lookup creates it");
+	ok(!priv && strcmp(t.path, want) == 0, "at %s", t.path);
+	struct stat st;
+	ok(stat(want, &st) == 0 && (st.st_mode & 07777) == 0600 && st.st_uid == geteuid(),
+	   "0600, ours");
+	is_int(nt_attach_user(&t2, dir, "", &p, true, &priv), 0, "a second process attaches");
+	ok(!priv && strcmp(t2.path, want) == 0, "the same file");
+	uint32_t a, b;
+	is_int(nt_lookup(&t, "one.user.test", &a), 0, "insert through one");
+	is_int(nt_find(&t2, "one.user.test", &b), 0, "found through the other");
+	is_int(a, b, "same index");
+	uint32_t w = (uint32_t)((1ull << 28) - 2) / (p.nsmall + p.nlong);
+	is_int(a, (geteuid() % w) * (p.nsmall + p.nlong), "the first index is the user's window");
+	nt_detach(&t2);
+
+	/* Another user's index (the window of uid + 1): not a name of ours. */
+	char got[300];
+	is_int(nt_name(&t, a + p.nsmall + p.nlong, got, sizeof(got)), -ENOENT,
+	       "an index of another window has no name here");
+	is_int(nt_name(&t, a, got, sizeof(got)), 13, "ours has");
+
+	/* Other ranges, other table. */
+	struct nt_params q = p;
+	ok(nt_params_set_net4(&q, "10.64.0.0/10"), "other range");
+	is_int(nt_attach_user(&t2, dir, NULL, &q, true, &priv), 0, "attach with other ranges");
+	ok(!priv && strncmp(t2.path, want, strlen(want)) == 0 && t2.path[strlen(want)] == '-',
+	   "its own file %s", t2.path);
+	unlink(t2.path);
+	nt_detach(&t2);
+
+	/* SOCKSIFY_NAMETABLE: honoured inside dir, ignored elsewhere. */
+	char env[NT_PATH_MAX];
+	snprintf(env, sizeof(env), "%s/socksify-mine", dir);
+	is_int(nt_attach_user(&t2, dir, env, &p, true, &priv), 0, "an explicit table");
+	ok(strcmp(t2.path, env) == 0, "at the path it names");
+	unlink(env);
+	nt_detach(&t2);
+	is_int(nt_attach_user(&t2, dir, "/tmp/socksify-x", &p, true, &priv), 0,
+	       "a path outside the directory");
+	ok(strcmp(t2.path, want) == 0, "is ignored: the user's table");
+	nt_detach(&t2);
+	nt_detach(&t);
+	unlink(want);
+
+	/* Something else at the user's path: a private table, no file, another window. */
+	ok(mkfifo(want, 0600) == 0 && chown(want, 65534, 65534) == 0, "another user's FIFO there");
+	alarm(20);
+	is_int(nt_attach_user(&t, dir, NULL, &p, false, &priv), -EPROTO,
+	       "without create: refused, not blocked");
+	is_int(nt_attach_user(&t, dir, NULL, &p, true, &priv), 0, "with create: a table anyway");
+	alarm(0);
+	ok(priv && t.path[0] == '\0', "a private one");
+	is_int(nt_lookup(&t, "private.user.test", &a), 0, "which works");
+	ok(a / (p.nsmall + p.nlong) != geteuid() % w, "in a window other than the user's");
+	pid_t child = fork();
+	if (child == 0) {
+		uint32_t x;
+		_exit(nt_find(&t, "private.user.test", &x) == 0 && x == a ? 0 : 1);
 	}
 	int status;
 	waitpid(child, &status, 0);
-	ok(access(stale, F_OK) == 0, "leftover table exists");
-	is_int(nt_gc_stale(dir, geteuid()), 0, "gc spares a table idle for less than grace");
-	fake_now = 6300;
-	is_int(nt_gc_stale(dir, geteuid()), 1, "gc removes it once idle");
-	ok(access(stale, F_OK) != 0, "leftover gone");
-	unlink(stale);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a forked child shares it");
+	ok(!nt_release(&t, getpid()), "release never unlinks anything for it");
+	nt_detach(&t);
+	struct stat fifo;
+	ok(lstat(want, &fifo) == 0 && S_ISFIFO(fifo.st_mode), "the FIFO is left alone");
+	unlink(want);
 	rmdir(dir);
-	nt_set_clock(NULL);
+}
+
+/* Touches a page of a file that was truncated under its mapping: a SIGBUS that is not
+ * the table's. */
+static void fault_elsewhere(void)
+{
+	char path[NT_PATH_MAX];
+	snprintf(path, sizeof(path), "/dev/shm/socksify-test-%d-other", (int)getpid());
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || ftruncate(fd, 8192) != 0)
+		_exit(3);
+	volatile char *m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED || ftruncate(fd, 0) != 0)
+		_exit(3);
+	unlink(path);
+	m[4096] = 1;
+	_exit(4); /* not reached */
+}
+
+static void on_bus_exit42(int sig)
+{
+	_exit(42);
+}
+
+/* Runs in a child: with attach, a table (which installs our SIGBUS scope) after
+ * the program's own handler if it has one, then a SIGBUS outside the table. */
+static int child_status(bool program_handler, bool raised, bool attach)
+{
+	struct nt_params p;
+	nt_params_default(&p);
+	p.nsmall = 64;
+	p.nlong = 4;
+	const char *path = tpath("sigbus");
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct nametable t;
+		uint32_t x;
+		if (program_handler)
+			signal(SIGBUS, on_bus_exit42);
+		if (attach && (nt_create(&t, path, &p) != 0 || nt_lookup(&t, "bus.test", &x) != 0))
+			_exit(2);
+		if (raised)
+			raise(SIGBUS);
+		fault_elsewhere();
+		_exit(5);
+	}
+	int status = -1;
+	waitpid(pid, &status, 0);
+	unlink(path);
+	return status;
+}
+
+/* Our SIGBUS handler acts only on faults inside a table's mapping during our own
+ * access; every other SIGBUS goes where it went without us (the default action, the
+ * program's handler, or the sanitizer's in the ASan build). */
+static void test_sigbus_passes_on(void)
+{
+	static const char *what[] = { "another mapping's fault", "a raised SIGBUS" };
+	for (int handler = 0; handler < 2; handler++) {
+		for (int raised = 0; raised < 2; raised++) {
+			int without = child_status(handler, raised, false);
+			int with = child_status(handler, raised, true);
+			ok(with == without && !(WIFEXITED(with) && WEXITSTATUS(with) == 5),
+			   "%s%s: as without a table (%#x, %#x)", what[raised],
+			   handler ? ", program's own handler" : "", with, without);
+		}
+	}
+	int st = child_status(false, false, true);
+	ok(!WIFEXITED(st) || WEXITSTATUS(st) != 5, "the fault did stop the program (%#x)", st);
 }
 
 int main(void)
@@ -541,6 +858,10 @@ int main(void)
 	test_killed_writers();
 	test_readers_vs_evictions();
 	test_cleanup();
+	test_planted_files();
+	test_per_user();
+	test_hostile_table();
+	test_sigbus_passes_on();
 	test_million();
 	return tap_done();
 }
