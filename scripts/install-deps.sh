@@ -14,11 +14,15 @@ BUILD_PKGS=(gcc make libc6-dev clang libclang-rt-14-dev uthash-dev libbsd-dev li
 TEST_PKGS=(bats bats-support bats-assert curl wget ncat dnsutils ldnsutils dnsmasq-base python3
 	iproute2 iputils-ping procps proxychains4 dante-client dante-server microsocks
 	openssh-server openssh-client torsocks socat git nodejs openssl)
+# The supervisor suite (70-supervisor): Go programs built by the suite, static busybox,
+# an io_uring client.
+SUPERVISOR_PKGS=(golang-go busybox-static liburing-dev)
 # Browsers for the DNS-leak suite (50-dns-browsers, headless).
 BROWSER_PKGS=(chromium firefox-esr)
 # Benchmarks (scripts/bench).
 BENCH_PKGS=(hyperfine)
-PKGS=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BROWSER_PKGS[@]}" "${BENCH_PKGS[@]}")
+PKGS=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${SUPERVISOR_PKGS[@]}" "${BROWSER_PKGS[@]}"
+	"${BENCH_PKGS[@]}")
 
 # missing_pkgs: every package in PKGS that dpkg does not list as installed ("ii").
 missing_pkgs() {
