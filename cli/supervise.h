@@ -88,7 +88,8 @@ void *sv_accept_loop(void *arg);
 enum sv_verdict {
 	SV_PASS,   /* connect/send as asked (loopback, direct rule, the proxy itself) */
 	SV_REFUSE, /* fail with *err, nothing sent */
-	SV_PROXY,  /* through the chain, to *dst (a fake address replaced by its name) */
+	SV_PROXY,  /* through the chain, to *dst (a fake address replaced by its name);
+		    * for a datagram, through UDP ASSOCIATE */
 	SV_DNS,    /* a query to a system name server: our responder answers it */
 };
 /* The decision for a destination of a supervised socket (stream or datagram). */
@@ -98,6 +99,10 @@ int sv_chain_connect(const struct sv *s, int fd, int family, const struct socks_
 /* A direct connection to a name (a fake address under a direct rule): resolved here,
  * connected on fd. 0 or an errno. */
 int sv_connect_name(const struct sv *s, int fd, int family, const struct socks_addr *name);
+/* A UDP ASSOCIATE through the (single) proxy: the control connection in *ctrl and the
+ * relay's address. 0 or an errno. */
+int sv_udp_associate(const struct sv *s, int *ctrl, struct sockaddr_storage *relay,
+		     socklen_t *rlen);
 /* Reads the nameserver lines of /etc/resolv.conf into s->ns. */
 void sv_read_resolv(struct sv *s);
 /* Resolves every proxy of the chain (from outside the jail). */
@@ -116,6 +121,11 @@ size_t sv_dns_answer(const struct sv *s, const uint8_t *q, size_t qlen, uint8_t 
 /* The responder's address for a socket of this family (v6only: no mapped address). */
 bool sv_dns_addr(const struct sv *s, bool stream, int family, bool v6only,
 		 struct sockaddr_storage *ss, socklen_t *len);
+
+/* ---- supervise_udp.c ---- */
+/* Connects the program's datagram socket fd to a new flow relaying to dst through
+ * UDP ASSOCIATE. 0 or an errno. */
+int sv_udp_connect(const struct sv *s, int fd, int family, const struct socks_addr *dst);
 
 /* ---- supervise_relay.c ---- */
 /* Opens the jail's relay listeners (call inside the jail, before exec). */

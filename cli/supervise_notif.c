@@ -225,7 +225,8 @@ static long connect_inet(struct call *c, const struct sockaddr_storage *ss, sock
 	case SV_PROXY:
 		break;
 	}
-	err = sv_chain_connect(c->s, c->fd, c->domain, &dst);
+	err = stream ? sv_chain_connect(c->s, c->fd, c->domain, &dst)
+		     : sv_udp_connect(c->s, c->fd, c->domain, &dst);
 	if (err && c->s->conf->log_level >= LOG_WARN) {
 		char a[ADDR_STR_MAX];
 		fprintf(stderr, "socksify: supervisor: connect to %s failed: %s\n",
@@ -361,7 +362,9 @@ static long dgram_send(struct call *c, struct dgram *d)
 	case SV_REFUSE:
 		log_refusal(c->s, &dst, false, false, err);
 		return -err;
-	case SV_PROXY: /* not for datagrams: sv_route refuses them */
+	case SV_PROXY:
+		/* Only a connected socket is relayed (supervise_udp.c). */
+		log_refusal(c->s, &dst, false, false, ENETUNREACH);
 		return -ENETUNREACH;
 	case SV_PASS:
 		break;

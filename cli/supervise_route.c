@@ -105,13 +105,16 @@ enum sv_verdict sv_route(const struct sv *s, bool stream, struct socks_addr *dst
 	if (is_proxy(s, dst))
 		return SV_PASS;
 	if (!stream) {
-		/* No UDP relay yet: nothing may go direct, so refuse what udp=proxy
-		 * would send through UDP ASSOCIATE (the library's errno for a proxy
-		 * that cannot relay). */
 		if (c->udp == UDP_DIRECT && !named)
 			return SV_PASS;
-		*err = c->udp == UDP_BLOCK ? EPERM : ENETUNREACH;
-		return SV_REFUSE;
+		/* UDP ASSOCIATE through one SOCKS5 proxy, outside the jail
+		 * (supervise_udp.c); anything else is refused, never sent direct, with
+		 * the library's errno for a proxy that cannot relay. */
+		if (c->udp == UDP_BLOCK || c->nproxies != 1 ||
+		    c->proxies[0].type != PROXY_SOCKS5 || s->jail) {
+			*err = c->udp == UDP_BLOCK ? EPERM : ENETUNREACH;
+			return SV_REFUSE;
+		}
 	}
 	if (named)
 		*dst = name;
@@ -231,6 +234,46 @@ int sv_chain_connect(const struct sv *s, int fd, int family, const struct socks_
 			break;
 	}
 	return err;
+}
+
+int sv_udp_associate(const struct sv *s, int *ctrl, struct sockaddr_storage *relay,
+		     socklen_t *rlen)
+{
+	const struct sv_proxy_addr *p = &s->px[0];
+	struct socks_addr any = {.atyp = SOCKS5_ATYP_IPV4}, bound;
+	struct dial_hop hops[DIAL_MAX_HOPS];
+	struct dial d;
+	size_t n;
+	int fd;
+
+	if (!p->salen)
+		return EHOSTUNREACH;
+	fd = socket(p->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno;
+	if (!build_hops(s, 0, fd, p->sa.ss_family, hops, &n)) {
+		close(fd);
+		return ENETUNREACH;
+	}
+	dial_init(&d, fd, hops, n, &any, SOCKS_CMD_UDP_ASSOCIATE, NULL, 0);
+	if (dial_run(&d, dial_now_ms(NULL) + s->conf->connect_timeout_ms) != 0) {
+		close(fd);
+		return d.err ? d.err : ECONNREFUSED;
+	}
+	/* An unspecified relay address means the proxy's own. */
+	bound = d.bound;
+	if (is_unspecified(&bound) || bound.atyp == SOCKS5_ATYP_DOMAINNAME) {
+		uint16_t port = bound.port;
+		addr_from_sockaddr(&bound, (const struct sockaddr *)&p->sa, p->salen);
+		bound.port = port;
+	}
+	*rlen = addr_to_sockaddr(&bound, relay);
+	if (*rlen == 0) {
+		close(fd);
+		return ENETUNREACH;
+	}
+	*ctrl = fd;
+	return 0;
 }
 
 int sv_connect_name(const struct sv *s, int fd, int family, const struct socks_addr *name)

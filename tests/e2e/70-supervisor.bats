@@ -111,14 +111,21 @@ assert_canary_zero() {
 	assert_canary_zero
 }
 
-@test "Go UDP: its own DNS lookup is answered, the datagram is refused, nothing goes direct" {
-	# No UDP ASSOCIATE relay in the supervisor yet: refused (ENETUNREACH), never sent.
+@test "Go UDP: its own DNS lookup, then a datagram exchange through UDP ASSOCIATE" {
 	run sv_run "$SV/goudp" target.test 7
-	assert_failure 3
+	assert_success
 	assert_output --regexp "lookup: (240\.|fd73:)"
-	assert_output --partial "network is unreachable"
+	assert_output --partial "reply: ping-udp"
 	assert_canary_zero
-	# udp=block: EPERM.
+	# By address as well; without socksify it cannot get there (negative twin).
+	run sv_run "$SV/goudp" "$NS_TARGET_IP" 7
+	assert_success
+	assert_output --partial "reply: ping-udp"
+	run in_client timeout 10 "$SV/goudp" "$NS_TARGET_IP" 7
+	assert_failure
+}
+
+@test "Go UDP with udp=block: EPERM, nothing sent" {
 	run sv_run -u block "$SV/goudp" target.test 7
 	assert_failure 3
 	assert_output --partial "operation not permitted"
