@@ -12,7 +12,8 @@
 #                      auto: only when the 1-minute load average is below 0.7)
 #   BENCH_SHIM=0       skip the client (shim) part (it needs root for namespaces)
 #   SHIM_SERVER=name   socksifyd | microsocks for the shim part (default: socksifyd if it runs)
-#   BENCH_PARTS="servers shim udp"   which parts to run (all by default; udp = udp.sh)
+#   BENCH_PARTS="servers shim udp supervise"   which parts to run (all by default;
+#                      udp = udp.sh, supervise = supervise.sh)
 #   BENCH_MAX_SESSIONS=N   the session-limit test's ceiling (full 10000, quick 0 = skip)
 #   BENCH_MICROSOCKS, BENCH_DANTED, BENCH_LIB_PROXYCHAINS, BENCH_LIB_DANTE,
 #   BENCH_LIB_TORSOCKS   other builds of the peers (a missing one is skipped with a note)
@@ -937,17 +938,43 @@ udp_tables() {
 	fi
 }
 
-PARTS=${BENCH_PARTS:-servers shim udp}
+# The seccomp supervisor (issue 13) against the library: its own script, carried in.
+sv_part() {
+	SV_NOTE=""
+	if over_time; then SV_NOTE="skipped: the run's time budget (BENCH_MAX_SECONDS) was spent"; return; fi
+	log "part 4: the supervisor (scripts/bench/supervise.sh)"
+	local -a q=()
+	[[ $QUICK == 1 ]] && q=(SV_BENCH_N=150 SV_BENCH_REPS=3 SV_BENCH_BULK=128M SV_BENCH_HF_RUNS=50)
+	env "${q[@]}" timeout 300 bash "$HERE/supervise.sh" "$BUILD" >"$WORK/sv.out" 2>>"$WORK/sv.err" ||
+		SV_NOTE="supervise.sh ended with status $? ($(head -c 200 "$WORK/sv.err" | tr '\n' ' '))"
+}
+
+sv_tables() {
+	echo "### The seccomp supervisor (scripts/bench/supervise.sh, issue 13)"
+	echo
+	[[ -n ${SV_NOTE:-} ]] && { echo "$SV_NOTE"; echo; }
+	if [[ -s $WORK/sv.out ]]; then
+		echo '```'
+		cat "$WORK/sv.out"
+		echo '```'
+		echo
+	fi
+}
+
+PARTS=${BENCH_PARTS:-servers shim udp supervise}
+SV_NOTE="skipped: not in BENCH_PARTS"
 UDP_NOTE="skipped: not in BENCH_PARTS"
 [[ $PARTS == *servers* ]] && server_part
 [[ $PARTS == *shim* ]] && shim_part
 [[ $PARTS == *udp* ]] && udp_part
+[[ $PARTS == *supervise* ]] && sv_part
 {
 	header
 	targets_table
 	server_tables
 	shim_tables
 	udp_tables
+	sv_tables
 	echo "_total run time: $((SECONDS - BENCH_START)) s_"
 	if [[ -s $WORK/errors ]]; then
 		echo
