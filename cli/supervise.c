@@ -131,7 +131,7 @@ static int install_filter(char *msg, size_t cap)
 		}
 	}
 	snprintf(msg, cap, "cannot install the seccomp filter: %s%s", strerror(errno),
-		 errno == EINVAL ? " (seccomp user notification needs Linux 5.9 or later)" : "");
+		 errno == EINVAL ? " (the supervisor needs Linux 5.6 or later)" : "");
 	return -1;
 }
 
