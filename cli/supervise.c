@@ -406,25 +406,44 @@ static int wait_all(struct sv *s, pid_t pid, int pidfd, const sigset_t *sigs)
 	return exit_status(status);
 }
 
-static void attach_nametable(struct sv *s)
+/* The same settings the library reads (preload/resolver.c), so that whoever creates
+ * the table first creates the same one. */
+static void nametable_settings(struct sv *s)
 {
 	const char *path = getenv("SOCKSIFY_NAMETABLE"), *v;
-	struct nt_params p;
 
-	s->nt.base = NULL;
-	if (s->conf->dns != DNS_REMOTE || !path || !*path)
-		return;
-	nt_params_default(&p);
+	pthread_mutex_init(&s->nt_lock, NULL);
+	s->nt_on = s->conf->dns == DNS_REMOTE && path && *path &&
+		   str_copy(s->nt_path, path, sizeof(s->nt_path)) < sizeof(s->nt_path);
+	nt_params_default(&s->ntp);
 	if ((v = getenv("SOCKSIFY_FAKE_NET4")) && *v)
-		nt_params_set_net4(&p, v);
+		nt_params_set_net4(&s->ntp, v);
 	if ((v = getenv("SOCKSIFY_FAKE_NET6")) && *v)
-		nt_params_set_net6(&p, v);
+		nt_params_set_net6(&s->ntp, v);
 	if ((v = getenv("SOCKSIFY_FAKE_GRACE")) && *v)
-		p.grace_s = (uint32_t)strtoul(v, NULL, 10);
-	if (nt_open(&s->nt, path, &p) == 0)
-		nt_register_pid(&s->nt, getpid());
-	else
-		cli_warn("warning: cannot open the name table %s: names will not resolve", path);
+		s->ntp.grace_s = (uint32_t)strtoul(v, NULL, 10);
+}
+
+struct nametable *sv_nt(const struct sv *cs, bool create)
+{
+	struct sv *s = (struct sv *)cs; /* the one mutable part, under its lock */
+
+	if (!s->nt_on)
+		return NULL;
+	pthread_mutex_lock(&s->nt_lock);
+	if (s->nt_state == 0) {
+		int rc = create ? nt_open(&s->nt_, s->nt_path, &s->ntp) : nt_attach(&s->nt_, s->nt_path);
+		if (rc == 0) {
+			s->nt_state = 1;
+			nt_register_pid(&s->nt_, getpid());
+		} else if (create) {
+			s->nt_state = -1;
+			cli_warn("warning: cannot open the name table %s (%s): names will not "
+				 "resolve", s->nt_path, strerror(-rc));
+		}
+	}
+	pthread_mutex_unlock(&s->nt_lock);
+	return s->nt_state == 1 ? &s->nt_ : NULL;
 }
 
 /* glibc's resolver (in static programs) checks that an answer over UDP comes from
@@ -455,7 +474,7 @@ int sv_run(char **command, const struct socksify_conf *c, bool jail)
 	s.dns_udp4 = s.dns_udp6 = s.dns_tcp4 = s.dns_tcp6 = -1;
 	sv_read_resolv(&s);
 	sv_resolve_proxies(&s);
-	attach_nametable(&s);
+	nametable_settings(&s);
 	if (c->dns == DNS_REMOTE)
 		steer_resolver();
 	if (!jail)
@@ -500,7 +519,7 @@ int sv_run(char **command, const struct socksify_conf *c, bool jail)
 	}
 	close(sv[0]);
 	int rc = wait_all(&s, pid, pidfd, &sigs);
-	if (s.nt.base)
-		nt_release(&s.nt, getpid());
+	if (s.nt_state == 1)
+		nt_release(&s.nt_, getpid());
 	return rc;
 }

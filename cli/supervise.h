@@ -17,6 +17,7 @@
 #define SOCKSIFY_SUPERVISE_H
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -57,7 +58,14 @@ struct sv_proxy_addr {
 
 struct sv {
 	const struct socksify_conf *conf;
-	struct nametable nt;          /* base NULL: dns=local or could not attach */
+	/* The shared name table, attached on first use (sv_nt): most runs never
+	 * resolve a name, and the table's file would outlive them. */
+	bool nt_on;                   /* dns=remote and a table is named */
+	struct nt_params ntp;
+	char nt_path[NT_PATH_MAX];
+	struct nametable nt_;         /* only through sv_nt() */
+	int nt_state;                 /* 0 not yet, 1 attached, -1 failed */
+	pthread_mutex_t nt_lock;
 	bool jail;
 	int listener;                 /* the seccomp notification fd */
 	struct sv_proxy_addr px[CONF_MAX_PROXIES];
@@ -83,6 +91,10 @@ struct sv_acceptor {
 	void (*on_conn)(struct sv *s, size_t idx, int fd);
 };
 void *sv_accept_loop(void *arg);
+
+/* The name table: attached (create: created if need be) on first use; NULL when
+ * dns=local, or it does not exist (create false) or cannot be opened. */
+struct nametable *sv_nt(const struct sv *s, bool create);
 
 /* ---- supervise_route.c ---- */
 enum sv_verdict {

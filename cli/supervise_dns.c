@@ -123,7 +123,8 @@ size_t sv_dns_answer(const struct sv *s, const uint8_t *q, size_t qlen, uint8_t 
 	if (rules_match(s->conf->block, s->conf->nblock, &name)) {
 		rcode = DNS_RCODE_NXDOMAIN;
 	} else if (is_addr) {
-		if (s->nt.base == NULL || nt_lookup((struct nametable *)&s->nt, dq.name, &idx) != 0) {
+		struct nametable *nt = sv_nt(s, true);
+		if (nt == NULL || nt_lookup(nt, dq.name, &idx) != 0) {
 			rcode = DNS_RCODE_SERVFAIL;
 		} else {
 			/* NAME: a pointer to the question's name at offset 12. */
@@ -135,13 +136,13 @@ size_t sv_dns_answer(const struct sv *s, const uint8_t *q, size_t qlen, uint8_t 
 			off += 10;
 			if (dq.type == DNS_TYPE_A) {
 				struct in_addr a;
-				nt_addr4(&s->nt, idx, &a);
+				nt_addr4(nt, idx, &a);
 				put16(out + off, 4);
 				memcpy(out + off + 2, &a, 4);
 				off += 6;
 			} else {
 				struct in6_addr a6;
-				nt_addr6(&s->nt, idx, &a6);
+				nt_addr6(nt, idx, &a6);
 				put16(out + off, 16);
 				memcpy(out + off + 2, &a6, 16);
 				off += 18;

@@ -27,6 +27,7 @@
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -45,7 +46,7 @@
 #define PIDFD_THREAD O_EXCL
 #endif
 
-#define SV_WORKERS_START 2
+#define SV_WORKERS_START 1
 #define SV_WORKERS_MAX 256
 #define SV_DGRAM_MAX 65535
 #define SV_IOV_MAX 64
@@ -590,6 +591,12 @@ static void handle(struct sv *s, const struct seccomp_notif *n, struct seccomp_n
 
 static void *worker(void *arg);
 
+static bool filter_gone(int listener)
+{
+	struct pollfd pfd = {.fd = listener, .events = 0};
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR));
+}
+
 static void spawn(struct pool *p)
 {
 	if (atomic_fetch_add(&p->total, 1) >= SV_WORKERS_MAX ||
@@ -612,7 +619,10 @@ static void *worker(void *arg)
 		if (atomic_fetch_sub(&p->idle, 1) == 1)
 			spawn(p);
 		if (rc != 0) {
-			if (e == EINTR || e == ENOENT)
+			/* ENOENT: the notifying thread died before we took it, or no
+			 * process carries the filter any more (then RECV fails at once,
+			 * every time: this worker is done). */
+			if (e == EINTR || (e == ENOENT && !filter_gone(p->s->listener)))
 				continue;
 			break;
 		}

@@ -66,11 +66,15 @@ static int fake_name(const struct sv *s, const struct socks_addr *dst, struct so
 	uint32_t idx;
 	socklen_t len;
 
-	if (s->nt.base == NULL || (len = addr_to_sockaddr(dst, &ss)) == 0 ||
-	    !nt_params_is_fake(nt_get_params(&s->nt), (struct sockaddr *)&ss, len, &idx))
+	struct nametable *nt;
+
+	if (!s->nt_on || (len = addr_to_sockaddr(dst, &ss)) == 0 ||
+	    !nt_params_is_fake(&s->ntp, (struct sockaddr *)&ss, len, &idx))
 		return 0;
 	memset(name, 0, sizeof(*name));
-	if (nt_name((struct nametable *)&s->nt, idx, name->u.name, sizeof(name->u.name)) <= 0)
+	/* Not there yet: nobody resolved a name, so this address stands for none. */
+	if ((nt = sv_nt(s, false)) == NULL ||
+	    nt_name(nt, idx, name->u.name, sizeof(name->u.name)) <= 0)
 		return -1;
 	name->atyp = SOCKS5_ATYP_DOMAINNAME;
 	name->port = dst->port;
