@@ -129,7 +129,7 @@ bool sv_dns_start(struct sv *s);
 /* Answers one query (any transport) into out. Returns the answer's length, 0 for no
  * answer at all (not even a header to echo). */
 size_t sv_dns_answer(const struct sv *s, const uint8_t *q, size_t qlen, uint8_t *out,
-		     size_t cap);
+		     size_t cap, bool udp);
 /* The responder's address for a socket of this family (v6only: no mapped address). */
 bool sv_dns_addr(const struct sv *s, bool stream, int family, bool v6only,
 		 struct sockaddr_storage *ss, socklen_t *len);

@@ -5,10 +5,8 @@
  * family (the same one getaddrinfo gives under the library), block-rule names
  * NXDOMAIN, every other type an empty NOERROR (no address hint can leak), ID,
  * question and RD echoed, an EDNS0 OPT answered with a 1232-byte payload, anything
- * malformed FORMERR. Nothing reaches a real name server.
- *
- * The message code below is the minimum this needs; it gives way to common/dnsmsg.h
- * (the fuzzed codec the library uses) once that lands on main. */
+ * malformed FORMERR, PTR of a fake address its name. Nothing reaches a real name
+ * server. The messages are common/dnsmsg.h's, the codec the library uses. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
@@ -17,150 +15,89 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "dnsmsg.h"
 #include "supervise.h"
 #include "util.h"
 
-#define DNS_HDR 12
-#define DNS_TYPE_A 1
-#define DNS_TYPE_AAAA 28
-#define DNS_TYPE_OPT 41
-#define DNS_CLASS_IN 1
-#define DNS_RCODE_FORMERR 1
-#define DNS_RCODE_SERVFAIL 2
-#define DNS_RCODE_NXDOMAIN 3
-#define DNS_RCODE_NOTIMP 4
-#define DNS_TTL 60          /* a fake address stays valid for the table's grace period */
-#define DNS_EDNS_PAYLOAD 1232
 #define DNS_MSG_MAX 65535
 
-struct dns_question {
-	char name[SOCKS_NAME_MAX + 1];
-	size_t qend;    /* offset just past QTYPE/QCLASS */
-	uint16_t type, qclass;
-	bool edns;
-};
-
-static uint16_t get16(const uint8_t *p)
+static size_t done(int n)
 {
-	return (uint16_t)(p[0] << 8 | p[1]);
+	return n < 0 ? 0 : (size_t)n;
 }
 
-static void put16(uint8_t *p, uint16_t v)
+/* PTR of one of our fake addresses: its name; of anything else, NXDOMAIN (asking a
+ * real server would tell it which addresses the program talks to). */
+static size_t answer_ptr(const struct sv *s, const struct dns_query *q, uint8_t *out, size_t cap)
 {
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
+	struct sockaddr_storage ss = {0};
+	struct nametable *nt;
+	struct dns_reply r;
+	char name[NT_NAME_MAX + 1];
+	uint8_t addr[16];
+	uint32_t idx;
+	int family;
+
+	if (!dns_reverse_parse(q->name, &family, addr))
+		return done(dns_reply_error(out, cap, q, DNS_R_NXDOMAIN));
+	ss.ss_family = (sa_family_t)family;
+	if (family == AF_INET)
+		memcpy(&((struct sockaddr_in *)&ss)->sin_addr, addr, 4);
+	else
+		memcpy(&((struct sockaddr_in6 *)&ss)->sin6_addr, addr, 16);
+	if (!s->nt_on ||
+	    !nt_params_is_fake(&s->ntp, (struct sockaddr *)&ss, sizeof(ss), &idx) ||
+	    (nt = sv_nt(s, false)) == NULL || nt_name(nt, idx, name, sizeof(name)) <= 0)
+		return done(dns_reply_error(out, cap, q, DNS_R_NXDOMAIN));
+	dns_reply_begin(&r, out, cap, q, DNS_R_NOERROR);
+	dns_reply_add_ptr(&r, name);
+	return done(dns_reply_end(&r, q));
 }
 
-/* The one question of a standard query; false: FORMERR. */
-static bool parse_question(const uint8_t *q, size_t len, struct dns_question *out)
+size_t sv_dns_answer(const struct sv *s, const uint8_t *msg, size_t len, uint8_t *out,
+		     size_t cap, bool udp)
 {
-	size_t off = DNS_HDR, nlen = 0;
-
-	if (get16(q + 4) != 1)
-		return false;
-	for (;;) {
-		if (off >= len)
-			return false;
-		uint8_t l = q[off++];
-		if (l == 0)
-			break;
-		if (l > 63 || off + l > len || nlen + l + 1 > SOCKS_NAME_MAX)
-			return false; /* compression has no place in a question */
-		if (nlen)
-			out->name[nlen++] = '.';
-		for (uint8_t i = 0; i < l; i++) {
-			uint8_t ch = q[off + i];
-			if (ch <= 0x20 || ch == '.' || ch >= 0x7f)
-				return false;
-			out->name[nlen++] = (char)ch;
-		}
-		off += l;
-	}
-	out->name[nlen] = '\0';
-	if (nlen == 0 || off + 4 > len)
-		return false;
-	out->type = get16(q + off);
-	out->qclass = get16(q + off + 2);
-	out->qend = off + 4;
-	/* An OPT record in the additional section: root name, type 41. */
-	out->edns = get16(q + 10) >= 1 && out->qend + 3 <= len && q[out->qend] == 0 &&
-		    get16(q + out->qend + 1) == DNS_TYPE_OPT;
-	return true;
-}
-
-static size_t header_only(const uint8_t *q, size_t qlen, uint8_t *out, uint8_t rcode)
-{
-	memset(out, 0, DNS_HDR);
-	memcpy(out, q, 2);
-	out[2] = (uint8_t)(0x80 | (qlen > 2 ? (q[2] & 0x79) : 0)); /* QR, opcode, RD */
-	out[3] = (uint8_t)(0x80 | rcode);                            /* RA */
-	return DNS_HDR;
-}
-
-size_t sv_dns_answer(const struct sv *s, const uint8_t *q, size_t qlen, uint8_t *out, size_t cap)
-{
-	struct dns_question dq;
 	struct socks_addr name = {.atyp = SOCKS5_ATYP_DOMAINNAME};
-	uint8_t rcode = 0;
-	size_t off;
+	struct dns_query q;
+	struct dns_reply r;
+	struct nametable *nt;
 	uint32_t idx;
 
-	if (qlen < 2 || cap < 512)
+	switch (dns_parse_query(msg, len, &q)) {
+	case DNS_QUERY_DROP:
 		return 0;
-	if (qlen < DNS_HDR || (q[2] & 0x80))
-		return qlen < DNS_HDR ? header_only(q, qlen, out, DNS_RCODE_FORMERR) : 0;
-	if (((q[2] >> 3) & 0xf) != 0)
-		return header_only(q, qlen, out, DNS_RCODE_NOTIMP);
-	if (!parse_question(q, qlen, &dq) || dq.qend > cap - 40)
-		return header_only(q, qlen, out, DNS_RCODE_FORMERR);
-
-	off = header_only(q, qlen, out, 0);
-	memcpy(out + off, q + DNS_HDR, dq.qend - DNS_HDR);
-	off = dq.qend;
-	put16(out + 4, 1);
-	str_copy(name.u.name, dq.name, sizeof(name.u.name));
-	bool is_addr = dq.qclass == DNS_CLASS_IN && (dq.type == DNS_TYPE_A || dq.type == DNS_TYPE_AAAA);
-	if (rules_match(s->conf->block, s->conf->nblock, &name)) {
-		rcode = DNS_RCODE_NXDOMAIN;
-	} else if (is_addr) {
-		struct nametable *nt = sv_nt(s, true);
-		if (nt == NULL || nt_lookup(nt, dq.name, &idx) != 0) {
-			rcode = DNS_RCODE_SERVFAIL;
-		} else {
-			/* NAME: a pointer to the question's name at offset 12. */
-			put16(out + off, 0xc00c);
-			put16(out + off + 2, dq.type);
-			put16(out + off + 4, DNS_CLASS_IN);
-			put16(out + off + 6, 0);
-			put16(out + off + 8, DNS_TTL);
-			off += 10;
-			if (dq.type == DNS_TYPE_A) {
-				struct in_addr a;
-				nt_addr4(nt, idx, &a);
-				put16(out + off, 4);
-				memcpy(out + off + 2, &a, 4);
-				off += 6;
-			} else {
-				struct in6_addr a6;
-				nt_addr6(nt, idx, &a6);
-				put16(out + off, 16);
-				memcpy(out + off + 2, &a6, 16);
-				off += 18;
-			}
-			put16(out + 6, 1);
-		}
+	case DNS_QUERY_FORMERR:
+		return done(dns_reply_error(out, cap, &q, DNS_R_FORMERR));
+	case DNS_QUERY_NOTIMP:
+		return done(dns_reply_error(out, cap, &q, DNS_R_NOTIMP));
+	case DNS_QUERY_BADVERS:
+		return done(dns_reply_error(out, cap, &q, DNS_R_BADVERS));
+	case DNS_QUERY_OK:
+		break;
 	}
-	out[3] = (uint8_t)(0x80 | rcode);
-	if (dq.edns) {
-		/* OPT: root, type 41, CLASS = payload size, TTL 0, no options. */
-		out[off++] = 0;
-		put16(out + off, DNS_TYPE_OPT);
-		put16(out + off + 2, DNS_EDNS_PAYLOAD);
-		memset(out + off + 4, 0, 6);
-		off += 10;
-		put16(out + 10, 1);
+	if (udp && dns_reply_max_udp(&q) < cap)
+		cap = dns_reply_max_udp(&q);
+	str_copy(name.u.name, q.name, sizeof(name.u.name));
+	if (rules_match(s->conf->block, s->conf->nblock, &name))
+		return done(dns_reply_error(out, cap, &q, DNS_R_NXDOMAIN));
+	if (q.qclass == DNS_C_IN && q.qtype == DNS_T_PTR)
+		return answer_ptr(s, &q, out, cap);
+	/* HTTPS, SVCB, MX, TXT...: an empty NOERROR, so no address hint can leak. */
+	if (q.qclass != DNS_C_IN || (q.qtype != DNS_T_A && q.qtype != DNS_T_AAAA))
+		return done(dns_reply_error(out, cap, &q, DNS_R_NOERROR));
+	if ((nt = sv_nt(s, true)) == NULL || nt_lookup(nt, q.name, &idx) != 0)
+		return done(dns_reply_error(out, cap, &q, DNS_R_SERVFAIL));
+	dns_reply_begin(&r, out, cap, &q, DNS_R_NOERROR);
+	if (q.qtype == DNS_T_A) {
+		struct in_addr a;
+		nt_addr4(nt, idx, &a);
+		dns_reply_add_addr(&r, DNS_T_A, (const uint8_t *)&a, 4);
+	} else {
+		struct in6_addr a6;
+		nt_addr6(nt, idx, &a6);
+		dns_reply_add_addr(&r, DNS_T_AAAA, a6.s6_addr, 16);
 	}
-	return off;
+	return done(dns_reply_end(&r, &q));
 }
 
 /* ---- sockets ---- */
@@ -264,7 +201,7 @@ static void *udp_loop(void *arg)
 					     (struct sockaddr *)&from, &fl);
 			if (n <= 0)
 				continue;
-			size_t alen = sv_dns_answer(s, q, (size_t)n, a, DNS_MSG_MAX);
+			size_t alen = sv_dns_answer(s, q, (size_t)n, a, DNS_MSG_MAX, true);
 			if (alen)
 				sendto(pfd[i].fd, a, alen, MSG_DONTWAIT, (struct sockaddr *)&from, fl);
 		}
@@ -301,13 +238,14 @@ static void *tcp_conn_loop(void *arg)
 	uint8_t lenb[2];
 
 	while (q && a && read_full(tc->fd, lenb, 2)) {
-		size_t qlen = get16(lenb);
+		size_t qlen = (size_t)lenb[0] << 8 | lenb[1];
 		if (!read_full(tc->fd, q, qlen))
 			break;
-		size_t alen = sv_dns_answer(tc->s, q, qlen, a + 2, DNS_MSG_MAX);
+		size_t alen = sv_dns_answer(tc->s, q, qlen, a + 2, DNS_MSG_MAX, false);
 		if (alen == 0)
 			break;
-		put16(a, (uint16_t)alen);
+		a[0] = (uint8_t)(alen >> 8);
+		a[1] = (uint8_t)alen;
 		if (send(tc->fd, a, alen + 2, MSG_NOSIGNAL) != (ssize_t)(alen + 2))
 			break;
 	}

@@ -340,7 +340,7 @@ static long dgram_dns(struct call *c, const struct dgram *d)
 			goto out;
 		}
 	}
-	size_t alen = sv_dns_answer(c->s, d->data, d->len, ans, SV_DGRAM_MAX);
+	size_t alen = sv_dns_answer(c->s, d->data, d->len, ans, SV_DGRAM_MAX, true);
 	if (alen && from >= 0)
 		sendto(from, ans, alen, MSG_DONTWAIT, (struct sockaddr *)&me, ml);
 out:

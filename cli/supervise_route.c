@@ -48,13 +48,15 @@ static bool is_name_server(const struct sv *s, const struct socks_addr *dst)
 	return false;
 }
 
-static bool is_proxy(const struct sv *s, const struct socks_addr *dst)
+/* port false: any port of the proxy's host (its UDP relay, which the library in a
+ * --supervise'd dynamic program sends to itself). */
+static bool is_proxy(const struct sv *s, const struct socks_addr *dst, bool port)
 {
 	struct socks_addr a;
 	for (size_t i = 0; i < s->conf->nproxies; i++)
 		if (s->px[i].salen &&
 		    addr_from_sockaddr(&a, (const struct sockaddr *)&s->px[i].sa, s->px[i].salen) &&
-		    same_addr(&a, dst, true))
+		    same_addr(&a, dst, port))
 			return true;
 	return false;
 }
@@ -106,7 +108,7 @@ enum sv_verdict sv_route(const struct sv *s, bool stream, struct socks_addr *dst
 			*dst = name; /* the caller resolves it for real */
 		return SV_PASS;
 	}
-	if (is_proxy(s, dst))
+	if (is_proxy(s, dst, stream))
 		return SV_PASS;
 	if (!stream) {
 		if (c->udp == UDP_DIRECT && !named)

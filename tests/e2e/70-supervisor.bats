@@ -143,6 +143,21 @@ assert_canary_zero() {
 	assert_canary_zero
 }
 
+@test "busybox nslookup: A and AAAA fake, TXT empty, PTR of a fake address its name" {
+	run sv_run busybox nslookup target.test
+	assert_success
+	assert_output --partial "Address: 240."
+	assert_output --partial "Address: fd73:6f63:6b73::"
+	run sv_run busybox nslookup -type=txt target.test
+	assert_success
+	refute_output --partial "text ="
+	# One run, one table: the name it handed out comes back for its address.
+	run sv_run busybox sh -c 'busybox nslookup target.test >/dev/null && busybox nslookup 240.0.0.1'
+	assert_success
+	assert_output --partial "name = target.test"
+	assert_canary_zero
+}
+
 @test "busybox nc to the target's echo" {
 	run bash -c 'echo supervised-nc | timeout 15 ip netns exec "$NS_CLIENT" env \
 		SOCKSIFY_CONF="$SHIM_CONF" "$SOCKSIFY" -p "$SHIM_PROXY" busybox nc -w 3 \
