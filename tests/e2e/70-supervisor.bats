@@ -198,6 +198,13 @@ assert_canary_zero() {
 	assert_output --partial "connect: Permission denied"
 }
 
+@test "one Go process, 50 connections at once on many threads" {
+	run sv_run "$SV/gohttp-static" http://target.test/ 50
+	assert_success
+	assert_output "ok=50"
+	assert_canary_zero
+}
+
 @test "one supervisor, many processes: 40 Go clients at once, then 10 in a row" {
 	# A shell is not supervised by default (LD_PRELOAD reaches it), nor then are the
 	# programs it starts: --supervise puts the whole tree under the filter.
@@ -257,6 +264,27 @@ assert_canary_zero() {
 	assert_failure
 	assert_output --regexp "lookup: (240\.|fd73:)"
 	assert_output --partial "network is unreachable"
+	assert_canary_zero
+}
+
+@test "--jail as an unprivileged user (a user namespace too)" {
+	# (SOCKSIFY_CONF=/dev/null: the suite's directory is root's alone.)
+	run in_client setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp \
+		SOCKSIFY_CONF=/dev/null "$SOCKSIFY" --jail -p "$SHIM_PROXY" "$SV/gohttp-static" \
+		http://target.test/
+	assert_success
+	assert_output --partial "$NETNS_MARKER"
+	run in_client setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp \
+		SOCKSIFY_CONF=/dev/null "$SOCKSIFY" --jail -x "$NS_TARGET_IP" -p "$SHIM_PROXY" \
+		"$SV/raw_connect" "$NS_TARGET_IP" 7
+	assert_failure
+	assert_output "connect: Network is unreachable"
+	# Outside the jail, as that user: the filter needs no_new_privs, and works.
+	run in_client setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp \
+		SOCKSIFY_CONF=/dev/null "$SOCKSIFY" -p "$SHIM_PROXY" "$SV/raw_connect" \
+		"$NS_TARGET_IP" 7
+	assert_success
+	assert_output "echo: ping"
 	assert_canary_zero
 }
 
