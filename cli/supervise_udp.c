@@ -12,7 +12,8 @@
  * Limits: connected sockets only (an unconnected socket's sendto() is refused: its
  * answers would come from our loopback address, not from the peer); a chain of one
  * proxy (the relay of a deeper hop cannot be reached by UDP from here); not in the
- * jail. The program sees our loopback address as its peer (getpeername). */
+ * jail. The program sees our loopback address as its peer (getpeername). One thread
+ * per flow: fine for the sockets a program keeps, not for thousands of short ones. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -28,6 +29,9 @@
 
 #define FLOW_BUF 65536
 #define FLOW_IDLE_MS 120000      /* a flow with no datagram either way this long ends */
+/* ... and one that never carried any, sooner: Go connects a socket to every address
+ * of a name to sort them and closes it at once, and we cannot see the close. */
+#define FLOW_UNUSED_MS 10000
 
 struct flow {
 	const struct sv *s;
@@ -118,7 +122,7 @@ static void *flow_loop(void *arg)
 		struct pollfd p[3] = {{.fd = f->local, .events = POLLIN},
 				      {.fd = f->relay, .events = POLLIN},
 				      {.fd = f->ctrl, .events = POLLIN}};
-		int rc = poll(p, 3, FLOW_IDLE_MS);
+		int rc = poll(p, 3, f->relay < 0 && !f->failed ? FLOW_UNUSED_MS : FLOW_IDLE_MS);
 		if (rc == 0 || (rc < 0 && errno != EINTR))
 			break;
 		/* The program closed its socket (our sends bounce) or the proxy ended
