@@ -381,12 +381,16 @@ static int wait_all(struct sv *s, pid_t pid, int pidfd, const sigset_t *sigs)
 {
 	int sfd = signalfd(-1, sigs, SFD_CLOEXEC);
 	int status = 0;
-	bool reaped = false;
+	bool reaped = false, hup = false;
 
-	for (;;) {
+	/* Done when our child is reaped and every process that carries the filter is
+	 * gone (its children may outlive it: they are served until then). The two come
+	 * in either order: the filter's last user goes at exit, before the parent can
+	 * reap it. */
+	while (!reaped || !hup) {
 		struct pollfd p[3] = {{.fd = sfd, .events = POLLIN},
 				      {.fd = reaped ? -1 : pidfd, .events = POLLIN},
-				      {.fd = s->listener, .events = 0}};
+				      {.fd = hup ? -1 : s->listener, .events = 0}};
 		if (poll(p, 3, -1) < 0 && errno != EINTR)
 			break;
 		if (p[0].revents & POLLIN) {
@@ -398,10 +402,8 @@ static int wait_all(struct sv *s, pid_t pid, int pidfd, const sigset_t *sigs)
 		}
 		if (!reaped && (p[1].revents & POLLIN) && waitpid(pid, &status, WNOHANG) == pid)
 			reaped = true;
-		/* Every process that carries the filter is gone (our child's children
-		 * may outlive it: they are still served until then). */
-		if (reaped && (p[2].revents & (POLLHUP | POLLERR)))
-			break;
+		if (p[2].revents & (POLLHUP | POLLERR))
+			hup = true;
 	}
 	return exit_status(status);
 }
@@ -509,7 +511,7 @@ int sv_run(char **command, const struct socksify_conf *c, bool jail)
 		waitpid(pid, NULL, 0);
 		return CLI_EXIT_FAIL;
 	}
-	bool ok = sv_notif_start(&s) && sv_dns_start(&s) && (!jail || sv_relay_start(&s));
+	bool ok = sv_notif_start(&s) && (!jail || sv_relay_start(&s));
 	char go = 1;
 	if (!ok || !full_io(sv[0], &go, 1, true)) {
 		cli_err("cannot start the supervisor: %s", strerror(errno));

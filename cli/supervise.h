@@ -124,8 +124,10 @@ void sv_resolve_proxies(struct sv *s);
 /* Creates the responder's sockets on loopback (in the calling thread's network
  * namespace), all -1 on failure. */
 void sv_dns_open(struct sv *s);
-/* Starts the threads that answer on them. */
-bool sv_dns_start(struct sv *s);
+/* Starts the threads that answer on them, once, when the first query is redirected
+ * there (most programs never resolve a name: no threads for them). False if they
+ * could not be started. */
+bool sv_dns_start(const struct sv *s);
 /* Answers one query (any transport) into out. Returns the answer's length, 0 for no
  * answer at all (not even a header to echo). */
 size_t sv_dns_answer(const struct sv *s, const uint8_t *q, size_t qlen, uint8_t *out,

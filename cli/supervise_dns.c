@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -269,7 +270,20 @@ static void tcp_conn(struct sv *s, size_t idx, int fd)
 	close(fd);
 }
 
-bool sv_dns_start(struct sv *s)
+static void dns_start_once(void);
+static struct sv *dns_sv;
+static bool dns_started;
+
+bool sv_dns_start(const struct sv *s)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	dns_sv = (struct sv *)s;
+	pthread_once(&once, dns_start_once);
+	return dns_started;
+}
+
+static bool dns_threads(struct sv *s)
 {
 	static struct sv_acceptor tcp;
 
@@ -278,4 +292,9 @@ bool sv_dns_start(struct sv *s)
 	if ((s->dns_udp4 >= 0 || s->dns_udp6 >= 0) && !sv_spawn(udp_loop, s, 0))
 		return false;
 	return (s->dns_tcp4 < 0 && s->dns_tcp6 < 0) || sv_spawn(sv_accept_loop, &tcp, 0);
+}
+
+static void dns_start_once(void)
+{
+	dns_started = dns_threads(dns_sv);
 }

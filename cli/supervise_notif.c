@@ -212,7 +212,8 @@ static long connect_inet(struct call *c, const struct sockaddr_storage *ss, sock
 	case SV_DNS: {
 		struct sockaddr_storage dns;
 		socklen_t dl;
-		if (!sv_dns_addr(c->s, stream, c->domain, v6only(c->fd), &dns, &dl))
+		if (!sv_dns_start(c->s) ||
+		    !sv_dns_addr(c->s, stream, c->domain, v6only(c->fd), &dns, &dl))
 			return -ENETUNREACH;
 		return do_connect(c->fd, (struct sockaddr *)&dns, dl);
 	}

@@ -110,23 +110,32 @@ printf '%-34s %12s %10s\n' "supervisor / library" "$(ratio "$S" "$L")" "$(ratio 
 V=$(awk -v s="$S" -v l="$L" 'BEGIN { if (l + 0 == 0) print "n/a"; else print (s / l <= 1.5) ? "yes" : "NO" }')
 echo "target: per connect at most 1.5x the library: $V"
 
-if command -v hyperfine >/dev/null; then
-	hf() { # hf COMMAND...
-		local j=$WORK/hf.json
-		hyperfine -N --warmup 10 --runs "$HF_RUNS" --export-json "$j" "$*" >/dev/null 2>>"$WORK/errors" &&
-			python3 -c 'import json,sys; print("%.3f" % (json.load(open(sys.argv[1]))["results"][0]["median"] * 1000))' "$j"
-	}
-	export SOCKSIFY_CONF=$WORK/empty.conf
-	T0=$(hf true) T1=$(hf "$BUILD/socksify" --preload-only true)
-	T2=$(hf "$BUILD/socksify" --supervise true)
+# startup_table TITLE UNIT MEASURE: true, --preload-only true, --supervise true
+startup_table() {
+	local m=$3 t0 t1 t2
+	t0=$($m true) t1=$($m "$BUILD/socksify" --preload-only true)
+	t2=$($m "$BUILD/socksify" --supervise true)
 	echo
-	echo "== start-up: hyperfine -N median of $HF_RUNS, ms =="
-	printf '%-34s %10s %10s\n' "" "ms" "vs true"
-	printf '%-34s %10s %10s\n' "true" "$T0" "1.00x"
-	printf '%-34s %10s %10s\n' "socksify --preload-only true" "$T1" "$(ratio "$T1" "$T0")"
-	printf '%-34s %10s %10s\n' "socksify --supervise true" "$T2" "$(ratio "$T2" "$T0")"
-	printf '%-34s %10s\n' "filter + fork + hand-off (sup - pre)" \
-		"$(awk -v a="$T2" -v b="$T1" 'BEGIN { printf "%.3f", a - b }')"
-fi
+	echo "== $1 =="
+	printf '%-34s %10s %10s\n' "" "$2" "vs true"
+	printf '%-34s %10s %10s\n' "true" "$t0" "1.00x"
+	printf '%-34s %10s %10s\n' "socksify --preload-only true" "$t1" "$(ratio "$t1" "$t0")"
+	printf '%-34s %10s %10s\n' "socksify --supervise true" "$t2" "$(ratio "$t2" "$t0")"
+	printf '%-34s %10s\n' "the supervisor's own (sup - pre)" \
+		"$(awk -v a="$t2" -v b="$t1" 'BEGIN { printf "%.3f", a - b }')"
+}
+hf() { # hf COMMAND...: hyperfine -N median, ms
+	local j=$WORK/hf.json
+	hyperfine -N --warmup 10 --runs "$HF_RUNS" --export-json "$j" "$*" >/dev/null 2>>"$WORK/errors" &&
+		python3 -c 'import json,sys; print("%.3f" % (json.load(open(sys.argv[1]))["results"][0]["median"] * 1000))' "$j"
+}
+# CPU time of the whole tree (perf stat task-clock, mean of 20): on a loaded machine
+# the wall clock mostly measures waiting for a CPU.
+cpu() { perf stat -x, -e task-clock -r 20 "$@" 2>&1 >/dev/null | awk -F, '/task-clock/ { printf "%.3f", $1 }'; }
+export SOCKSIFY_CONF=$WORK/empty.conf
+command -v hyperfine >/dev/null &&
+	startup_table "start-up: hyperfine -N median of $HF_RUNS, ms" ms hf
+command -v perf >/dev/null && perf stat -x, -e task-clock true >/dev/null 2>&1 &&
+	startup_table "start-up CPU: perf stat task-clock of the whole tree, mean of 20, ms" "CPU ms" cpu
 [ -s "$WORK/errors" ] && { echo; echo "messages:"; sort "$WORK/errors" | uniq -c | head -5; }
 exit 0
