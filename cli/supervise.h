@@ -108,6 +108,10 @@ enum sv_verdict {
 enum sv_verdict sv_route(const struct sv *s, bool stream, struct socks_addr *dst, int *err);
 /* Runs the chain on fd (the program's socket, duplicated) to dst. 0 or an errno. */
 int sv_chain_connect(const struct sv *s, int fd, int family, const struct socks_addr *dst);
+/* --jail: a connect to a proxy (the library's own, in a --supervise'd dynamic
+ * program) goes to that proxy's relay port on the jail's loopback: true and *ss. */
+bool sv_jail_proxy(const struct sv *s, const struct socks_addr *dst, int fd, int family,
+		   struct sockaddr_storage *ss, socklen_t *len);
 /* A direct connection to a name (a fake address under a direct rule): resolved here,
  * connected on fd. 0 or an errno. */
 int sv_connect_name(const struct sv *s, int fd, int family, const struct socks_addr *name);

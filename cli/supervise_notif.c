@@ -217,10 +217,15 @@ static long connect_inet(struct call *c, const struct sockaddr_storage *ss, sock
 			return -ENETUNREACH;
 		return do_connect(c->fd, (struct sockaddr *)&dns, dl);
 	}
-	case SV_PASS:
+	case SV_PASS: {
+		struct sockaddr_storage relay;
+		socklen_t rl;
 		if (dst.atyp == SOCKS5_ATYP_DOMAINNAME)
 			return -sv_connect_name(c->s, c->fd, c->domain, &dst);
+		if (stream && sv_jail_proxy(c->s, &dst, c->fd, c->domain, &relay, &rl))
+			return do_connect(c->fd, (struct sockaddr *)&relay, rl);
 		return do_connect(c->fd, (const struct sockaddr *)ss, len);
+	}
 	case SV_REFUSE:
 		log_refusal(c->s, &dst, stream, !stream, err);
 		return -err;

@@ -179,6 +179,26 @@ static bool hop0_sockaddr(const struct sv *s, size_t i, int fd, int family, stru
 	return false;
 }
 
+bool sv_jail_proxy(const struct sv *s, const struct socks_addr *dst, int fd, int family,
+		   struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct socks_addr a;
+	struct dial_hop h;
+
+	if (!s->jail)
+		return false;
+	for (size_t i = 0; i < s->conf->nproxies; i++) {
+		if (s->px[i].salen &&
+		    addr_from_sockaddr(&a, (const struct sockaddr *)&s->px[i].sa, s->px[i].salen) &&
+		    same_addr(&a, dst, true) && hop0_sockaddr(s, i, fd, family, &h)) {
+			memcpy(ss, &h.sa, h.salen);
+			*len = h.salen;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* hops for proxies first..n-1 of the configuration. */
 static bool build_hops(const struct sv *s, size_t first, int fd, int family,
 		       struct dial_hop *hops, size_t *nhops)

@@ -250,6 +250,19 @@ assert_canary_zero() {
 	assert_canary_zero
 }
 
+@test "--supervise and --jail with a dynamically linked program: library and supervisor together" {
+	# The library tunnels curl's connect; its own connect to the proxy passes the
+	# supervisor (outside the jail as asked, inside it to the relay).
+	run sv_run --supervise curl -sS --max-time 15 http://target.test/
+	assert_success
+	assert_output "<html><body>$NETNS_MARKER</body></html>"
+	run sv_run --jail curl -sS --max-time 15 http://target.test/
+	assert_success
+	assert_output "<html><body>$NETNS_MARKER</body></html>"
+	assert_target_saw_proxy
+	assert_canary_zero
+}
+
 @test "--jail: raw-syscall and io_uring clients through the proxy" {
 	run sv_run --jail "$SV/raw_connect" "$NS_TARGET_IP" 7
 	assert_success
@@ -297,8 +310,9 @@ assert_canary_zero() {
 	run sv_run --jail busybox ip -o link
 	assert_success
 	refute_output --partial veth
-	# The proxy itself passes as direct: in the jail only the relay leads there.
-	run sv_run --jail --supervise "$SV/raw_connect-dyn" "$NS_PROXY_IP" "$SHIM_S5_PORT"
+	# The proxy's host on another port than the proxy's: direct, so unreachable (the
+	# proxy's own port is relayed, see the curl test above).
+	run sv_run --jail --supervise -x "$NS_PROXY_IP" "$SV/raw_connect-dyn" "$NS_PROXY_IP" 22
 	assert_failure
 	assert_output "connect: Network is unreachable"
 }
