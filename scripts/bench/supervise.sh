@@ -84,14 +84,16 @@ run() {
 
 run lib connloop -t "$TARGET" -n 30 >/dev/null 2>&1 # warm caches
 run sup connloop -t "$TARGET" -n 30 >/dev/null 2>&1
+# Interleaved, the order turned each repetition: a shared machine drifts.
+order() { if (($1 % 2)); then echo sup lib; else echo lib sup; fi; }
 for ((r = 0; r < REPS; r++)); do
-	for s in lib sup; do
+	for s in $(order $r); do
 		out=$(run $s connloop -t "$TARGET" -n "$N" 2>>"$WORK/errors")
 		[ "$(field fails <<<"$out")" = 0 ] && field us_per_conn <<<"$out" >>"$WORK/$s.loop"
 	done
 done
-for ((r = 0; r < 3; r++)); do
-	for s in lib sup; do
+for ((r = 0; r < REPS; r++)); do
+	for s in $(order $r); do
 		out=$(run $s bulk -t "$TARGET" -n "$BULK" -d down 2>>"$WORK/errors")
 		b=$(field bytes <<<"$out") t=$(field secs <<<"$out")
 		[ -n "$b" ] && awk -v b="$b" -v t="$t" 'BEGIN { printf "%.0f\n", b / t / 1e6 }' >>"$WORK/$s.bulk"
@@ -100,7 +102,7 @@ done
 
 echo "== per connect and bulk: static sxbench under the supervisor vs dynamic under the library =="
 echo "(connect: median of $REPS loops of $N sequential connect()+close(), us; bulk: one $BULK"
-echo " stream down, MB/s, median of 3)"
+echo " stream down, MB/s, median of $REPS; both interleaved, order turned each time)"
 printf '%-34s %12s %10s\n' "" "us/connect" "MB/s down"
 L=$(med <"$WORK/lib.loop" 2>/dev/null) S=$(med <"$WORK/sup.loop" 2>/dev/null)
 LB=$(med <"$WORK/lib.bulk" 2>/dev/null) SB=$(med <"$WORK/sup.bulk" 2>/dev/null)
