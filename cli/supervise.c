@@ -206,6 +206,7 @@ struct handoff {
 	uint16_t dns_port[SV_NDNS];
 	int relay[CONF_MAX_PROXIES];
 	uint16_t relay_port[CONF_MAX_PROXIES];
+	int factory;
 };
 
 static int *dns_fd(struct sv *s, int i)
@@ -242,6 +243,70 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
+/* --jail's socket factory: a process left in the jail (forked before the filter, so
+ * it carries none) that answers each family number read from fd with a datagram
+ * socket bound to the jail's loopback, passed back with SCM_RIGHTS (or none). It
+ * holds no other fd (the program's stdout among them) and ends with our side. */
+static _Noreturn void factory(int fd)
+{
+	int family;
+
+	if (fd != 3 && dup2(fd, 3) != 3)
+		_exit(1);
+	syscall(SYS_close_range, 0, 2, 0);
+	syscall(SYS_close_range, 4, ~0U, 0);
+	while (read(3, &family, sizeof(family)) == (ssize_t)sizeof(family)) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		int s = family == AF_INET || family == AF_INET6 ? sv_loopback_dgram(family, &ss, &len) : -1;
+		char ok = s >= 0;
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} cm = {0};
+		struct iovec iov = {.iov_base = &ok, .iov_len = 1};
+		struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+		if (s >= 0) {
+			m.msg_control = cm.buf;
+			m.msg_controllen = sizeof(cm.buf);
+			cm.h.cmsg_level = SOL_SOCKET;
+			cm.h.cmsg_type = SCM_RIGHTS;
+			cm.h.cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(&cm.h), &s, sizeof(int));
+		}
+		if (sendmsg(3, &m, MSG_NOSIGNAL) != 1)
+			_exit(0);
+		if (s >= 0)
+			close(s);
+	}
+	_exit(0);
+}
+
+int sv_jail_dgram(struct sv *s, int family)
+{
+	char ok = 0;
+	int fd = -1;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov = {.iov_base = &ok, .iov_len = 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
+			   .msg_controllen = sizeof(cm.buf)};
+
+	if (s->factory < 0)
+		return -1;
+	pthread_mutex_lock(&s->factory_lock);
+	if (write(s->factory, &family, sizeof(family)) == (ssize_t)sizeof(family) &&
+	    recvmsg(s->factory, &m, MSG_CMSG_CLOEXEC) == 1 && ok) {
+		struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+		if (h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS)
+			memcpy(&fd, CMSG_DATA(h), sizeof(int));
+	}
+	pthread_mutex_unlock(&s->factory_lock);
+	return fd;
+}
+
 static _Noreturn void child(struct sv *s, int sock, char **command)
 {
 	static struct handoff h;
@@ -258,7 +323,26 @@ static _Noreturn void child(struct sv *s, int sock, char **command)
 				 strerror(errno));
 			goto fail;
 		}
+		int fp[2];
+		pid_t fpid;
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fp) != 0 ||
+		    (fpid = fork()) < 0) {
+			snprintf(h.msg, sizeof(h.msg), "--jail: cannot start the socket helper: %s",
+				 strerror(errno));
+			goto fail;
+		}
+		/* Twice, so that it is not the program's child (a program waiting for
+		 * every child of its own would wait for it). */
+		if (fpid == 0) {
+			if (fork() == 0)
+				factory(fp[1]);
+			_exit(0);
+		}
+		waitpid(fpid, NULL, 0);
+		close(fp[1]);
+		s->factory = fp[0];
 	}
+	h.factory = s->factory;
 	for (int i = 0; i < SV_NDNS; i++) {
 		h.dns[i] = *dns_fd(s, i);
 		h.dns_port[i] = *dns_port(s, i);
@@ -279,6 +363,7 @@ static _Noreturn void child(struct sv *s, int sock, char **command)
 		close_fd(dns_fd(s, i));
 	for (size_t i = 0; i < CONF_MAX_PROXIES; i++)
 		close_fd(&s->relay_fd[i]);
+	close_fd(&s->factory);
 	_exit(cli_exec(command));
 fail:
 	h.err = 1;
@@ -352,6 +437,7 @@ static bool receive(struct sv *s, int sock, pid_t pid, int *pidfd)
 			s->relay_fd[i] = take(*pidfd, h.relay[i]);
 			s->px[i].relay_port = h.relay_port[i];
 		}
+		s->factory = take(*pidfd, h.factory);
 	}
 	return true;
 }
@@ -474,6 +560,8 @@ int sv_run(char **command, const struct socksify_conf *c, bool jail)
 	for (size_t i = 0; i < CONF_MAX_PROXIES; i++)
 		s.relay_fd[i] = -1;
 	s.dns_udp4 = s.dns_udp6 = s.dns_tcp4 = s.dns_tcp6 = -1;
+	s.factory = -1;
+	pthread_mutex_init(&s.factory_lock, NULL);
 	sv_read_resolv(&s);
 	sv_resolve_proxies(&s);
 	nametable_settings(&s);

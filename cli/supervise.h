@@ -75,6 +75,10 @@ struct sv {
 	int nns;
 	/* Our DNS responder: where redirected queries go. Inside the jail when jailed. */
 	int dns_udp4, dns_udp6, dns_tcp4, dns_tcp6; /* -1: none */
+	/* --jail: a helper process left in the jail that makes loopback datagram
+	 * sockets there for us (sv_jail_dgram); -1 when not jailed. */
+	int factory;
+	pthread_mutex_t factory_lock;
 	uint16_t dns_udp4_port, dns_udp6_port, dns_tcp4_port, dns_tcp6_port;
 };
 
@@ -140,10 +144,17 @@ size_t sv_dns_answer(const struct sv *s, const uint8_t *q, size_t qlen, uint8_t 
 bool sv_dns_addr(const struct sv *s, bool stream, int family, bool v6only,
 		 struct sockaddr_storage *ss, socklen_t *len);
 
+/* --jail: a new datagram socket bound to the jail's loopback (family AF_INET or
+ * AF_INET6), made by the helper; -1 on failure. */
+int sv_jail_dgram(struct sv *s, int family);
+
 /* ---- supervise_udp.c ---- */
+/* A datagram socket bound to loopback, port 0, in the calling thread's network
+ * namespace; *ss and *len its address. -1 on failure. */
+int sv_loopback_dgram(int family, struct sockaddr_storage *ss, socklen_t *len);
 /* Connects the program's datagram socket fd to a new flow relaying to dst through
  * UDP ASSOCIATE. 0 or an errno. */
-int sv_udp_connect(const struct sv *s, int fd, int family, const struct socks_addr *dst);
+int sv_udp_connect(struct sv *s, int fd, int family, const struct socks_addr *dst);
 
 /* ---- supervise_relay.c ---- */
 /* Opens the jail's relay listeners (call inside the jail, before exec). */

@@ -113,11 +113,10 @@ enum sv_verdict sv_route(const struct sv *s, bool stream, struct socks_addr *dst
 	if (!stream) {
 		if (c->udp == UDP_DIRECT && !named)
 			return SV_PASS;
-		/* UDP ASSOCIATE through one SOCKS5 proxy, outside the jail
-		 * (supervise_udp.c); anything else is refused, never sent direct, with
+		/* UDP ASSOCIATE through one SOCKS5 proxy (supervise_udp.c); anything else is refused, never sent direct, with
 		 * the library's errno for a proxy that cannot relay. */
 		if (c->udp == UDP_BLOCK || c->nproxies != 1 ||
-		    c->proxies[0].type != PROXY_SOCKS5 || s->jail) {
+		    c->proxies[0].type != PROXY_SOCKS5) {
 			*err = c->udp == UDP_BLOCK ? EPERM : ENETUNREACH;
 			return SV_REFUSE;
 		}
@@ -129,9 +128,10 @@ enum sv_verdict sv_route(const struct sv *s, bool stream, struct socks_addr *dst
 
 /* ---- the chain ---- */
 
-/* hop 0's sockaddr in the socket's family: the proxy itself, or (jailed) the relay
- * port on the jail's loopback. */
-static bool hop0_sockaddr(const struct sv *s, size_t i, int fd, int family, struct dial_hop *h)
+/* hop 0's sockaddr in the socket's family: the proxy itself, or for a socket inside
+ * the jail (jailed) the relay port on the jail's loopback. */
+static bool hop0_sockaddr(const struct sv *s, size_t i, int fd, int family, bool jailed,
+			  struct dial_hop *h)
 {
 	const struct sv_proxy_addr *p = &s->px[i];
 	int v6only = 0;
@@ -140,7 +140,7 @@ static bool hop0_sockaddr(const struct sv *s, size_t i, int fd, int family, stru
 	memset(&h->sa, 0, sizeof(h->sa));
 	if (family == AF_INET6)
 		getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol);
-	if (s->jail) {
+	if (jailed) {
 		if (!p->relay_port)
 			return false;
 		if (family == AF_INET) {
@@ -190,7 +190,7 @@ bool sv_jail_proxy(const struct sv *s, const struct socks_addr *dst, int fd, int
 	for (size_t i = 0; i < s->conf->nproxies; i++) {
 		if (s->px[i].salen &&
 		    addr_from_sockaddr(&a, (const struct sockaddr *)&s->px[i].sa, s->px[i].salen) &&
-		    same_addr(&a, dst, true) && hop0_sockaddr(s, i, fd, family, &h)) {
+		    same_addr(&a, dst, true) && hop0_sockaddr(s, i, fd, family, true, &h)) {
 			memcpy(ss, &h.sa, h.salen);
 			*len = h.salen;
 			return true;
@@ -200,7 +200,7 @@ bool sv_jail_proxy(const struct sv *s, const struct socks_addr *dst, int fd, int
 }
 
 /* hops for proxies first..n-1 of the configuration. */
-static bool build_hops(const struct sv *s, size_t first, int fd, int family,
+static bool build_hops(const struct sv *s, size_t first, int fd, int family, bool jailed,
 		       struct dial_hop *hops, size_t *nhops)
 {
 	const struct socksify_conf *c = s->conf;
@@ -211,7 +211,7 @@ static bool build_hops(const struct sv *s, size_t first, int fd, int family,
 		const struct proxy *p = &c->proxies[i];
 		struct dial_hop *h = &hops[n];
 		h->proxy = p;
-		if (n == 0 && !hop0_sockaddr(s, i, fd, family, h))
+		if (n == 0 && !hop0_sockaddr(s, i, fd, family, jailed, h))
 			return false;
 		if (addr_parse_ip(p->host, &h->addr)) {
 			h->addr.port = p->port;
@@ -241,7 +241,7 @@ int sv_chain_connect(const struct sv *s, int fd, int family, const struct socks_
 	 * supervised program's chain is the strict one until the common hop-list
 	 * builder lands). */
 	for (size_t first = 0; first < c->nproxies; first++) {
-		if (!build_hops(s, first, fd, family, hops, &n)) {
+		if (!build_hops(s, first, fd, family, s->jail, hops, &n)) {
 			err = ENETUNREACH;
 			if (c->chain == CHAIN_STRICT)
 				break;
@@ -277,7 +277,8 @@ int sv_udp_associate(const struct sv *s, int *ctrl, struct sockaddr_storage *rel
 	fd = socket(p->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return errno;
-	if (!build_hops(s, 0, fd, p->sa.ss_family, hops, &n)) {
+	/* Our own socket, outside any jail: straight to the proxy. */
+	if (!build_hops(s, 0, fd, p->sa.ss_family, false, hops, &n)) {
 		close(fd);
 		return ENETUNREACH;
 	}

@@ -11,8 +11,8 @@
  *
  * Limits: connected sockets only (an unconnected socket's sendto() is refused: its
  * answers would come from our loopback address, not from the peer); a chain of one
- * proxy (the relay of a deeper hop cannot be reached by UDP from here); not in the
- * jail. The program sees our loopback address as its peer (getpeername). One thread
+ * proxy (the relay of a deeper hop cannot be reached by UDP from here). In the jail
+ * the local end is made inside it by a helper (sv_jail_dgram), the rest is ours. The program sees our loopback address as its peer (getpeername). One thread
  * per flow: fine for the sockets a program keeps, not for thousands of short ones. */
 #include <errno.h>
 #include <netinet/in.h>
@@ -41,7 +41,7 @@ struct flow {
 	struct socks_addr dst;
 };
 
-static int loopback_socket(int family, struct sockaddr_storage *ss, socklen_t *len)
+int sv_loopback_dgram(int family, struct sockaddr_storage *ss, socklen_t *len)
 {
 	int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
@@ -144,14 +144,25 @@ static void *flow_loop(void *arg)
 	return NULL;
 }
 
-int sv_udp_connect(const struct sv *s, int fd, int family, const struct socks_addr *dst)
+int sv_udp_connect(struct sv *s, int fd, int family, const struct socks_addr *dst)
 {
 	struct sockaddr_storage ours, theirs;
-	socklen_t olen, tlen = sizeof(theirs);
+	socklen_t olen = sizeof(ours), tlen = sizeof(theirs);
 	struct flow *f = calloc(1, sizeof(*f));
-	int local = f ? loopback_socket(family, &ours, &olen) : -1;
+	int local = -1;
 	int err;
 
+	/* The local end must be where the program's socket is: in the jail, the
+	 * helper makes it there; the relay end stays out here, with us. */
+	if (f && s->jail) {
+		local = sv_jail_dgram(s, family);
+		if (local >= 0 && getsockname(local, (struct sockaddr *)&ours, &olen) != 0) {
+			close(local);
+			local = -1;
+		}
+	} else if (f) {
+		local = sv_loopback_dgram(family, &ours, &olen);
+	}
 	if (local < 0) {
 		err = f ? ENETUNREACH : ENOMEM;
 		goto fail;

@@ -272,10 +272,13 @@ assert_canary_zero() {
 	assert_line "echo: ping"
 }
 
-@test "--jail: Go UDP is refused, nothing direct" {
-	run sv_run --jail -u direct "$SV/goudp" target.test 7
-	assert_failure
+@test "--jail: Go UDP through UDP ASSOCIATE; with udp=direct it cannot get out" {
+	run sv_run --jail "$SV/goudp" target.test 7
+	assert_success
 	assert_output --regexp "lookup: (240\.|fd73:)"
+	assert_output --partial "reply: ping-udp"
+	run sv_run --jail -u direct "$SV/goudp" "$NS_TARGET_IP" 7
+	assert_failure
 	assert_output --partial "network is unreachable"
 	assert_canary_zero
 }
