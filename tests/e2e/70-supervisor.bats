@@ -295,6 +295,11 @@ assert_canary_zero() {
 		"$SV/raw_connect" "$NS_TARGET_IP" 7
 	assert_failure
 	assert_output "connect: Network is unreachable"
+	# UDP: the flow's local end made by the helper inside that user's jail.
+	run in_client setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp \
+		SOCKSIFY_CONF=/dev/null "$SOCKSIFY" --jail -p "$SHIM_PROXY" "$SV/goudp" target.test 7
+	assert_success
+	assert_output --partial "reply: ping-udp"
 	# Outside the jail, as that user: the filter needs no_new_privs, and works.
 	run in_client setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp \
 		SOCKSIFY_CONF=/dev/null "$SOCKSIFY" -p "$SHIM_PROXY" "$SV/raw_connect" \
