@@ -10,10 +10,13 @@ set -u
 BUILD_PKGS=(gcc make libc6-dev clang libclang-rt-14-dev uthash-dev libbsd-dev libcrypt-dev
 	pkg-config)
 # Tests: bats, the real clients and servers the suites run against, the namespace
-# topology's tools (iproute2, dnsmasq, python3 for the echo/HTTP/canary servers).
+# topology's tools (iproute2, dnsmasq, python3 for the echo/HTTP/canary servers); for
+# 24-server-prod: HAProxy (the balancer), prometheus (promtool), systemd
+# (systemd-socket-activate).
 TEST_PKGS=(bats bats-support bats-assert curl wget ncat dnsutils ldnsutils dnsmasq-base python3
 	iproute2 iputils-ping procps proxychains4 dante-client dante-server microsocks
-	openssh-server openssh-client torsocks socat git nodejs openssl)
+	openssh-server openssh-client torsocks socat git nodejs openssl
+	haproxy prometheus systemd)
 # The supervisor suite (70-supervisor): Go programs built by the suite, static busybox,
 # an io_uring client.
 SUPERVISOR_PKGS=(golang-go busybox-static liburing-dev)

@@ -12,6 +12,7 @@
 
 #include "errmap.h"
 #include "log.h"
+#include "metrics.h"
 #include "resolve.h"
 #include "server.h"
 #include "session.h"
@@ -102,6 +103,8 @@ static void he_win(struct he *he, struct he_attempt *a)
 		session_fail(s, S5_REP_GENERAL_FAILURE, "getsockname failed");
 		return;
 	}
+	metrics_observe(&srv.st.connect,
+			ev_now(srv.loop) - (s->connect_deadline - srv.o.connect_ms));
 	if (!session_reply(s, S5_REP_SUCCEEDED, &bnd)) {
 		session_close(s, "client gone before the reply");
 		return;

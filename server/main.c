@@ -17,7 +17,9 @@
 
 #include "linux.h"
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
+#include "proxy.h"
 #include "server.h"
 #include "session.h"
 #include "users.h"
@@ -34,6 +36,7 @@ struct listener {
 	struct ev_io io;
 	union sa46 addr;
 	bool loopback;
+	bool proxy; /* a PROXY protocol header comes first (--proxy-listen) */
 };
 
 static struct listener listeners[MAX_LISTENERS];
@@ -52,6 +55,10 @@ static void usage(FILE *f)
 		"A SOCKS5/4/4a server (CONNECT, BIND, UDP ASSOCIATE).\n\n"
 		"  -l, --listen ADDR:PORT     listen here (repeatable; default 127.0.0.1:1080,\n"
 		"                             [::]:1080 for IPv6, port 0 = any free port)\n"
+		"      --proxy-listen ADDR:PORT  listen for a load balancer that sends a PROXY\n"
+		"                             protocol v1/v2 header first (repeatable)\n"
+		"      --proxy-protocol CIDR  balancers trusted to send it (repeatable; required\n"
+		"                             with --proxy-listen)\n"
 		"  -u, --users FILE           require username/password (user:password lines,\n"
 		"                             crypt(3) hashes accepted)\n"
 		"  -a, --allow CIDR           clients allowed (repeatable; default any)\n"
@@ -69,6 +76,8 @@ static void usage(FILE *f)
 		"      --linger SEC           idle limit once one direction ended (default 30)\n"
 		"      --udp-advertise ADDR   address put in UDP ASSOCIATE replies (NAT)\n"
 		"      --pidfile FILE         write the process id here\n"
+		"      --metrics ADDR:PORT    serve Prometheus metrics at /metrics (loopback\n"
+		"                             only unless --open)\n"
 		"  -L, --log-file FILE        log here instead of stderr\n"
 		"  -v, --verbose              more log (-v: one line per session, -vv: debug)\n"
 		"  -q, --quiet                errors only\n"
@@ -79,10 +88,13 @@ static void usage(FILE *f)
 enum {
 	OPT_DENY_DEST = 256, OPT_OPEN, OPT_ALLOW_LOCAL, OPT_MAX_SESSIONS, OPT_MAX_PER_CLIENT,
 	OPT_IDLE, OPT_HANDSHAKE, OPT_CONNECT, OPT_LINGER, OPT_UDP_ADV, OPT_PIDFILE, OPT_ACL,
+	OPT_PROXY_LISTEN, OPT_PROXY_PROTOCOL, OPT_METRICS,
 };
 
 static const struct option long_opts[] = {
 	{ "listen", required_argument, NULL, 'l' },
+	{ "proxy-listen", required_argument, NULL, OPT_PROXY_LISTEN },
+	{ "proxy-protocol", required_argument, NULL, OPT_PROXY_PROTOCOL },
 	{ "users", required_argument, NULL, 'u' },
 	{ "allow", required_argument, NULL, 'a' },
 	{ "deny-dest", required_argument, NULL, OPT_DENY_DEST },
@@ -97,6 +109,7 @@ static const struct option long_opts[] = {
 	{ "linger", required_argument, NULL, OPT_LINGER },
 	{ "udp-advertise", required_argument, NULL, OPT_UDP_ADV },
 	{ "pidfile", required_argument, NULL, OPT_PIDFILE },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "log-file", required_argument, NULL, 'L' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
@@ -254,6 +267,7 @@ static void on_signal(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 			LOG_WARN("%s: stopping (%llu sessions open)", strsignal(sig),
 				 (unsigned long long)srv.st.active);
 			stop_listening();
+			proxy_close_all();
 			session_close_all("server shutdown");
 			ev_break(loop);
 			break;
@@ -340,7 +354,10 @@ static void on_accept(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 				LOG_WARN("accept: %s", strerror(errno));
 			return;
 		}
-		session_accept(fd, &peer, !l->loopback && !srv.o.allow_local_dest);
+		if (l->proxy)
+			proxy_accept(fd, &peer, !l->loopback && !srv.o.allow_local_dest);
+		else
+			session_accept(fd, &peer, !l->loopback && !srv.o.allow_local_dest);
 	}
 }
 
@@ -351,22 +368,21 @@ static bool sa46_is_loopback(const union sa46 *a)
 	return addr_from_sockaddr(&sa, &a->sa, sa46_len(a)) && addr_is_loopback(&sa);
 }
 
-static int open_listener(struct listener *l)
+/* A listening TCP socket on *addr, which becomes the address bound; -1 and errno. */
+static int listen_on(union sa46 *addr)
 {
 	int one = 1, fd;
 	union sa46 bound;
 	socklen_t len = sizeof(bound);
-	char as[ADDR_STR_MAX], line[ADDR_STR_MAX + 64];
-	int n;
 
-	fd = socket(l->addr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(addr->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	/* [::] means IPv6 only; list 0.0.0.0 too for both (no surprise dual-stack). */
-	if (l->addr.sa.sa_family == AF_INET6)
+	if (addr->sa.sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, &l->addr.sa, sa46_len(&l->addr)) < 0 || listen(fd, 1024) < 0 ||
+	if (bind(fd, &addr->sa, sa46_len(addr)) < 0 || listen(fd, 1024) < 0 ||
 	    getsockname(fd, &bound.sa, &len) < 0) {
 		int err = errno;
 
@@ -374,14 +390,31 @@ static int open_listener(struct listener *l)
 		errno = err;
 		return -1;
 	}
-	l->addr = bound;
-	ev_io_init(&l->io, fd, on_accept);
-	/* The readiness line tests and scripts wait for, whatever the log level. */
-	n = snprintf(line, sizeof(line), "socksifyd[%ld]: listening on %s\n", (long)getpid(),
-		     sockaddr_str(&bound.sa, len, as, sizeof(as)));
+	*addr = bound;
+	return fd;
+}
+
+/* The readiness lines tests and scripts wait for, whatever the log level:
+ * "socksifyd[PID]: listening on ADDR:PORT" (what: "listening", "metrics"). */
+static void say_listening(const char *what, const union sa46 *a)
+{
+	char as[ADDR_STR_MAX], line[ADDR_STR_MAX + 64];
+	int n = snprintf(line, sizeof(line), "socksifyd[%ld]: %s on %s\n", (long)getpid(), what,
+			 sockaddr_str(&a->sa, sa46_len(a), as, sizeof(as)));
+
 	/* Nothing useful to do if stderr is gone: the listener works regardless. */
 	if (n > 0 && write(2, line, (size_t)n) != n)
 		LOG_WARN("cannot write the readiness line: %s", strerror(errno));
+}
+
+static int open_listener(struct listener *l)
+{
+	int fd = listen_on(&l->addr);
+
+	if (fd < 0)
+		return -1;
+	ev_io_init(&l->io, fd, on_accept);
+	say_listening("listening", &l->addr);
 	return fd;
 }
 
@@ -398,12 +431,41 @@ static bool write_pidfile(const char *path)
 	return close(fd) == 0 && ok;
 }
 
+static void add_trusted(const char *arg)
+{
+	struct cidr *t = realloc(srv.o.pp_trusted, (srv.o.pp_ntrusted + 1) * sizeof(*t));
+
+	if (!t)
+		die_usage("out of memory");
+	srv.o.pp_trusted = t;
+	if (!cidr_parse(arg, &t[srv.o.pp_ntrusted]))
+		die_usage("--proxy-protocol: '%s' is not an address or CIDR", arg);
+	srv.o.pp_ntrusted++;
+}
+
 /* The command line as given; what it leads to lives in srv.o. */
 struct cmdline {
 	union sa46 listen[MAX_LISTENERS];
+	bool listen_proxy[MAX_LISTENERS];
 	unsigned nlisten;
+	bool has_metrics;
+	union sa46 metrics;
 	int verbose, quiet;
 };
+
+/* A PROXY listener trusts only the balancers named; naming none is a mistake. */
+static void check_proxy_options(const struct cmdline *cl)
+{
+	bool any = false;
+
+	for (unsigned i = 0; i < cl->nlisten; i++)
+		any |= cl->listen_proxy[i];
+	if (any && !srv.o.pp_ntrusted)
+		die_usage("--proxy-listen needs --proxy-protocol CIDR: the balancers that may "
+			  "send the header");
+	if (!any && srv.o.pp_ntrusted)
+		die_usage("--proxy-protocol is for --proxy-listen listeners, and there is none");
+}
 
 /* Parses argv into srv.o and cl. Exits 2 on a bad option or value (0 for -h/-V). */
 static void parse_args(int argc, char **argv, struct cmdline *cl)
@@ -418,12 +480,16 @@ static void parse_args(int argc, char **argv, struct cmdline *cl)
 	while ((opt = getopt_long(argc, argv, "l:u:a:L:vqhV", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
+		case OPT_PROXY_LISTEN:
 			if (cl->nlisten == MAX_LISTENERS)
 				die_usage("too many listen addresses (at most 16): %s", optarg);
 			if (!parse_listen(optarg, &cl->listen[cl->nlisten]))
-				die_usage("--listen: '%s' is not ADDR:PORT (an IP address, [IPv6]:PORT)",
-					  optarg);
-			cl->nlisten++;
+				die_usage("--%s: '%s' is not ADDR:PORT (an IP address, [IPv6]:PORT)",
+					  opt == 'l' ? "listen" : "proxy-listen", optarg);
+			cl->listen_proxy[cl->nlisten++] = opt == OPT_PROXY_LISTEN;
+			break;
+		case OPT_PROXY_PROTOCOL:
+			add_trusted(optarg);
 			break;
 		case 'u':
 			srv.o.users_path = optarg;
@@ -471,6 +537,11 @@ static void parse_args(int argc, char **argv, struct cmdline *cl)
 		case OPT_PIDFILE:
 			srv.o.pidfile = optarg;
 			break;
+		case OPT_METRICS:
+			if (!parse_listen(optarg, &cl->metrics))
+				die_usage("--metrics: '%s' is not ADDR:PORT", optarg);
+			cl->has_metrics = true;
+			break;
 		case 'L':
 			srv.o.log_file = optarg;
 			break;
@@ -493,6 +564,10 @@ static void parse_args(int argc, char **argv, struct cmdline *cl)
 	}
 	if (optind < argc)
 		die_usage("unexpected argument '%s'", argv[optind]);
+	check_proxy_options(cl);
+	/* The counters say who uses the proxy and how much: not for everyone. */
+	if (cl->has_metrics && !sa46_is_loopback(&cl->metrics) && !srv.o.open)
+		die_usage("--metrics on a non-loopback address needs --open");
 	if (cl->nlisten == 0) {
 		parse_listen("127.0.0.1:1080", &cl->listen[0]);
 		cl->nlisten = 1;
@@ -575,6 +650,7 @@ static bool start(const struct cmdline *cl, unsigned long nofile)
 
 		l->addr = cl->listen[i];
 		l->loopback = sa46_is_loopback(&l->addr);
+		l->proxy = cl->listen_proxy[i];
 		if (open_listener(l) < 0) {
 			fprintf(stderr, "socksifyd: cannot listen on %s: %s\n",
 				sockaddr_str(&l->addr.sa, sa46_len(&l->addr), as, sizeof(as)),
@@ -583,6 +659,18 @@ static bool start(const struct cmdline *cl, unsigned long nofile)
 		}
 		nlisteners++;
 		ev_io_set(srv.loop, &l->io, EPOLLIN);
+	}
+	if (cl->has_metrics) {
+		union sa46 m = cl->metrics;
+		int fd = listen_on(&m);
+		char as[ADDR_STR_MAX];
+
+		if (fd < 0 || !metrics_start(fd)) {
+			fprintf(stderr, "socksifyd: --metrics %s: %s\n",
+				sockaddr_str(&m.sa, sa46_len(&m), as, sizeof(as)), strerror(errno));
+			return false;
+		}
+		say_listening("metrics", &m);
 	}
 	if (srv.o.pidfile && !write_pidfile(srv.o.pidfile)) {
 		fprintf(stderr, "socksifyd: --pidfile %s: %s\n", srv.o.pidfile, strerror(errno));
@@ -619,6 +707,9 @@ out:
 	if (pidfile_written)
 		unlink(srv.o.pidfile);
 	stop_listening();
+	if (srv.loop)
+		metrics_stop();
+	proxy_close_all();
 	session_close_all("server exit");
 	if (srv.loop)
 		ev_io_close(srv.loop, &sig_io);
@@ -627,6 +718,7 @@ out:
 	users_free(srv.users);
 	acl_free(&srv.acl);
 	acl_free(&srv.o.cmdline_acl);
+	free(srv.o.pp_trusted);
 	if (srv.loop)
 		ev_free(srv.loop);
 	if (reserve_fd >= 0)

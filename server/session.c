@@ -15,6 +15,7 @@
 
 #include "errmap.h"
 #include "log.h"
+#include "metrics.h"
 #include "resolve.h"
 #include "server.h"
 #include "session.h"
@@ -311,6 +312,7 @@ void session_close(struct session *s, const char *why)
 	udp_free(s);
 	relay_free(s);
 	session_log_close(s);
+	metrics_session_ended(s->cmd, s->ver, s->replied, s->rep);
 	s->state = SESS_DONE;
 	ev_timer_stop(srv.loop, &s->timer);
 	ev_io_close(srv.loop, &s->cio);
@@ -332,6 +334,13 @@ void session_close(struct session *s, const char *why)
 	free(s->user);
 	free(s->asked);
 	ev_defer_free(srv.loop, s);
+}
+
+void session_count_cmds(unsigned long counts[4])
+{
+	memset(counts, 0, sizeof(unsigned long) * 4);
+	for (struct session *s = sess_list; s; s = s->next)
+		counts[s->cmd <= SOCKS_CMD_UDP_ASSOCIATE ? s->cmd : 0]++;
 }
 
 void session_count_states(unsigned long counts[SESS_DONE + 1])
@@ -443,6 +452,7 @@ void session_accept(int fd, const union sa46 *client, bool strict)
 
 	if (!acl_client_allowed(&srv.acl, &client->sa)) {
 		srv.st.denied++;
+		srv.st.refused_acl++;
 		LOG_INFO("client %s not in the allow-list: closed",
 			 sockaddr_str(&client->sa, sa46_len(client), cs, sizeof(cs)));
 		close(fd);
@@ -584,6 +594,7 @@ static void auth_done(struct session *s, bool ok)
 	s5_build_auth_reply(rep, sizeof(rep), ok ? 0x00 : 0x01);
 	if (!ok) {
 		srv.st.failed++;
+		srv.st.auth_failed++;
 		if (session_send(s, rep, sizeof(rep), false))
 			session_drain_mode(s, "authentication failed");
 		else
@@ -710,6 +721,7 @@ static void session_dispatch(struct session *s, const struct socks_addr *dst)
 
 	free(s->asked);
 	s->asked = strdup(addr_str(dst, as, sizeof(as)));
+	metrics_observe(&srv.st.handshake, ev_now(srv.loop) - s->start_ms);
 	if (s->reject) {
 		session_fail(s, S5_REP_GENERAL_FAILURE, "over the session limit");
 		return;

@@ -100,6 +100,8 @@ void session_arm_timer(struct session *s);
 void session_close_all(const char *why);
 /* Sessions per state, for the SIGUSR1 counters. */
 void session_count_states(unsigned long counts[SESS_DONE + 1]);
+/* Sessions per command (0: none known yet), for the metrics. */
+void session_count_cmds(unsigned long counts[4]);
 
 /* connect.c: Happy Eyeballs over the given addresses (already policy-checked). */
 void connect_start(struct session *s, const union sa46 *addrs, unsigned n);

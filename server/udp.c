@@ -103,6 +103,7 @@ static void udp_send_to(struct udp_assoc *u, const union sa46 *dst, const uint8_
 	if (!addr_from_sockaddr(&sa, &dst->sa, sa46_len(dst)) ||
 	    acl_dest_addr_denied(&srv.acl, &sa, u->s->strict)) {
 		srv.st.denied++;
+		srv.st.udp_dropped[UDP_DROP_POLICY]++;
 		LOG_DEBUG("udp: datagram to a denied destination dropped");
 		return;
 	}
@@ -111,6 +112,7 @@ static void udp_send_to(struct udp_assoc *u, const union sa46 *dst, const uint8_
 		return;
 	if (sendto(fd, data, len, MSG_DONTWAIT, &dst->sa, sa46_len(dst)) < 0) {
 		LOG_DEBUG("udp: sendto: %s", strerror(errno));
+		srv.st.udp_dropped[UDP_DROP_SEND]++;
 		return;
 	}
 	u->s->up.bytes += len;
@@ -130,6 +132,8 @@ static void udp_resolved(struct resolve_job *rj)
 		u->caddr = rj->addrs[0];
 		u->cexp = ev_now(srv.loop) + UDP_NAME_TTL_MS;
 		udp_send_to(u, &rj->addrs[0], rj->data, rj->datalen);
+	} else {
+		srv.st.udp_dropped[UDP_DROP_RESOLVE]++;
 	}
 	resolve_free(rj);
 }
@@ -143,6 +147,7 @@ static void udp_send_named(struct udp_assoc *u, const struct socks_addr *dst,
 
 	if (acl_dest_asked_denied(&srv.acl, dst)) {
 		srv.st.denied++;
+		srv.st.udp_dropped[UDP_DROP_POLICY]++;
 		return;
 	}
 	if (resolve_literal(dst->u.name, dst->port, &a)) {
@@ -157,10 +162,13 @@ static void udp_send_named(struct udp_assoc *u, const struct socks_addr *dst,
 	}
 	for (slot = 0; slot < UDP_MAX_RESOLVING && u->jobs[slot]; slot++)
 		;
-	if (slot == UDP_MAX_RESOLVING)
+	if (slot == UDP_MAX_RESOLVING) {
+		srv.st.udp_dropped[UDP_DROP_BUSY]++;
 		return; /* UDP may drop; queueing without bound may not */
+	}
 	rj = calloc(1, sizeof(*rj));
 	if (!rj || !(rj->data = malloc(len ? len : 1))) {
+		srv.st.udp_dropped[UDP_DROP_BUSY]++;
 		free(rj);
 		return;
 	}
@@ -173,6 +181,7 @@ static void udp_send_named(struct udp_assoc *u, const struct socks_addr *dst,
 	rj->cb = udp_resolved;
 	rj->job.owner = u;
 	if (!resolve_submit(rj)) {
+		srv.st.udp_dropped[UDP_DROP_BUSY]++;
 		resolve_free(rj);
 		return;
 	}
@@ -187,6 +196,7 @@ static void udp_from_client(struct udp_assoc *u, const union sa46 *from, size_t 
 
 	if (!sa46_same_ip(from, &u->client)) {
 		LOG_DEBUG("udp: datagram from a stranger dropped");
+		srv.st.udp_dropped[UDP_DROP_STRANGER]++;
 		return;
 	}
 	if (!u->pinned) {
@@ -194,13 +204,18 @@ static void udp_from_client(struct udp_assoc *u, const union sa46 *from, size_t 
 		u->pinned = true;
 	} else if (sa46_port(from) != sa46_port(&u->client)) {
 		LOG_DEBUG("udp: datagram from another port of the client dropped");
+		srv.st.udp_dropped[UDP_DROP_PORT]++;
 		return;
 	}
-	if (s5_parse_udp_header(udp_buf, n, &used, &frag, &dst) != CODEC_DONE)
+	if (s5_parse_udp_header(udp_buf, n, &used, &frag, &dst) != CODEC_DONE) {
+		srv.st.udp_dropped[UDP_DROP_MALFORMED]++;
 		return;
+	}
 	/* We do not reassemble: a fragment is dropped, the association lives on. */
-	if (frag != 0)
+	if (frag != 0) {
+		srv.st.udp_dropped[UDP_DROP_FRAGMENT]++;
 		return;
+	}
 	session_touch(u->s);
 	if (dst.atyp == SOCKS5_ATYP_DOMAINNAME) {
 		udp_send_named(u, &dst, udp_buf + used, n - used);
@@ -248,8 +263,10 @@ static void udp_from_remote(struct udp_assoc *u, int fd)
 
 		if (n < 0)
 			break;
-		if (!u->pinned || !addr_from_sockaddr(&src, &from.sa, flen))
+		if (!u->pinned || !addr_from_sockaddr(&src, &from.sa, flen)) {
+			srv.st.udp_dropped[UDP_DROP_UNPINNED]++;
 			continue;
+		}
 		h = s5_build_udp_header(hdr, sizeof(hdr), 0, &src);
 		if (h <= 0)
 			continue;
@@ -257,6 +274,7 @@ static void udp_from_remote(struct udp_assoc *u, int fd)
 		if (sendto(u->s->tio.fd, udp_buf + UDP_HDR_ROOM - h, (size_t)(n + h), MSG_DONTWAIT,
 			   &u->client.sa, sa46_len(&u->client)) < 0) {
 			LOG_DEBUG("udp: sendto client: %s", strerror(errno));
+			srv.st.udp_dropped[UDP_DROP_SEND]++;
 			continue;
 		}
 		u->s->down.bytes += (uint64_t)n;

@@ -17,6 +17,7 @@
 #include "../../server/bind.c"
 #include "../../server/connect.c"
 #include "../../server/ev.c"
+#include "../../server/metrics.c"
 #include "../../server/pool.c"
 #include "../../server/relay.c"
 #include "../../server/resolve.c"

@@ -50,7 +50,8 @@ require_file() {
 }
 
 # start_socksifyd NS LOG ARGS...: run $SOCKSIFYD ARGS in namespace NS ("-" = here) and
-# wait (10 s at most) for one readiness line per -l/--listen (one when none is given):
+# wait (10 s at most) for one readiness line per -l/--listen/--proxy-listen (one when none
+# is given):
 #   socksifyd[PID]: listening on ADDR:PORT
 # Exports SOCKSIFYD_PID, SOCKSIFYD_PORT (the first listener's port) and
 # SOCKSIFYD_LISTEN (every "ADDR:PORT", space separated); see socksifyd_port.
@@ -58,7 +59,7 @@ start_socksifyd() {
 	local ns=$1 log=$2 want=0 a i n
 	shift 2
 	for a in "$@"; do
-		case "$a" in -l | --listen | -l* | --listen=*) want=$((want + 1)) ;; esac
+		case "$a" in -l | --listen | -l* | --listen=* | --proxy-listen) want=$((want + 1)) ;; esac
 	done
 	[ "$want" -eq 0 ] && want=1
 	netns_bg "$ns" "$log" "$SOCKSIFYD" "$@"

@@ -119,6 +119,29 @@ netns_kill_pids() {
 	return 0
 }
 
+# netns_haproxy NS LOG FRONT SERVER_OPTS BACKEND...: HAProxy in NS, TCP mode, listening on
+# FRONT (ADDR:PORT) and spreading connections round robin over the BACKENDs (ADDR:PORT),
+# each `server` line given SERVER_OPTS (e.g. send-proxy-v2). Waits until FRONT accepts.
+# Leaves the PID in NETNS_BG_PID (recorded for netns_down).
+netns_haproxy() {
+	local ns=$1 log=$2 front=$3 opts=$4 cfg i=0 b
+	shift 4
+	cfg=${log%.log}.cfg
+	{
+		printf 'global\n\tmaxconn 4096\n'
+		printf 'defaults\n\tmode tcp\n\ttimeout connect 5s\n\ttimeout client 120s\n'
+		printf '\ttimeout server 120s\n'
+		printf 'frontend socks\n\tbind %s\n\tdefault_backend pool\n' "$front"
+		printf 'backend pool\n\tbalance roundrobin\n'
+		for b in "$@"; do
+			i=$((i + 1))
+			printf '\tserver s%d %s %s\n' "$i" "$b" "$opts"
+		done
+	} >"$cfg"
+	netns_bg "$ns" "$log" haproxy -db -f "$cfg"
+	wait_for_port "$ns" "${front%:*}" "${front##*:}" 10
+}
+
 canary_count() {
 	if [ -f "$NETNS_DIR/canary.log" ]; then
 		wc -l <"$NETNS_DIR/canary.log" | tr -d ' '
