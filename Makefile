@@ -60,7 +60,7 @@ $(B)/libsocksify.so: $(call obj,$(PRELOAD_SRC)) $(B)/libcommon.a preload/libsock
 		-Wl,--version-script=preload/libsocksify.map -Wl,-z,relro -Wl,-z,lazy -ldl -lpthread
 
 $(B)/socksify: $(call obj,$(CLI_SRC)) $(B)/libcommon.a
-	$(CC) -o $@ $^ $(LDFLAGS_ALL)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) -lpthread
 
 $(B)/libserver.a: $(call obj,$(SERVER_LIB_SRC))
 	@rm -f $@

@@ -21,6 +21,9 @@
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern bool cli_quiet;
+/* execvp(3)s command; on failure says why and returns the shell's status for it
+ * (CLI_EXIT_NOTFOUND or CLI_EXIT_NOEXEC). */
+int cli_exec(char **command);
 
 /* ---- environment (env.c) ---- */
 
@@ -67,6 +70,8 @@ bool probe_resolve(const char *cmd, char *out, size_t cap);
  * LD_PRELOAD of lib: statically linked, another ELF class/machine than lib, or
  * set-user/group-ID or file capabilities that make the loader drop LD_PRELOAD. */
 void probe_warn(const char *path, const char *lib);
+/* The interpreter named on the "#!" line of an open file, or false. */
+bool probe_script_interp(int fd, char *out, size_t cap);
 
 /* ---- --check (check.c) ---- */
 

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "nametable.h"
+#include "supervise.h"
 #include "util.h"
 
 bool cli_quiet;
@@ -40,7 +42,7 @@ void cli_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
-enum { OPT_CHECK = 0x100, OPT_ENV };
+enum { OPT_CHECK = 0x100, OPT_ENV, OPT_SUPERVISE, OPT_PRELOAD_ONLY, OPT_JAIL };
 
 /* What the command line asked for, kept as given: the URLs verbatim (so credentials
  * reach the library exactly as typed) and the rules as strings. */
@@ -55,6 +57,8 @@ struct cli_opts {
 	bool log_set;
 	bool check, env;
 	const char *check_dest;
+	enum sv_mode mode; /* --supervise / --preload-only (cli/supervise.h) */
+	bool jail;
 	char **command; /* NULL-terminated argv of COMMAND, or NULL */
 };
 
@@ -69,6 +73,9 @@ static const struct option long_opts[] = {
 	{"log-file", required_argument, NULL, 'L'},
 	{"check", optional_argument, NULL, OPT_CHECK},
 	{"env", no_argument, NULL, OPT_ENV},
+	{"supervise", no_argument, NULL, OPT_SUPERVISE},
+	{"preload-only", no_argument, NULL, OPT_PRELOAD_ONLY},
+	{"jail", no_argument, NULL, OPT_JAIL},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -99,6 +106,11 @@ static void usage(FILE *f)
 	      "                        ASSOCIATE) and print a report; exit 0 when everything\n"
 	      "                        the settings need works, else 1\n"
 	      "      --env             print export lines: eval \"$(socksify --env)\"\n"
+	      "      --supervise       always run COMMAND under the seccomp supervisor\n"
+	      "                        (default: only static and Go programs)\n"
+	      "      --preload-only    never: LD_PRELOAD alone\n"
+	      "      --jail            supervise COMMAND in a network namespace whose only\n"
+	      "                        way out is the proxy: what escapes fails\n"
 	      "  -h, --help            this help\n"
 	      "  -V, --version         print the version\n"
 	      "\n"
@@ -158,6 +170,15 @@ static int parse_args(int argc, char **argv, struct cli_opts *o)
 		case OPT_ENV:
 			o->env = true;
 			break;
+		case OPT_SUPERVISE:
+			o->mode = SV_SUPERVISE;
+			break;
+		case OPT_PRELOAD_ONLY:
+			o->mode = SV_PRELOAD_ONLY;
+			break;
+		case OPT_JAIL:
+			o->jail = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -185,6 +206,14 @@ static int parse_args(int argc, char **argv, struct cli_opts *o)
 	if ((o->check || o->env) && o->command) {
 		cli_err("%s takes no COMMAND (got '%s')", o->check ? "--check" : "--env",
 			o->command[0]);
+		return CLI_EXIT_FAIL;
+	}
+	if (o->jail && o->mode == SV_PRELOAD_ONLY) {
+		cli_err("--jail needs the supervisor: it cannot be used with --preload-only");
+		return CLI_EXIT_FAIL;
+	}
+	if ((o->jail || o->mode != SV_AUTO) && !o->command) {
+		cli_err("--jail, --supervise and --preload-only need a COMMAND");
 		return CLI_EXIT_FAIL;
 	}
 	if (!o->check && !o->env && !o->command) {
@@ -395,13 +424,28 @@ static bool build_env(const struct cli_opts *o, const struct socksify_conf *c,
 
 /* ---- exec ---- */
 
-static int run_command(char **command, const char *lib)
+static int run_command(char **command, const char *lib, const struct socksify_conf *c,
+		       const struct cli_opts *o)
 {
 	char path[PATH_MAX];
-	if (probe_resolve(command[0], path, sizeof(path)))
+	struct sv_elf elf = {0};
+	bool found = probe_resolve(command[0], path, sizeof(path));
+	bool supervise = o->mode == SV_SUPERVISE || o->jail;
+
+	/* What LD_PRELOAD cannot reach (static, Go) goes under the supervisor. */
+	if (found && o->mode == SV_AUTO && sv_elf_probe(path, &elf) && elf.native &&
+	    (elf.is_static || elf.is_go))
+		supervise = true;
+	if (supervise)
+		return sv_run(command, c, o->jail);
+	if (found)
 		probe_warn(path, lib);
 	fflush(NULL);
+	return cli_exec(command);
+}
 
+int cli_exec(char **command)
+{
 	execvp(command[0], command);
 	/* Shell conventions: not found 127, found but not runnable 126. */
 	int e = errno;
@@ -458,7 +502,7 @@ int main(int argc, char **argv)
 		cli_err("%s", err);
 		goto out;
 	}
-	rc = run_command(opts.command, lib);
+	rc = run_command(opts.command, lib, &conf, &opts);
 out:
 	env_free(&env);
 	return rc;

@@ -166,7 +166,7 @@ static const char *secure_reason(int fd, const struct stat *st)
 }
 
 /* The interpreter named on a "#!" line, or false. */
-static bool script_interp(int fd, char *out, size_t cap)
+bool probe_script_interp(int fd, char *out, size_t cap)
 {
 	char line[256];
 	ssize_t n = pread(fd, line, sizeof(line) - 1, 0);
@@ -214,7 +214,7 @@ static void probe_one(const char *path, const struct elf_info *lib, int depth)
 				 "library, so its connections will not go through the proxy",
 				 path, info.cls == ELFCLASS64 ? 64 : 32, info.machine,
 				 lib->cls == ELFCLASS64 ? 64 : 32, lib->machine);
-	} else if (depth < PROBE_SCRIPT_DEPTH && script_interp(fd, interp, sizeof(interp))) {
+	} else if (depth < PROBE_SCRIPT_DEPTH && probe_script_interp(fd, interp, sizeof(interp))) {
 		/* A script is only as reachable as the interpreter that runs it. */
 		probe_one(interp, lib, depth + 1);
 	}

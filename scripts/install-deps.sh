@@ -20,11 +20,15 @@ TEST_PKGS=(bats bats-support bats-assert curl wget ncat dnsutils ldnsutils dnsma
 # 55-nametable: strace counts a first lookup's opens; unshare and setpriv (util-linux)
 # give it a private /dev/shm and a second user.
 TEST_PKGS+=(strace util-linux)
+# The supervisor suite (70-supervisor): Go programs built by the suite, static busybox,
+# an io_uring client.
+SUPERVISOR_PKGS=(golang-go busybox-static liburing-dev)
 # Browsers for the DNS-leak suite (50-dns-browsers, headless).
 BROWSER_PKGS=(chromium firefox-esr)
 # Benchmarks (scripts/bench).
 BENCH_PKGS=(hyperfine time)
-PKGS=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BROWSER_PKGS[@]}" "${BENCH_PKGS[@]}")
+PKGS=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${SUPERVISOR_PKGS[@]}" "${BROWSER_PKGS[@]}"
+	"${BENCH_PKGS[@]}")
 
 # missing_pkgs: every package in PKGS that dpkg does not list as installed ("ii").
 missing_pkgs() {

@@ -12,8 +12,9 @@
 #                      auto: only when the 1-minute load average is below 0.7)
 #   BENCH_SHIM=0       skip the client (shim) part (it needs root for namespaces)
 #   SHIM_SERVER=name   socksifyd | microsocks for the shim part (default: socksifyd if it runs)
-#   BENCH_PARTS="servers shim udp workers"   which parts to run (all by default; udp =
-#                      udp.sh; workers = socksifyd -w 1 vs -w 2 vs microsocks, issue 14)
+#   BENCH_PARTS="servers shim udp workers supervise"   which parts to run (all by
+#                      default; udp = udp.sh; workers = socksifyd -w 1 vs -w 2 vs
+#                      microsocks, issue 14; supervise = supervise.sh, issue 13)
 #   BENCH_SOCKSIFYD_BEFORE=path   a one-thread socksifyd (e.g. main's build before issue
 #                      14) for the workers part's "bulk CPU unchanged" row
 #   BENCH_MAX_SESSIONS=N   the session-limit test's ceiling (full 10000, quick 0 = skip)
@@ -1056,13 +1057,38 @@ udp_tables() {
 	fi
 }
 
-PARTS=${BENCH_PARTS:-servers shim udp workers}
+# The seccomp supervisor (issue 13) against the library: its own script, carried in.
+sv_part() {
+	SV_NOTE=""
+	if over_time; then SV_NOTE="skipped: the run's time budget (BENCH_MAX_SECONDS) was spent"; return; fi
+	log "part 4: the supervisor (scripts/bench/supervise.sh)"
+	local -a q=()
+	[[ $QUICK == 1 ]] && q=(SV_BENCH_N=150 SV_BENCH_REPS=3 SV_BENCH_BULK=128M SV_BENCH_HF_RUNS=50)
+	env "${q[@]}" timeout 300 bash "$HERE/supervise.sh" "$BUILD" >"$WORK/sv.out" 2>>"$WORK/sv.err" ||
+		SV_NOTE="supervise.sh ended with status $? ($(head -c 200 "$WORK/sv.err" | tr '\n' ' '))"
+}
+
+sv_tables() {
+	echo "### The seccomp supervisor (scripts/bench/supervise.sh, issue 13)"
+	echo
+	[[ -n ${SV_NOTE:-} ]] && { echo "$SV_NOTE"; echo; }
+	if [[ -s $WORK/sv.out ]]; then
+		echo '```'
+		cat "$WORK/sv.out"
+		echo '```'
+		echo
+	fi
+}
+
+PARTS=${BENCH_PARTS:-servers shim udp workers supervise}
 WORKERS_NOTE="skipped: not in BENCH_PARTS"
+SV_NOTE="skipped: not in BENCH_PARTS"
 UDP_NOTE="skipped: not in BENCH_PARTS"
 [[ $PARTS == *servers* ]] && server_part
 [[ $PARTS == *shim* ]] && shim_part
 [[ $PARTS == *udp* ]] && udp_part
 [[ $PARTS == *workers* ]] && { WORKERS_NOTE=""; workers_part; }
+[[ $PARTS == *supervise* ]] && sv_part
 {
 	header
 	targets_table
@@ -1070,6 +1096,7 @@ UDP_NOTE="skipped: not in BENCH_PARTS"
 	shim_tables
 	udp_tables
 	workers_tables
+	sv_tables
 	echo "_total run time: $((SECONDS - BENCH_START)) s_"
 	if [[ -s $WORK/errors ]]; then
 		echo

@@ -408,29 +408,63 @@ $T/env.conf"
 	assert_output ''
 }
 
-@test "a statically linked COMMAND: one warning, then it runs" {
+@test "a statically linked COMMAND runs under the supervisor, without a warning" {
 	[ -x "$T/static" ] || skip "cc -static does not work here (no libc.a)"
 	run "$SOCKSIFY" "$T/static"
 	assert_failure 3
-	assert_output --partial 'statically linked'
-	assert_equal "${#lines[@]}" 1
+	assert_output ''
 	# Found through PATH as well.
 	PATH=$T:$PATH run "$SOCKSIFY" static
-	assert_failure 3
-	assert_output --partial 'statically linked'
-	# -q: errors only.
-	run "$SOCKSIFY" -q "$T/static"
 	assert_failure 3
 	assert_output ''
 }
 
-@test "a script run by a static interpreter: warned" {
+@test "--preload-only: a statically linked COMMAND gets one warning, then runs" {
+	[ -x "$T/static" ] || skip "cc -static does not work here (no libc.a)"
+	run "$SOCKSIFY" --preload-only "$T/static"
+	assert_failure 3
+	assert_output --partial 'statically linked'
+	assert_equal "${#lines[@]}" 1
+	PATH=$T:$PATH run "$SOCKSIFY" --preload-only static
+	assert_failure 3
+	assert_output --partial 'statically linked'
+	# -q: errors only.
+	run "$SOCKSIFY" -q --preload-only "$T/static"
+	assert_failure 3
+	assert_output ''
+}
+
+@test "a script run by a static interpreter: supervised, or warned with --preload-only" {
 	[ -x "$T/static" ] || skip "cc -static does not work here (no libc.a)"
 	printf '#!%s\n' "$T/static" >"$T/script"
 	chmod 755 "$T/script"
 	run "$SOCKSIFY" "$T/script"
 	assert_failure 3
+	assert_output ''
+	run "$SOCKSIFY" --preload-only "$T/script"
+	assert_failure 3
 	assert_output --partial 'statically linked'
+}
+
+@test "--supervise / --preload-only / --jail: bad combinations are refused (125)" {
+	run "$SOCKSIFY" --jail --preload-only true
+	assert_failure 125
+	assert_output --partial 'cannot be used with --preload-only'
+	run "$SOCKSIFY" --supervise --env
+	assert_failure 125
+	assert_output --partial 'need a COMMAND'
+}
+
+@test "--supervise: exit status, not-found and not-executable as without it" {
+	run "$SOCKSIFY" --supervise sh -c 'exit 7'
+	assert_failure 7
+	run -127 "$SOCKSIFY" --supervise no-such-command-here
+	assert_failure 127
+	assert_output --partial 'command not found'
+	run "$SOCKSIFY" --supervise /etc/passwd
+	assert_failure 126
+	run "$SOCKSIFY" --supervise sh -c 'kill -TERM $$'
+	assert_failure 143
 }
 
 @test "a set-user-ID COMMAND: one warning, then it runs" {
