@@ -441,23 +441,27 @@ static void test_file(void)
 	   "missing file: ENOENT and %s", err);
 	errno = 0;
 	ok(!conf_load_file(&c, dir, err, sizeof(err)) && errno == EISDIR, "directory: %s", err);
+	/* Only a regular file is a config: a FIFO would read as an empty file (no
+	 * proxy: the default one) and a device as whatever it yields. */
 	conf_defaults(&c);
-	ok(conf_load_file(&c, "/dev/null", err, sizeof(err)) && c.nproxies == 0,
-	   "/dev/null is an empty config: %s", err);
-	ok(!conf_load_file(&c, "/dev/zero", err, sizeof(err)) && strstr(err, "too large") != NULL,
-	   "/dev/zero refused: %s", err);
+	errno = 0;
+	ok(!conf_load_file(&c, "/dev/null", err, sizeof(err)) && errno != ENOENT &&
+	   strstr(err, "/dev/null: not a regular file") != NULL, "/dev/null refused: %s", err);
+	ok(!conf_load_file(&c, "/dev/zero", err, sizeof(err)) &&
+	   strstr(err, "not a regular file") != NULL, "/dev/zero refused: %s", err);
 
-	/* A FIFO nobody writes to must not hang: it reads as an empty file. */
 	snprintf(path, sizeof(path), "%s/fifo", dir);
 	if (mkfifo(path, 0600) == 0) {
 		conf_defaults(&c);
 		err[0] = '\0';
-		ok(conf_load_file(&c, path, err, sizeof(err)), "FIFO without writer: %s", err);
+		errno = 0;
+		ok(!conf_load_file(&c, path, err, sizeof(err)) && errno != ENOENT &&
+		   strstr(err, "not a regular file (a FIFO)") != NULL,
+		   "FIFO without writer: an error, no hang: %s", err);
 		unlink(path);
 	} else {
 		ok(0, "mkfifo");
 	}
-	/* A pipe with data, as with socksify -f <(...). */
 	{
 		int p[2];
 		if (pipe(p) == 0) {
@@ -466,8 +470,9 @@ static void test_file(void)
 			snprintf(path, sizeof(path), "/proc/self/fd/%d", p[0]);
 			conf_defaults(&c);
 			err[0] = '\0';
-			ok(conf_load_file(&c, path, err, sizeof(err)) && c.dns == DNS_LOCAL,
-			   "config from a pipe: %s", err);
+			ok(!conf_load_file(&c, path, err, sizeof(err)) &&
+			   strstr(err, "not a regular file") != NULL,
+			   "a pipe is refused (the library would re-read it empty): %s", err);
 			close(p[0]);
 		}
 	}
