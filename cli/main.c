@@ -204,40 +204,17 @@ static const char *getenv_const(const char *name)
 	return getenv(name);
 }
 
-static bool file_exists(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0;
-}
-
-/* The config file to read, as an absolute path in out ("" for none). A file named
- * by -f or $SOCKSIFY_CONF must exist; the default locations may be absent. */
+/* The config file to read, as an absolute path in out ("" for none): conf_find's
+ * search (the library's too), made absolute since the program may chdir. */
 static bool find_config(const struct cli_opts *o, char *out, size_t cap, char *err,
 			size_t errlen)
 {
-	const char *named = o->config;
-	const char *env = getenv("SOCKSIFY_CONF");
-	if (!named && env && *env)
-		named = env;
-	out[0] = '\0';
-	if (named) {
-		if (!file_exists(named)) {
-			snprintf(err, errlen, "config file %s: %s", named, strerror(errno));
-			return false;
-		}
-		return env_abs_path(named, out, cap, err, errlen);
-	}
-
 	char path[PATH_MAX];
-	const char *home = getenv("HOME");
-	if (home && *home &&
-	    snprintf(path, sizeof(path), "%s/.config/socksify/socksify.conf", home) <
-		    (int)sizeof(path) &&
-	    file_exists(path))
-		return env_abs_path(path, out, cap, err, errlen);
-	if (file_exists("/etc/socksify.conf"))
-		return str_copy(out, "/etc/socksify.conf", cap) < cap;
-	return true;
+
+	if (!conf_find(o->config, false, getenv_const, path, sizeof(path), err, errlen))
+		return false;
+	out[0] = '\0';
+	return path[0] == '\0' || env_abs_path(path, out, cap, err, errlen);
 }
 
 /* A URL given with -p, shown with its password masked, for messages that conf.c
