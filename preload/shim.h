@@ -45,6 +45,10 @@ extern __thread int shim_inside;
 /* NULL when the configuration is bad (the error was logged once); connections that
  * would be proxied must then fail. */
 const struct socksify_conf *shim_conf(void);
+/* True when the library must stay out of the way (nothing configured machine-wide,
+ * PID 1, socksifyd, exclude_program): hooks pass every call straight to libc.
+ * shim_conf() then describes a pass-through configuration. */
+bool shim_inert(void);
 /* The program wants the log file's fd number (dup2 onto it): move the log away. */
 void shim_relocate_log(int fd);
 /* Our internal fd was closed behind our back (a raw syscall): forget it, and stop
