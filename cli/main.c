@@ -43,7 +43,7 @@ void cli_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
-enum { OPT_CHECK = 0x100, OPT_ENV };
+enum { OPT_CHECK = 0x100, OPT_ENV, OPT_INSTALL, OPT_UNINSTALL, OPT_STATUS, OPT_ROOT };
 
 /* What the command line asked for, kept as given: the URLs verbatim (so credentials
  * reach the library exactly as typed) and the rules as strings. */
@@ -58,6 +58,8 @@ struct cli_opts {
 	bool log_set;
 	bool check, env;
 	const char *check_dest;
+	enum system_cmd system; /* 0, or --install-system and friends */
+	const char *root;       /* --root DIR for them */
 	char **command; /* NULL-terminated argv of COMMAND, or NULL */
 };
 
@@ -72,6 +74,10 @@ static const struct option long_opts[] = {
 	{"log-file", required_argument, NULL, 'L'},
 	{"check", optional_argument, NULL, OPT_CHECK},
 	{"env", no_argument, NULL, OPT_ENV},
+	{"install-system", no_argument, NULL, OPT_INSTALL},
+	{"uninstall-system", no_argument, NULL, OPT_UNINSTALL},
+	{"system-status", no_argument, NULL, OPT_STATUS},
+	{"root", required_argument, NULL, OPT_ROOT},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -82,6 +88,8 @@ static void usage(FILE *f)
 	fputs("usage: socksify [OPTIONS] [--] COMMAND [ARG...]\n"
 	      "       socksify [OPTIONS] --check[=HOST:PORT]\n"
 	      "       socksify [OPTIONS] --env\n"
+	      "       socksify --install-system [-p URL]... | --uninstall-system |\n"
+	      "                --system-status   [--root DIR]\n"
 	      "Runs COMMAND with its TCP, UDP and DNS traffic sent through SOCKS proxies.\n"
 	      "\n"
 	      "  -p, --proxy URL       a proxy (socks5://, socks5h://, socks4://, socks4a://,\n"
@@ -102,6 +110,13 @@ static void usage(FILE *f)
 	      "                        ASSOCIATE) and print a report; exit 0 when everything\n"
 	      "                        the settings need works, else 1\n"
 	      "      --env             print export lines: eval \"$(socksify --env)\"\n"
+	      "      --install-system  every dynamic program of the machine through the\n"
+	      "                        proxy: installs the library, writes /etc/socksify.conf\n"
+	      "                        from -p (or the example when there is none) and adds\n"
+	      "                        one line to /etc/ld.so.preload\n"
+	      "      --uninstall-system  removes that line (and nothing else)\n"
+	      "      --system-status   is the line there, does the config parse, the check\n"
+	      "      --root DIR        for the three above: files under DIR instead of /\n"
 	      "  -h, --help            this help\n"
 	      "  -V, --version         print the version\n"
 	      "\n"
@@ -161,6 +176,19 @@ static int parse_args(int argc, char **argv, struct cli_opts *o)
 		case OPT_ENV:
 			o->env = true;
 			break;
+		case OPT_INSTALL:
+		case OPT_UNINSTALL:
+		case OPT_STATUS:
+			if (o->system != 0 && o->system != (enum system_cmd)(c - OPT_INSTALL + 1)) {
+				cli_err("give one of --install-system, --uninstall-system and "
+					"--system-status");
+				return CLI_EXIT_FAIL;
+			}
+			o->system = (enum system_cmd)(c - OPT_INSTALL + 1);
+			break;
+		case OPT_ROOT:
+			o->root = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -181,6 +209,23 @@ static int parse_args(int argc, char **argv, struct cli_opts *o)
 	if (optind < argc)
 		o->command = argv + optind;
 
+	if (o->system != 0) {
+		if (o->command || o->check || o->env) {
+			cli_err("--install-system, --uninstall-system and --system-status take no "
+				"COMMAND, --check or --env");
+			return CLI_EXIT_FAIL;
+		}
+		if (o->system != SYSTEM_INSTALL && o->nproxies > 0) {
+			cli_err("-p goes with --install-system only");
+			return CLI_EXIT_FAIL;
+		}
+		return -1;
+	}
+	if (o->root) {
+		cli_err("--root goes with --install-system, --uninstall-system or "
+			"--system-status");
+		return CLI_EXIT_FAIL;
+	}
 	if (o->check && o->env) {
 		cli_err("--check and --env cannot be used together");
 		return CLI_EXIT_FAIL;
@@ -427,6 +472,10 @@ int main(int argc, char **argv)
 		goto out;
 	rc = CLI_EXIT_FAIL;
 	cli_quiet = opts.verbosity < 0;
+	if (opts.system != 0) {
+		rc = system_main(opts.system, opts.root, opts.proxies, opts.nproxies);
+		goto out;
+	}
 
 	err[0] = '\0';
 	if (!build_conf(&opts, &conf, conf_path, sizeof(conf_path), err, sizeof(err))) {

@@ -2,26 +2,33 @@
 # private mount namespace, never touching the host's /etc, /usr/local, /dev or /dev/shm.
 # Loaded after ../lib/common and ../shim/shim.bash.
 #
-#   sys_reset               empty upper layers: the private /etc and /usr/local start as
-#                           the host's
+#   sys_reset               empty upper layers ($SYS_DIR/root/etc, $SYS_DIR/root/usr/local):
+#                           the private /etc and /usr/local start as the host's
 #   sys_etc NAME CONTENT    a file in the private /etc (root-owned, 0644)
-#   sys_run [--ro-etc] [--host] CMD...   CMD in the private namespace (client netns
-#                           unless --host), empty environment
+#   sys_run [--ro-etc] [--host | --ns NS] [--exec] CMD...   CMD in the private namespace
+#                           (client netns by default), empty environment
+#   sys_install [-p URL]... socksify --install-system --root $SYS_DIR/root
 
 SYS_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 sys_reset() {
 	SYS_DIR=$NETNS_DIR/sys
 	export SYS_DIR
+	SYS_ROOT=$SYS_DIR/root
+	export SYS_DIR SYS_ROOT
 	rm -rf "$SYS_DIR"
-	mkdir -p "$SYS_DIR"/{etc,etc.work,usr,usr.work}
+	mkdir -p "$SYS_ROOT/etc" "$SYS_ROOT/usr/local"
 	: >"$SYS_DIR/syslog.log"
 }
 
 sys_etc() {
-	printf '%s' "$2" >"$SYS_DIR/etc/$1"
-	chown root:root "$SYS_DIR/etc/$1"
-	chmod 644 "$SYS_DIR/etc/$1"
+	printf '%s' "$2" >"$SYS_ROOT/etc/$1"
+	chown root:root "$SYS_ROOT/etc/$1"
+	chmod 644 "$SYS_ROOT/etc/$1"
+}
+
+sys_install() {
+	"$SOCKSIFY" --install-system --root "$SYS_ROOT" "$@"
 }
 
 sys_run() {
