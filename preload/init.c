@@ -39,17 +39,15 @@ static const char *shim_getenv(const char *name)
 	return getenv(name);
 }
 
-/* Did someone ask for us by name (the launcher, eval "$(socksify --env)", a user's
- * own LD_PRELOAD)? Then an unconfigured library means the default proxy, as
- * documented. Loaded only through /etc/ld.so.preload it means: leave this alone. */
-static bool shim_asked_for(void)
+bool shim_asked_for(void)
 {
 	const char *pre = getenv("LD_PRELOAD");
 
 	if (pre != NULL && strstr(pre, "libsocksify") != NULL)
 		return true;
+	/* SOCKSIFY_NAMETABLE is bookkeeping handed down a process tree, not a setting. */
 	for (char **e = environ; e != NULL && *e != NULL; e++)
-		if (strncmp(*e, "SOCKSIFY_", 9) == 0)
+		if (strncmp(*e, "SOCKSIFY_", 9) == 0 && strncmp(*e, "SOCKSIFY_NAMETABLE=", 19) != 0)
 			return true;
 	return false;
 }

@@ -1617,7 +1617,9 @@ static void rs_atfork_child(void)
 __attribute__((constructor)) static void rs_init(void)
 {
 	pthread_atfork(rs_atfork_prepare, rs_atfork_parent, rs_atfork_child);
-	if (getauxval(AT_SECURE))
+	/* Machine wide (not asked for by name), start-up stays free of syscalls and
+	 * allocations: a program that never resolves a name must not pay for a table. */
+	if (getauxval(AT_SECURE) || !shim_asked_for())
 		return;
 	const char *dns = getenv("SOCKSIFY_DNS");
 	if (dns != NULL && strcmp(dns, "local") == 0)

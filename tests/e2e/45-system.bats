@@ -24,13 +24,32 @@ setup_file() {
 		git clone -q --bare "$src" "$NETNS_DIR/www/repo.git" &&
 		git -C "$NETNS_DIR/www/repo.git" update-server-info || return 1
 	echo system-page >"$NETNS_DIR/www/sys.txt"
-	# A static program (busybox is one), and a 32-bit one when gcc-multilib is there.
-	SYS_STATIC=$(command -v busybox || true)
-	export SYS_STATIC
+	# A static program that connects, and a 32-bit one when gcc-multilib is there.
+	cat >"$NETNS_DIR/static_connect.c" <<'C'
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+int main(int argc, char **argv)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[2])) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	inet_pton(AF_INET, argv[1], &a.sin_addr);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		printf("static: %s\n", strerrorname_np(errno));
+		return 1;
+	}
+	printf("static: connected\n");
+	return 0;
+}
+C
+	gcc -static -O1 -o "$NETNS_DIR/static_connect" "$NETNS_DIR/static_connect.c" || return 1
 	printf 'int main(void){return 0;}\n' >"$NETNS_DIR/h.c"
 	gcc -m32 -o "$NETNS_DIR/h32" "$NETNS_DIR/h.c" 2>/dev/null || true
 	sys_suid_python "$NETNS_DIR/suid"
-	SYS_HOST_PRELOAD=$(sha256sum </etc/ld.so.preload 2>&1)
+	SYS_HOST_PRELOAD=$(sha256sum </etc/ld.so.preload 2>&1 || true)
 	export SYS_HOST_PRELOAD
 }
 
@@ -220,7 +239,7 @@ $LINE"
 	run sys_run --host cat /etc/ld.so.preload
 	assert_output "$LINE"
 	# The host's own /etc saw nothing of it.
-	[ "$(sha256sum </etc/ld.so.preload 2>&1)" = "$SYS_HOST_PRELOAD" ]
+	[ "$(sha256sum </etc/ld.so.preload 2>&1 || true)" = "$SYS_HOST_PRELOAD" ]
 	run sys_run --host "$SOCKSIFY" --system-status
 	assert_output --partial "preload: enabled"
 	assert_output --partial "parses (1 proxy)"
@@ -249,4 +268,121 @@ $LINE"
 	assert_failure 125
 	run "$SOCKSIFY" --install-system true
 	assert_failure 125
+}
+
+# ---- the battery: configured, unconfigured (inert), broken ----
+
+# assert_item DIR ITEM RC [OUTPUT]: ITEM exited RC and (when given) printed OUTPUT.
+assert_item() {
+	local dir=$1 item=$2 rc=$3
+	if [ "$(cat "$dir/$item.rc")" != "$rc" ] ||
+		{ [ $# -gt 3 ] && [ "$(cat "$dir/$item.out")" != "$4" ]; }; then
+		echo "item $item: want rc=$rc${4:+ out=[$4]}" >&2
+		sys_show "$dir" >&2
+		return 1
+	fi
+}
+
+@test "configured: every program of the battery goes through the proxy, no DNS leak" {
+	sys_listener 1080
+	sys_install -p "$SHIM_PROXY"
+	: >"$NETNS_DIR/canary.log"
+	: >"$NETNS_DIR/httpd.log.mark"
+	local before d=$BATS_TEST_TMPDIR/on
+	before=$(wc -l <"$NETNS_DIR/httpd.log")
+	sys_battery "$d"
+	sys_show "$d"
+	assert_item "$d" bash 0 system-page
+	assert_item "$d" coreutils 0 coreutils-ok
+	assert_item "$d" curl 0 system-page
+	assert_item "$d" wget 0 system-page
+	assert_item "$d" python3 0 system-page
+	assert_item "$d" git 0 hello
+	assert_item "$d" ssh 0 ssh-ok
+	assert_item "$d" sudo 0 $'sudo-ok\nsystem-page'
+	assert_item "$d" su 0 $'su-ok\nsystem-page'
+	assert_item "$d" getent 0
+	assert_item "$d" dpkg 0 ii
+	# A static program is out of reach (documented); it runs as without the library.
+	assert_item "$d" static 1 "static: ENETUNREACH"
+	# PID 1 is never touched: its connect goes straight to the kernel (no route here);
+	# its child is proxied.
+	assert_item "$d" pid1 0 result=ENETUNREACH
+	assert_item "$d" pid1child 0 system-page
+	# A set-user-ID program ignores SOCKSIFY_* naming another proxy: the root config.
+	assert_item "$d" suid 0 result=OK
+	run cat "$NETNS_DIR/listener-1080.log"
+	refute_output --partial "connection from"
+	# Nothing on any stderr.
+	run sh -c "cat $d/*.err"
+	assert_output ""
+	[ "$(canary_count)" = 0 ]
+	run sh -c "tail -n +$((before + 1)) '$NETNS_DIR/httpd.log' | grep -c '^$NS_PROXY_OUT_IP .*sys.txt'"
+	[ "$output" -ge 8 ]
+}
+
+@test "unconfigured (preload, no config): every program behaves exactly as without the library" {
+	local base=$BATS_TEST_TMPDIR/base d=$BATS_TEST_TMPDIR/inert item
+	sys_battery "$base"
+	sys_install -p "$SHIM_PROXY"
+	rm "$SYS_ROOT/etc/socksify.conf"
+	run sys_preload
+	assert_output "$LINE"
+	sys_battery "$d"
+	sys_show "$d"
+	for item in "${SYS_ITEMS[@]}"; do
+		[ "$item" = suid ] && continue # its python prints timings: compared below
+		if [ "$(cat "$base/$item.rc")" != "$(cat "$d/$item.rc")" ] ||
+			! cmp -s "$base/$item.err" "$d/$item.err" ||
+			! cmp -s "$base/$item.out" "$d/$item.out"; then
+			echo "item $item differs from the run without the library; without:" >&2
+			sys_show "$base" >&2
+			return 1
+		fi
+	done
+	assert_item "$d" suid "$(cat "$base/suid.rc")" "$(cat "$base/suid.out")"
+	# sudo and su log to syslog themselves; the library says nothing.
+	run grep -c socksify "$SYS_DIR/syslog.log"
+	assert_output 0
+}
+
+@test "broken config: every program still runs, proxied connects fail, one syslog line each" {
+	sys_install -p "$SHIM_PROXY"
+	printf 'proxy = %s\nchain = sideways\n' "$SHIM_PROXY" >"$SYS_ROOT/etc/socksify.conf"
+	: >"$NETNS_DIR/canary.log"
+	local d=$BATS_TEST_TMPDIR/broken item rc
+	sys_battery "$d"
+	sys_show "$d"
+	for item in "${SYS_ITEMS[@]}"; do
+		rc=$(cat "$d/$item.rc")
+		if [ "$rc" = 124 ] || { [ "$rc" -gt 128 ] && [ "$rc" -lt 160 ]; }; then
+			echo "item $item: rc=$rc (killed or timed out)" >&2
+			return 1
+		fi
+	done
+	assert_item "$d" coreutils 0 coreutils-ok
+	assert_item "$d" dpkg 0 ii
+	assert_item "$d" pid1 0 result=ENETUNREACH
+	assert_item "$d" suid 0 result=ECONNREFUSED
+	for item in bash curl wget python3 git ssh su; do
+		[ "$(cat "$d/$item.rc")" != 0 ] || { sys_show "$d" >&2; return 1; }
+	done
+	run sh -c "cat $d/*.err | grep -i socksify"
+	assert_output ""
+	[ "$(canary_count)" = 0 ]
+	# The reason, in syslog, with FILE:LINE, never twice from one process.
+	run grep -c "socksify.conf:2: bad value 'sideways'" "$SYS_DIR/syslog.log"
+	[ "$output" -ge 5 ]
+	run sh -c "grep -o 'socksify\\[[0-9]*\\]' '$SYS_DIR/syslog.log' | sort | uniq -d"
+	assert_output ""
+}
+
+@test "32-bit program under the preload: no loader line" {
+	[ -x "$NETNS_DIR/h32" ] || skip "gcc -m32 cannot build a 32-bit program (gcc-multilib not installed)"
+	"$NETNS_DIR/h32" 2>/dev/null || skip "this kernel does not run 32-bit programs (IA32 emulation off)"
+	[ -f "$BUILD/32/libsocksify.so" ] || fail "no build/32/libsocksify.so although gcc -m32 works"
+	sys_install -p "$SHIM_PROXY"
+	run sys_run "$NETNS_DIR/h32"
+	assert_success
+	assert_output ""
 }

@@ -64,3 +64,84 @@ sys_suid_python() {
 	cp "$SHIM_DIR/connect_errno.py" "$dir/"
 	chmod 644 "$dir/connect_errno.py"
 }
+
+# ---- the battery: the same programs in each mode ----
+# Each item is one shell command run in the client namespace; sys_battery runs them all
+# (30 s each at most) and leaves ITEM.rc / ITEM.out / ITEM.err in a directory.
+SYS_ITEMS=(bash coreutils curl wget python3 git ssh sudo su getent dpkg static pid1 pid1child
+	suid)
+
+sys_item_cmd() {
+	local t=$NS_TARGET_IP
+	case "$1" in
+	bash) echo "bash -c 'exec 3<>/dev/tcp/$t/80 && printf \"GET /sys.txt HTTP/1.0\\r\\n\\r\\n\" >&3 && tail -n 1 <&3'" ;;
+	coreutils) echo "ls / >/dev/null && cat /etc/hostname >/dev/null && sort </etc/passwd | wc -l >/dev/null && echo coreutils-ok" ;;
+	curl) echo "curl -s --max-time 10 http://target.test/sys.txt" ;;
+	wget) echo "wget -q -O - -T 10 -t 1 http://target.test/sys.txt" ;;
+	python3) echo "python3 -c 'import urllib.request as u; print(u.urlopen(\"http://target.test/sys.txt\", timeout=10).read().decode().strip())'" ;;
+	git) echo "rm -rf /tmp/sfy-sys-clone.\$\$ && git clone -q http://target.test/repo.git /tmp/sfy-sys-clone.\$\$ 2>/dev/null && cat /tmp/sfy-sys-clone.\$\$/README; rc=\$?; rm -rf /tmp/sfy-sys-clone.\$\$; exit \$rc" ;;
+	ssh) echo "ssh -F /dev/null -i $SYS_SSH/client_key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o ConnectTimeout=10 -o LogLevel=ERROR root@$t 'echo ssh-ok'" ;;
+	sudo) echo "command -v sudo >/dev/null || { echo sudo-absent; exit 0; }; sudo -u nobody sh -c 'echo sudo-ok' && sudo -u nobody curl -s --max-time 10 http://target.test/sys.txt" ;;
+	su) echo "su -s /bin/sh nobody -c 'echo su-ok; curl -s --max-time 10 http://target.test/sys.txt'" ;;
+	getent) echo "getent hosts target.test >/dev/null" ;;
+	dpkg) echo "dpkg -l coreutils | tail -n 1 | cut -c1-2" ;;
+	static) echo "$NETNS_DIR/static_connect $t 80" ;;
+	pid1) echo "unshare -p -f --kill-child python3 $SHIM_DIR/connect_errno.py $t 80 | cut -d' ' -f1" ;;
+	pid1child) echo "unshare -p -f --kill-child sh -c 'curl -s --max-time 10 http://target.test/sys.txt; :'" ;;
+	suid) echo "SOCKSIFY_PROXY=socks5://127.0.0.1:1080 SOCKSIFY_CONF=/nonexistent setpriv --reuid=65534 --regid=65534 --clear-groups $NETNS_DIR/suid/python3-suid $NETNS_DIR/suid/connect_errno.py $t 80 | cut -d' ' -f1" ;;
+	esac
+}
+
+# sys_battery DIR: every item; sshd (under the same preload, in the target namespace)
+# runs for the duration.
+sys_battery() {
+	local dir=$1 item rc
+	mkdir -p "$dir"
+	sys_sshd_start || return 1
+	for item in "${SYS_ITEMS[@]}"; do
+		rc=0
+		timeout 30 unshare -m --propagation private "$SYS_LIB_DIR/inner.sh" \
+			sh -c "$(sys_item_cmd "$item")" >"$dir/$item.out" 2>"$dir/$item.err" || rc=$?
+		echo "$rc" >"$dir/$item.rc"
+	done
+	sys_sshd_stop
+}
+
+# sshd in the target namespace, itself under the private /etc/ld.so.preload.
+sys_sshd_start() {
+	SYS_SSH=$NETNS_DIR/sysssh
+	if [ ! -f "$SYS_SSH/host_key" ]; then
+		mkdir -p "$SYS_SSH"
+		ssh-keygen -q -t ed25519 -N '' -f "$SYS_SSH/host_key"
+		ssh-keygen -q -t ed25519 -N '' -f "$SYS_SSH/client_key"
+		cp "$SYS_SSH/client_key.pub" "$SYS_SSH/authorized_keys"
+		chmod 600 "$SYS_SSH/authorized_keys"
+		printf '%s\n' "Port 22" "ListenAddress $NS_TARGET_IP" "HostKey $SYS_SSH/host_key" \
+			"AuthorizedKeysFile $SYS_SSH/authorized_keys" "PidFile none" "UsePAM no" \
+			"StrictModes no" "PermitRootLogin prohibit-password" \
+			"PasswordAuthentication no" >"$SYS_SSH/sshd_config"
+	fi
+	export SYS_SSH
+	if [ ! -d /run/sshd ]; then
+		mkdir -p /run/sshd && touch "$BATS_FILE_TMPDIR/made-run-sshd"
+	fi
+	netns_bg - "$SYS_SSH/sshd.log" unshare -m --propagation private "$SYS_LIB_DIR/inner.sh" \
+		--exec --ns "$NS_TARGET" /usr/sbin/sshd -D -e -f "$SYS_SSH/sshd_config"
+	SYS_SSHD_PID=$NETNS_BG_PID
+	wait_for_port "$NS_TARGET" "$NS_TARGET_IP" 22 10
+}
+
+sys_sshd_stop() {
+	kill "$SYS_SSHD_PID" 2>/dev/null
+	wait "$SYS_SSHD_PID" 2>/dev/null
+	return 0
+}
+
+# sys_show DIR: every item's status and output, for a failing test's log.
+sys_show() {
+	local item
+	for item in "${SYS_ITEMS[@]}"; do
+		printf '%-10s rc=%s out=[%s] err=[%s]\n' "$item" "$(cat "$1/$item.rc")" \
+			"$(head -c 300 "$1/$item.out" | tr '\n' '|')" "$(head -c 300 "$1/$item.err" | tr '\n' '|')"
+	done
+}
