@@ -173,8 +173,12 @@ const struct socksify_conf *shim_conf(void)
 __attribute__((constructor)) static void shim_init(void)
 {
 	/* Only what is cheap: the symbol table. No config parsing, no allocation,
-	 * no thread, no fd (the logger's defaults are static: warn, stderr). */
-	real_init();
+	 * no thread, no fd (the logger's defaults are static: warn, stderr). Machine
+	 * wide, not even that: every process of the machine starts here, and real()
+	 * resolves the table on first use anyway (pthread_once's wake-up is a futex
+	 * call that `true` has no use for). */
+	if (shim_asked_for())
+		real_init();
 }
 
 void shim_relocate_log(int fd)

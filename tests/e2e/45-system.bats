@@ -386,3 +386,41 @@ assert_item() {
 	assert_success
 	assert_output ""
 }
+
+# ---- start-up cost: what the library adds to a program that never touches the network ----
+
+# sys_syscalls MODE: the system call names of /bin/true in the private namespace with
+# MODE none | empty (an empty preload .so: the loader's floor) | inert | configured.
+sys_syscalls() {
+	sys_reset
+	case "$1" in
+	empty)
+		printf '' | gcc -shared -fPIC -o "$NETNS_DIR/empty.so" -x c - &&
+			sys_etc ld.so.preload "$NETNS_DIR/empty.so"$'\n' ;;
+	inert) sys_install -p "$SHIM_PROXY" >/dev/null && rm "$SYS_ROOT/etc/socksify.conf" ;;
+	configured) sys_install -p "$SHIM_PROXY" >/dev/null ;;
+	esac
+	sys_run --host strace -o "$NETNS_DIR/st.$1" /bin/true >/dev/null 2>&1 || return 1
+	sed -n 's/^\([a-z0-9_]*\)(.*/\1/p' "$NETNS_DIR/st.$1" | sort
+}
+
+@test "start-up: unconfigured and configured add at most futex and getpid to true, and open nothing" {
+	require_cmd strace gcc
+	local floor inert conf
+	floor=$(sys_syscalls empty)
+	inert=$(sys_syscalls inert)
+	conf=$(sys_syscalls configured)
+	# What the library's own code adds beyond an empty preload's loader work; ld.so's
+	# $LIB expansion reads /proc/self/exe once and our larger image takes one more mmap.
+	for got in "$inert" "$conf"; do
+		run comm -13 <(echo "$floor") <(echo "$got")
+		echo "added: $output"
+		run bash -c 'comm -13 <(printf "%s\n" "$1") <(printf "%s\n" "$2") | grep -vx -e readlink -e mmap' _ "$floor" "$got"
+		echo "ours: $output"
+		[ "$(grep -c . <<<"$output")" -le 2 ]
+		refute_output --regexp '(open|socket|clone|write|connect|read$|stat)'
+	done
+	# Lazy: the config file is not even looked at before the first network call.
+	run grep -c socksify.conf "$NETNS_DIR/st.configured"
+	assert_output 0
+}
