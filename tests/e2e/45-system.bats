@@ -424,3 +424,31 @@ sys_syscalls() {
 	run grep -c socksify.conf "$NETNS_DIR/st.configured"
 	assert_output 0
 }
+
+# ---- never harm the machine ----
+
+@test "exclude_program: an excluded program goes straight to libc, the others still through the proxy" {
+	sys_install -p "$SHIM_PROXY"
+	printf 'exclude_program = curl\nexclude_program = /usr/bin/pyth*\n' >>"$SYS_ROOT/etc/socksify.conf"
+	run sys_run sh -c "curl -s --max-time 5 http://$NS_TARGET_IP/sys.txt; echo rc=\$?"
+	assert_output "rc=7"
+	run sys_run python3 "$SHIM_DIR/connect_errno.py" "$NS_TARGET_IP" 80
+	assert_output --partial "result=ENETUNREACH"
+	run sys_run wget -q -O - -T 10 -t 1 "http://$NS_TARGET_IP/sys.txt"
+	assert_success
+	assert_output "system-page"
+}
+
+@test "socksifyd under the preload never proxies itself, even when the config names it" {
+	require_file "$BUILD/socksifyd"
+	local port=11080
+	sys_install -p "socks5://$NS_PROXY_IP:$port"
+	netns_bg - "$NETNS_DIR/selfd.log" unshare -m --propagation private "$SYS_LIB_DIR/inner.sh" \
+		--exec --ns "$NS_PROXY" "$BUILD/socksifyd" --open -l "$NS_PROXY_IP:$port"
+	local pid=$NETNS_BG_PID
+	wait_for_port "$NS_PROXY" "$NS_PROXY_IP" "$port" 10
+	run sys_run curl -s --max-time 10 http://target.test/sys.txt
+	kill "$pid"
+	assert_success
+	assert_output "system-page"
+}
