@@ -53,10 +53,13 @@ bool shim_asked_for(void)
 }
 
 /* Programs never touched whatever the config says: PID 1 (a machine, or a PID
- * namespace, must boot even with a broken proxy) and socksifyd, which is the proxy. */
+ * namespace, must boot even with a broken proxy), socksifyd, which is the proxy, and
+ * the launcher, whose --check and --system-status talk to the proxies themselves. */
 static bool shim_hands_off(void)
 {
-	return getpid() == 1 || strcmp(program_invocation_short_name, "socksifyd") == 0;
+	const char *me = program_invocation_short_name;
+
+	return getpid() == 1 || strcmp(me, "socksifyd") == 0 || strcmp(me, "socksify") == 0;
 }
 
 static bool shim_excluded(const struct socksify_conf *c)
