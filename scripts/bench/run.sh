@@ -12,7 +12,8 @@
 #                      auto: only when the 1-minute load average is below 0.7)
 #   BENCH_SHIM=0       skip the client (shim) part (it needs root for namespaces)
 #   SHIM_SERVER=name   socksifyd | microsocks for the shim part (default: socksifyd if it runs)
-#   BENCH_PARTS="servers shim udp"   which parts to run (all by default; udp = udp.sh)
+#   BENCH_PARTS="servers shim udp system"   which parts to run (all by default; udp =
+#                      udp.sh; system = system.sh, start-up under /etc/ld.so.preload)
 #   BENCH_MAX_SESSIONS=N   the session-limit test's ceiling (full 10000, quick 0 = skip)
 #   BENCH_MICROSOCKS, BENCH_DANTED, BENCH_LIB_PROXYCHAINS, BENCH_LIB_DANTE,
 #   BENCH_LIB_TORSOCKS   other builds of the peers (a missing one is skipped with a note)
@@ -937,17 +938,34 @@ udp_tables() {
 	fi
 }
 
-PARTS=${BENCH_PARTS:-servers shim udp}
+# Machine-wide start-up (issue 10): its own script, its table carried over as printed.
+system_part() {
+	log "part 4: start-up under /etc/ld.so.preload (scripts/bench/system.sh)"
+	timeout 600 bash "$HERE/system.sh" "$BUILD" >"$WORK/system.out" 2>>"$WORK/system.err" ||
+		echo "system.sh ended with status $? ($(head -c 200 "$WORK/system.err" | tr '\n' ' '))" \
+			>>"$WORK/system.out"
+}
+
+system_tables() {
+	echo "### Machine-wide start-up (scripts/bench/system.sh, issue 10)"
+	echo
+	if [[ -s $WORK/system.out ]]; then cat "$WORK/system.out"; else echo "skipped: not in BENCH_PARTS"; fi
+	echo
+}
+
+PARTS=${BENCH_PARTS:-servers shim udp system}
 UDP_NOTE="skipped: not in BENCH_PARTS"
 [[ $PARTS == *servers* ]] && server_part
 [[ $PARTS == *shim* ]] && shim_part
 [[ $PARTS == *udp* ]] && udp_part
+[[ $PARTS == *system* ]] && system_part
 {
 	header
 	targets_table
 	server_tables
 	shim_tables
 	udp_tables
+	system_tables
 	echo "_total run time: $((SECONDS - BENCH_START)) s_"
 	if [[ -s $WORK/errors ]]; then
 		echo
