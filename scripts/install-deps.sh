@@ -13,7 +13,10 @@ BUILD_PKGS=(gcc make libc6-dev clang libclang-rt-14-dev uthash-dev libbsd-dev li
 # topology's tools (iproute2, dnsmasq, python3 for the echo/HTTP/canary servers).
 TEST_PKGS=(bats bats-support bats-assert curl wget ncat dnsutils ldnsutils dnsmasq-base python3
 	iproute2 iputils-ping procps proxychains4 dante-client dante-server microsocks
-	openssh-server openssh-client torsocks socat git nodejs openssl)
+	openssh-server openssh-client torsocks socat git nodejs openssl
+	# 45-system (machine-wide): the 32-bit library and a 32-bit test program, sudo in
+	# the battery, strace for the start-up syscall count and the atomic-write check.
+	gcc-multilib sudo strace)
 # Browsers for the DNS-leak suite (50-dns-browsers, headless).
 BROWSER_PKGS=(chromium firefox-esr)
 # Benchmarks (scripts/bench).

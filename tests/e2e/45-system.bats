@@ -452,3 +452,30 @@ sys_syscalls() {
 	assert_success
 	assert_output "system-page"
 }
+
+@test "AT_SECURE: SOCKSIFY_LOG_FILE and SOCKSIFY_PROXY from the environment are ignored" {
+	sys_install -p "$SHIM_PROXY"
+	sys_listener 1080
+	local d=$NETNS_DIR/suid log=$NETNS_DIR/suid-log-$$
+	rm -f "$log"
+	run sys_run env SOCKSIFY_LOG_FILE="$log" SOCKSIFY_LOG=debug \
+		SOCKSIFY_PROXY=socks5://127.0.0.1:1080 setpriv --reuid=65534 --regid=65534 \
+		--clear-groups "$d/python3-suid" "$d/connect_errno.py" "$NS_TARGET_IP" 80
+	assert_output --partial "result=OK"
+	[ ! -e "$log" ]
+	run cat "$NETNS_DIR/listener-1080.log"
+	refute_output --partial "connection from"
+}
+
+@test "a FIFO as the config: an error saying so, proxied connects fail, nothing hangs" {
+	mkfifo "$BATS_TEST_TMPDIR/fifo.conf"
+	run timeout 10 ip netns exec "$NS_CLIENT" env LD_PRELOAD="$SOCKSIFY_LIB" \
+		SOCKSIFY_CONF="$BATS_TEST_TMPDIR/fifo.conf" "$NETNS_PY" "$SHIM_DIR/connect_errno.py" \
+		"$NS_TARGET_IP" 80
+	assert_success
+	assert_output --partial "fifo.conf: not a regular file (a FIFO)"
+	assert_output --partial "result=ECONNREFUSED"
+	run timeout 10 "$SOCKSIFY" -f "$BATS_TEST_TMPDIR/fifo.conf" true
+	assert_failure 125
+	assert_output --partial "not a regular file (a FIFO)"
+}
