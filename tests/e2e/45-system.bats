@@ -64,6 +64,10 @@ setup() {
 	sys_reset
 }
 
+teardown() {
+	sys_listener_stop
+}
+
 # sys_preload_lines: the private /etc/ld.so.preload, for comparisons.
 sys_preload() {
 	cat "$SYS_ROOT/etc/ld.so.preload"
@@ -76,9 +80,7 @@ sys_preload() {
 	sys_etc ld.so.preload "$SOCKSIFY_LIB"$'\n'
 	sys_etc socksify.conf "proxy = $SHIM_PROXY"$'\n'
 	chmod 666 "$SYS_ROOT/etc/socksify.conf"
-	local d=$NETNS_DIR/suid
-	run sys_run setpriv --reuid=65534 --regid=65534 --clear-groups \
-		"$d/python3-suid" "$d/connect_errno.py" "$NS_TARGET_IP" 80
+	run sys_suid_connect
 	echo "$output"
 	assert_success
 	assert_output --partial "result=ECONNREFUSED"
@@ -93,13 +95,10 @@ sys_preload() {
 	sys_etc ld.so.preload "$SOCKSIFY_LIB"$'\n'
 	sys_etc socksify.conf "proxy = $SHIM_PROXY"$'\n'
 	chown 65534 "$SYS_ROOT/etc/socksify.conf"
-	local d=$NETNS_DIR/suid
-	run sys_run setpriv --reuid=65534 --regid=65534 --clear-groups \
-		"$d/python3-suid" "$d/connect_errno.py" "$NS_TARGET_IP" 80
+	run sys_suid_connect
 	assert_output --partial "result=ECONNREFUSED"
 	chown 0 "$SYS_ROOT/etc/socksify.conf"
-	run sys_run setpriv --reuid=65534 --regid=65534 --clear-groups \
-		"$d/python3-suid" "$d/connect_errno.py" "$NS_TARGET_IP" 80
+	run sys_suid_connect
 	assert_output --partial "result=OK"
 }
 
@@ -456,11 +455,10 @@ sys_syscalls() {
 @test "AT_SECURE: SOCKSIFY_LOG_FILE and SOCKSIFY_PROXY from the environment are ignored" {
 	sys_install -p "$SHIM_PROXY"
 	sys_listener 1080
-	local d=$NETNS_DIR/suid log=$NETNS_DIR/suid-log-$$
+	local log=$NETNS_DIR/suid-log-$$
 	rm -f "$log"
-	run sys_run env SOCKSIFY_LOG_FILE="$log" SOCKSIFY_LOG=debug \
-		SOCKSIFY_PROXY=socks5://127.0.0.1:1080 setpriv --reuid=65534 --regid=65534 \
-		--clear-groups "$d/python3-suid" "$d/connect_errno.py" "$NS_TARGET_IP" 80
+	run sys_suid_connect SOCKSIFY_LOG_FILE="$log" SOCKSIFY_LOG=debug \
+		SOCKSIFY_PROXY=socks5://127.0.0.1:1080
 	assert_output --partial "result=OK"
 	[ ! -e "$log" ]
 	run cat "$NETNS_DIR/listener-1080.log"

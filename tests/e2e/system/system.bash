@@ -37,6 +37,7 @@ sys_run() {
 
 # sys_listener PORT: a fake proxy on 127.0.0.1:PORT in the client namespace (a port any
 # local user could take) that records every connection it gets in listener-PORT.log.
+# One per test: sys_listener_stop (the suite's teardown) ends it.
 sys_listener() {
 	local port=$1
 	netns_bg "$NS_CLIENT" "$NETNS_DIR/listener-$port.log" "$NETNS_PY" -c '
@@ -49,7 +50,25 @@ while True:
     print("connection from", a, repr(c.recv(64)), flush=True)
     c.close()
 ' "$port"
+	SYS_LISTENER_PID=$NETNS_BG_PID
 	wait_for_line "$NETNS_DIR/listener-$port.log" '^listener ready' 10
+}
+
+sys_listener_stop() {
+	[ -n "${SYS_LISTENER_PID:-}" ] || return 0
+	kill "$SYS_LISTENER_PID" 2>/dev/null
+	wait "$SYS_LISTENER_PID" 2>/dev/null
+	SYS_LISTENER_PID=
+	return 0
+}
+
+# sys_suid_connect [VAR=VALUE...]: in the private namespace, as nobody, the
+# set-user-ID python (AT_SECURE) connects once to the target's port 80 and prints
+# connect_errno.py's "result=..." line; VAR=VALUE go into its environment.
+sys_suid_connect() {
+	local d=$NETNS_DIR/suid
+	sys_run env "$@" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$d/python3-suid" "$d/connect_errno.py" "$NS_TARGET_IP" 80
 }
 
 # sys_suid_python DIR: a set-user-ID-root copy of python3 in DIR (world-readable), for
