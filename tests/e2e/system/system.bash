@@ -87,8 +87,8 @@ sys_suid_python() {
 # ---- the battery: the same programs in each mode ----
 # Each item is one shell command run in the client namespace; sys_battery runs them all
 # (30 s each at most) and leaves ITEM.rc / ITEM.out / ITEM.err in a directory.
-SYS_ITEMS=(bash coreutils curl wget python3 git ssh sudo su getent dpkg static pid1 pid1child
-	suid)
+SYS_ITEMS=(bash coreutils curl wget python3 git ssh sudo su passwd ping getent dpkg static pid1
+	pid1child suid)
 
 sys_item_cmd() {
 	local t=$NS_TARGET_IP
@@ -102,6 +102,8 @@ sys_item_cmd() {
 	ssh) echo "ssh -F /dev/null -i $SYS_SSH/client_key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o ConnectTimeout=10 -o LogLevel=ERROR root@$t 'echo ssh-ok'" ;;
 	sudo) echo "command -v sudo >/dev/null || { echo sudo-absent; exit 0; }; sudo -u nobody sh -c 'echo sudo-ok' && sudo -u nobody curl -s --max-time 10 http://target.test/sys.txt" ;;
 	su) echo "su -s /bin/sh nobody -c 'echo su-ok; curl -s --max-time 10 http://target.test/sys.txt'" ;;
+	passwd) echo "passwd -S root | cut -d' ' -f1" ;;
+	ping) echo "ping -c 1 -W 5 $NS_PROXY_IP | grep -o '1 received'" ;;
 	getent) echo "getent hosts target.test >/dev/null" ;;
 	dpkg) echo "dpkg -l coreutils | tail -n 1 | cut -c1-2" ;;
 	static) echo "$NETNS_DIR/static_connect $t 80" ;;
