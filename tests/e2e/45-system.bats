@@ -482,3 +482,12 @@ sys_syscalls() {
 	assert_failure 125
 	assert_output --partial "not a regular file (a FIFO)"
 }
+
+@test "the launcher on a machine-wide install: its -p chain alone, the second copy of the library stays out" {
+	sys_install -p "socks5://$NS_PROXY_IP:9"
+	run sys_run "$SOCKSIFY" -p "$SHIM_PROXY" curl -sS --max-time 10 http://target.test/sys.txt
+	assert_success
+	assert_output "system-page"
+	run grep -c socksify "$SYS_DIR/syslog.log"
+	assert_output 0
+}
