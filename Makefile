@@ -7,6 +7,7 @@
 #   make bench      benchmarks side by side with the peers
 #   make fuzz       longer libFuzzer runs (FUZZ_SECONDS per target)
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make install-system  install, then socksify --install-system (PROXY=URL to set one)
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -23,8 +24,12 @@ ifeq ($(SAN),1)
   SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   OPT := -O1 -g
 endif
+# What ld.so's $LIB expands to for this build (Debian: lib/<multiarch triplet>): the
+# machine-wide install puts the library there (cli/system.c).
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+LIBTOK := $(if $(MULTIARCH),lib/$(MULTIARCH),lib64)
 CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) $(SANFLAGS) -fPIC -Icommon -DSOCKSIFY_VERSION=\"$(VERSION)\" \
-	-DSOCKSIFY_PREFIX=\"$(PREFIX)\" $(CFLAGS)
+	-DSOCKSIFY_PREFIX=\"$(PREFIX)\" -DSOCKSIFY_LIBTOK=\"$(LIBTOK)\" $(CFLAGS)
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 
 COMMON_SRC := $(wildcard common/*.c)
@@ -40,8 +45,14 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 HDRS := $(wildcard common/*.h preload/*.h cli/*.h server/*.h tests/unit/*.h)
 
-.PHONY: all test demo bench fuzz install clean unit snippets asan deps fuzz-build
-all: $(B)/libsocksify.so $(B)/socksify $(B)/socksifyd
+.PHONY: all test demo bench fuzz install install-system clean unit snippets asan deps fuzz-build lib32
+# The 32-bit library (gcc-multilib): under /etc/ld.so.preload a 32-bit program needs its
+# own, or ld.so prints an error line in each one. Built when the compiler can.
+HAVE_M32 := $(if $(B32),,$(shell printf 'int main(void){return 0;}' | $(CC) -m32 -x c - -o /dev/null 2>/dev/null && echo 1))
+all: $(B)/libsocksify.so $(B)/socksify $(B)/socksifyd $(if $(HAVE_M32),lib32)
+lib32:
+	@$(MAKE) --no-print-directory B=$(B)/32 B32=1 CFLAGS="$(CFLAGS) -m32" LDFLAGS="$(LDFLAGS) -m32" \
+		$(B)/32/libsocksify.so
 
 $(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -137,9 +148,15 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/socksify
 	install -m 755 $(B)/socksify $(B)/socksifyd $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(B)/libsocksify.so $(DESTDIR)$(PREFIX)/lib/socksify/
+	if [ -f $(B)/32/libsocksify.so ]; then install -d $(DESTDIR)$(PREFIX)/lib/socksify/32 && \
+		install -m 644 $(B)/32/libsocksify.so $(DESTDIR)$(PREFIX)/lib/socksify/32/; fi
 	install -m 644 man/socksify.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 644 man/socksifyd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 socksify.conf.example $(DESTDIR)$(PREFIX)/share/doc/socksify/
+
+# /etc/ld.so.preload: see socksify(1) --install-system; undo with --uninstall-system.
+install-system: install
+	$(DESTDIR)$(PREFIX)/bin/socksify --install-system $(if $(PROXY),-p $(PROXY))
 
 clean:
 	rm -rf $(B)

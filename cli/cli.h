@@ -81,4 +81,13 @@ bool probe_script_interp(int fd, char *out, size_t cap);
  * everything the settings need works, 1 when not, CLI_EXIT_FAIL for a bad dest. */
 int check_run(const struct socksify_conf *c, const char *dest);
 
+/* ---- --install-system and friends (system.c) ---- */
+
+enum system_cmd { SYSTEM_INSTALL = 1, SYSTEM_UNINSTALL, SYSTEM_STATUS };
+/* Runs one of them with every path under root (NULL or "/": the real ones); proxies:
+ * the -p URLs for the new /etc/socksify.conf (n may be 0). Returns the exit status:
+ * 0 done (or nothing to do), 1 failed with a message, or the status: 1 when not
+ * enabled, the config does not parse or the chain check fails. */
+int system_main(enum system_cmd cmd, const char *root, const char *const *proxies, size_t n);
+
 #endif

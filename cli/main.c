@@ -42,7 +42,8 @@ void cli_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
-enum { OPT_CHECK = 0x100, OPT_ENV, OPT_SUPERVISE, OPT_PRELOAD_ONLY, OPT_JAIL };
+enum { OPT_CHECK = 0x100, OPT_ENV, OPT_SUPERVISE, OPT_PRELOAD_ONLY, OPT_JAIL, OPT_INSTALL,
+	OPT_UNINSTALL, OPT_STATUS, OPT_ROOT };
 
 /* What the command line asked for, kept as given: the URLs verbatim (so credentials
  * reach the library exactly as typed) and the rules as strings. */
@@ -59,6 +60,8 @@ struct cli_opts {
 	const char *check_dest;
 	enum sv_mode mode; /* --supervise / --preload-only (cli/supervise.h) */
 	bool jail;
+	enum system_cmd system; /* 0, or --install-system and friends */
+	const char *root;       /* --root DIR for them */
 	char **command; /* NULL-terminated argv of COMMAND, or NULL */
 };
 
@@ -76,6 +79,10 @@ static const struct option long_opts[] = {
 	{"supervise", no_argument, NULL, OPT_SUPERVISE},
 	{"preload-only", no_argument, NULL, OPT_PRELOAD_ONLY},
 	{"jail", no_argument, NULL, OPT_JAIL},
+	{"install-system", no_argument, NULL, OPT_INSTALL},
+	{"uninstall-system", no_argument, NULL, OPT_UNINSTALL},
+	{"system-status", no_argument, NULL, OPT_STATUS},
+	{"root", required_argument, NULL, OPT_ROOT},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -86,6 +93,8 @@ static void usage(FILE *f)
 	fputs("usage: socksify [OPTIONS] [--] COMMAND [ARG...]\n"
 	      "       socksify [OPTIONS] --check[=HOST:PORT]\n"
 	      "       socksify [OPTIONS] --env\n"
+	      "       socksify --install-system [-p URL]... | --uninstall-system |\n"
+	      "                --system-status   [--root DIR]\n"
 	      "Runs COMMAND with its TCP, UDP and DNS traffic sent through SOCKS proxies.\n"
 	      "\n"
 	      "  -p, --proxy URL       a proxy (socks5://, socks5h://, socks4://, socks4a://,\n"
@@ -111,6 +120,13 @@ static void usage(FILE *f)
 	      "      --preload-only    never: LD_PRELOAD alone\n"
 	      "      --jail            supervise COMMAND in a network namespace whose only\n"
 	      "                        way out is the proxy: what escapes fails\n"
+	      "      --install-system  every dynamic program of the machine through the\n"
+	      "                        proxy: installs the library, writes /etc/socksify.conf\n"
+	      "                        from -p (or the example when there is none) and adds\n"
+	      "                        one line to /etc/ld.so.preload\n"
+	      "      --uninstall-system  removes that line (and nothing else)\n"
+	      "      --system-status   is the line there, does the config parse, the check\n"
+	      "      --root DIR        for the three above: files under DIR instead of /\n"
 	      "  -h, --help            this help\n"
 	      "  -V, --version         print the version\n"
 	      "\n"
@@ -179,6 +195,19 @@ static int parse_args(int argc, char **argv, struct cli_opts *o)
 		case OPT_JAIL:
 			o->jail = true;
 			break;
+		case OPT_INSTALL:
+		case OPT_UNINSTALL:
+		case OPT_STATUS:
+			if (o->system != 0 && o->system != (enum system_cmd)(c - OPT_INSTALL + 1)) {
+				cli_err("give one of --install-system, --uninstall-system and "
+					"--system-status");
+				return CLI_EXIT_FAIL;
+			}
+			o->system = (enum system_cmd)(c - OPT_INSTALL + 1);
+			break;
+		case OPT_ROOT:
+			o->root = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -199,6 +228,23 @@ static int parse_args(int argc, char **argv, struct cli_opts *o)
 	if (optind < argc)
 		o->command = argv + optind;
 
+	if (o->system != 0) {
+		if (o->command || o->check || o->env) {
+			cli_err("--install-system, --uninstall-system and --system-status take no "
+				"COMMAND, --check or --env");
+			return CLI_EXIT_FAIL;
+		}
+		if (o->system != SYSTEM_INSTALL && o->nproxies > 0) {
+			cli_err("-p goes with --install-system only");
+			return CLI_EXIT_FAIL;
+		}
+		return -1;
+	}
+	if (o->root) {
+		cli_err("--root goes with --install-system, --uninstall-system or "
+			"--system-status");
+		return CLI_EXIT_FAIL;
+	}
 	if (o->check && o->env) {
 		cli_err("--check and --env cannot be used together");
 		return CLI_EXIT_FAIL;
@@ -230,40 +276,17 @@ static const char *getenv_const(const char *name)
 	return getenv(name);
 }
 
-static bool file_exists(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0;
-}
-
-/* The config file to read, as an absolute path in out ("" for none). A file named
- * by -f or $SOCKSIFY_CONF must exist; the default locations may be absent. */
+/* The config file to read, as an absolute path in out ("" for none): conf_find's
+ * search (the library's too), made absolute since the program may chdir. */
 static bool find_config(const struct cli_opts *o, char *out, size_t cap, char *err,
 			size_t errlen)
 {
-	const char *named = o->config;
-	const char *env = getenv("SOCKSIFY_CONF");
-	if (!named && env && *env)
-		named = env;
-	out[0] = '\0';
-	if (named) {
-		if (!file_exists(named)) {
-			snprintf(err, errlen, "config file %s: %s", named, strerror(errno));
-			return false;
-		}
-		return env_abs_path(named, out, cap, err, errlen);
-	}
-
 	char path[PATH_MAX];
-	const char *home = getenv("HOME");
-	if (home && *home &&
-	    snprintf(path, sizeof(path), "%s/.config/socksify/socksify.conf", home) <
-		    (int)sizeof(path) &&
-	    file_exists(path))
-		return env_abs_path(path, out, cap, err, errlen);
-	if (file_exists("/etc/socksify.conf"))
-		return str_copy(out, "/etc/socksify.conf", cap) < cap;
-	return true;
+
+	if (!conf_find(o->config, false, getenv_const, path, sizeof(path), err, errlen))
+		return false;
+	out[0] = '\0';
+	return path[0] == '\0' || env_abs_path(path, out, cap, err, errlen);
 }
 
 /* A URL given with -p, shown with its password masked, for messages that conf.c
@@ -471,6 +494,10 @@ int main(int argc, char **argv)
 		goto out;
 	rc = CLI_EXIT_FAIL;
 	cli_quiet = opts.verbosity < 0;
+	if (opts.system != 0) {
+		rc = system_main(opts.system, opts.root, opts.proxies, opts.nproxies);
+		goto out;
+	}
 
 	err[0] = '\0';
 	if (!build_conf(&opts, &conf, conf_path, sizeof(conf_path), err, sizeof(err))) {

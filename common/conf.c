@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,8 +19,6 @@
 #include "nametable.h"
 #include "util.h"
 
-#define CONF_FILE_MAX (1024 * 1024) /* a config file larger than this is an error */
-#define CONF_LINE_MAX 2048
 #define CONF_URL_SHOW 200 /* URLs in messages are cut here */
 
 static char conf_lower(char c)
@@ -638,6 +637,18 @@ bool conf_set(struct socksify_conf *c, const char *key, const char *value, const
 		if (conf_parse_level(value, &c->log_level))
 			return true;
 		expect = "error, warn, info or debug";
+	} else if (strcmp(key, "exclude_program") == 0) {
+		if (c->nexclude >= CONF_MAX_EXCLUDES) {
+			snprintf(err, errlen, "%s%stoo many exclude_program patterns (at most %d)",
+				 WHERE(where), CONF_MAX_EXCLUDES);
+			return false;
+		}
+		if (str_copy(c->exclude[c->nexclude], value, CONF_PATH_MAX) < CONF_PATH_MAX) {
+			c->nexclude++;
+			return true;
+		}
+		c->exclude[c->nexclude][0] = '\0';
+		expect = "a pattern shorter than 512 bytes";
 	} else if (strcmp(key, "log_file") == 0) {
 		if (str_copy(c->log_file, value, sizeof(c->log_file)) < sizeof(c->log_file))
 			return true;
@@ -776,6 +787,14 @@ static void conf_reader_init(struct conf_reader *r, struct socksify_conf *c, con
 	str_copy(c->source, path != NULL ? path : "", sizeof(c->source));
 }
 
+/* The byte past the limit is on the line being read: name it, like every other error. */
+static bool conf_too_large(const struct conf_reader *r, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s:%u: file too large (max %d bytes)", r->path, r->lineno + 1,
+		 CONF_FILE_MAX);
+	return false;
+}
+
 bool conf_load_buf(struct socksify_conf *c, const char *buf, size_t len, const char *path,
 		   char *err, size_t errlen)
 {
@@ -783,10 +802,17 @@ bool conf_load_buf(struct socksify_conf *c, const char *buf, size_t len, const c
 
 	conf_reader_init(&r, c, path);
 	if (len > CONF_FILE_MAX) {
-		snprintf(err, errlen, "%s: file too large (max %d bytes)", r.path, CONF_FILE_MAX);
-		return false;
+		conf_reader_feed(&r, buf, CONF_FILE_MAX, err, errlen);
+		return conf_too_large(&r, err, errlen);
 	}
 	return conf_reader_feed(&r, buf, len, err, errlen) && conf_reader_finish(&r, err, errlen);
+}
+
+/* A set, non-empty variable, from getenv or a stand-in for it. */
+static const char *conf_getenv(const char *(*get)(const char *), const char *name)
+{
+	const char *v = get != NULL ? get(name) : getenv(name);
+	return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
 /* strerror() may translate, and translating may allocate: use the C text. */
@@ -796,33 +822,30 @@ static const char *conf_strerror(int e)
 	return s != NULL ? s : "unknown error";
 }
 
-bool conf_load_file(struct socksify_conf *c, const char *path, char *err, size_t errlen)
+/* Why an open config file is not one to read, or NULL. Checked on the fd, so what is
+ * checked is what gets read. */
+static const char *conf_bad_kind(const struct stat *st)
+{
+	if (S_ISREG(st->st_mode))
+		return NULL;
+	if (S_ISDIR(st->st_mode))
+		return "not a regular file (a directory)";
+	if (S_ISFIFO(st->st_mode))
+		return "not a regular file (a FIFO)";
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+		return "not a regular file (a device)";
+	if (S_ISSOCK(st->st_mode))
+		return "not a regular file (a socket)";
+	return "not a regular file";
+}
+
+static bool conf_read_fd(struct socksify_conf *c, int fd, const char *path, char *err,
+			 size_t errlen, int *e)
 {
 	struct conf_reader r;
 	char chunk[1024]; /* small: this may run on a host program's thread stack */
-	struct stat st;
 	size_t total = 0;
-	bool ok = false;
-	int fd, e = 0;
 
-	/* O_NONBLOCK so that opening a FIFO nobody writes to cannot hang the program. */
-	memset(&st, 0, sizeof(st));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		e = errno;
-		snprintf(err, errlen, "cannot open config file %s: %s", path, conf_strerror(e));
-		goto out;
-	}
-	if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-		e = S_ISDIR(st.st_mode) ? EISDIR : errno;
-		snprintf(err, errlen, "cannot read config file %s: %s", path, conf_strerror(e));
-		goto out;
-	}
-	/* A pipe (socksify -f <(...)) with a writer: wait for its data. With no writer
-	 * a blocking read returns EOF at once, so this cannot hang either. Devices stay
-	 * non-blocking: /dev/null reads empty, a terminal fails with EAGAIN. */
-	if (S_ISFIFO(st.st_mode))
-		fcntl(fd, F_SETFL, 0);
 	conf_reader_init(&r, c, path);
 	for (;;) {
 		ssize_t n = read(fd, chunk, sizeof(chunk));
@@ -830,30 +853,72 @@ bool conf_load_file(struct socksify_conf *c, const char *path, char *err, size_t
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			e = errno;
+			*e = errno;
 			snprintf(err, errlen, "cannot read config file %s: %s", path,
-				 conf_strerror(e));
-			goto out;
+				 conf_strerror(*e));
+			return false;
 		}
 		if (n == 0)
 			break;
-		total += (size_t)n;
-		if (total > CONF_FILE_MAX) {
-			e = EFBIG;
-			snprintf(err, errlen, "%s: file too large (max %d bytes)", path,
-				 CONF_FILE_MAX);
-			goto out;
+		if (total + (size_t)n > CONF_FILE_MAX) {
+			*e = EFBIG;
+			conf_reader_feed(&r, chunk, CONF_FILE_MAX - total, err, errlen);
+			return conf_too_large(&r, err, errlen);
 		}
+		total += (size_t)n;
 		if (!conf_reader_feed(&r, chunk, (size_t)n, err, errlen)) {
-			e = EINVAL;
-			goto out;
+			*e = EINVAL;
+			return false;
 		}
 	}
 	if (!conf_reader_finish(&r, err, errlen)) {
-		e = EINVAL;
+		*e = EINVAL;
+		return false;
+	}
+	return true;
+}
+
+/* Opens non-blocking (a FIFO nobody writes to cannot hang the program), checks the
+ * type (and for trusted, the owner and mode) on the fd, then reads. */
+static bool conf_load(struct socksify_conf *c, const char *path, bool trusted, char *err,
+		      size_t errlen)
+{
+	struct stat st;
+	const char *why;
+	bool ok = false;
+	int fd, e = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (trusted ? O_NOFOLLOW : 0));
+	if (fd < 0) {
+		e = errno;
+		if (trusted && e == ELOOP)
+			snprintf(err, errlen, "%s: a symbolic link, not trusted", path);
+		else
+			snprintf(err, errlen, "cannot open config file %s: %s", path,
+				 conf_strerror(e));
 		goto out;
 	}
-	ok = true;
+	if (fstat(fd, &st) != 0) {
+		e = errno;
+		snprintf(err, errlen, "cannot read config file %s: %s", path, conf_strerror(e));
+		goto out;
+	}
+	if ((why = conf_bad_kind(&st)) != NULL) {
+		e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		snprintf(err, errlen, "%s: %s", path, why);
+		goto out;
+	}
+	/* A set-user-ID program must not take its proxy from a file another user could
+	 * have written: refused, and the caller fails closed. */
+	if (trusted && (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)) {
+		e = EPERM;
+		snprintf(err, errlen,
+			 "%s: not trusted (owner uid %u, mode %04o; needs root and no group or "
+			 "other write permission)",
+			 path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	ok = conf_read_fd(c, fd, path, err, errlen, &e);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -861,6 +926,76 @@ out:
 	if (!ok)
 		errno = e;
 	return ok;
+}
+
+bool conf_load_file(struct socksify_conf *c, const char *path, char *err, size_t errlen)
+{
+	return conf_load(c, path, false, err, errlen);
+}
+
+bool conf_load_trusted(struct socksify_conf *c, const char *path, char *err, size_t errlen)
+{
+	return conf_load(c, path, true, err, errlen);
+}
+
+static bool conf_exists(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0;
+}
+
+static bool conf_put_path(const char *path, char *out, size_t cap, char *err, size_t errlen)
+{
+	if (str_copy(out, path, cap) < cap)
+		return true;
+	out[0] = '\0';
+	snprintf(err, errlen, "config file path too long: %.64s...", path);
+	return false;
+}
+
+bool conf_find(const char *named, bool secure, const char *(*get)(const char *), char *out,
+	       size_t cap, char *err, size_t errlen)
+{
+	char path[CONF_PATH_MAX];
+	const char *home;
+	int n;
+
+	out[0] = '\0';
+	if (!secure) {
+		if (named == NULL || named[0] == '\0')
+			named = conf_getenv(get, "SOCKSIFY_CONF");
+		if (named != NULL) {
+			if (!conf_exists(named)) {
+				snprintf(err, errlen, "config file %s: %s", named,
+					 conf_strerror(errno));
+				return false;
+			}
+			return conf_put_path(named, out, cap, err, errlen);
+		}
+		home = conf_getenv(get, "HOME");
+		if (home != NULL) {
+			n = snprintf(path, sizeof(path), "%s/.config/socksify/socksify.conf", home);
+			if (n > 0 && (size_t)n < sizeof(path) && conf_exists(path))
+				return conf_put_path(path, out, cap, err, errlen);
+		}
+	}
+	if (conf_exists(CONF_SYSTEM_PATH))
+		return conf_put_path(CONF_SYSTEM_PATH, out, cap, err, errlen);
+	return true;
+}
+
+bool conf_excludes(const struct socksify_conf *c, const char *exe)
+{
+	const char *base = strrchr(exe, '/');
+
+	base = base != NULL ? base + 1 : exe;
+	for (size_t i = 0; i < c->nexclude; i++) {
+		const char *pat = c->exclude[i];
+		if (fnmatch(pat, strchr(pat, '/') != NULL ? exe : base, 0) == 0)
+			return true;
+	}
+	return false;
 }
 
 /* ---- environment ---- */
@@ -917,11 +1052,6 @@ static bool conf_env_direct(struct socksify_conf *c, const char *v, const char *
 	return conf_add_rule(c->direct, &c->ndirect, "direct", v, var, err, errlen);
 }
 
-static const char *conf_getenv(const char *(*get)(const char *), const char *name)
-{
-	const char *v = get != NULL ? get(name) : getenv(name);
-	return v != NULL && v[0] != '\0' ? v : NULL;
-}
 
 bool conf_apply_env(struct socksify_conf *c, const char *(*get)(const char *), char *err,
 		    size_t errlen)

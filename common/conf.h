@@ -44,9 +44,17 @@ enum udp_mode { UDP_PROXY, UDP_BLOCK, UDP_DIRECT };
 enum dns_unspec { DNS_UNSPEC_BOTH, DNS_UNSPEC_IPV4, DNS_UNSPEC_IPV6 };
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
+/* The limits, documented in socksify.conf.example; going past one is an error that
+ * names FILE:LINE. */
 #define CONF_MAX_PROXIES 16
 #define CONF_MAX_RULES 64
+#define CONF_MAX_EXCLUDES 16
+#define CONF_FILE_MAX (1024 * 1024) /* bytes in a config file */
+#define CONF_LINE_MAX 2048          /* bytes in one line */
 #define CONF_PATH_MAX 512
+
+/* The machine-wide file: the last place searched, and the only one under AT_SECURE. */
+#define CONF_SYSTEM_PATH "/etc/socksify.conf"
 
 struct socksify_conf {
 	struct proxy proxies[CONF_MAX_PROXIES];
@@ -69,6 +77,10 @@ struct socksify_conf {
 	unsigned fake_grace_s;
 	enum dns_unspec dns_unspec;
 	char hosts_file[CONF_PATH_MAX];
+	/* exclude_program: programs the library leaves alone (a glob over the executable's
+	 * path when it holds a '/', else over its base name). */
+	char exclude[CONF_MAX_EXCLUDES][CONF_PATH_MAX];
+	size_t nexclude;
 	char source[CONF_PATH_MAX]; /* file it came from, "" if none */
 };
 
@@ -81,9 +93,22 @@ void conf_defaults(struct socksify_conf *c);
  * appends. */
 bool conf_set(struct socksify_conf *c, const char *key, const char *value, const char *where,
 	      char *err, size_t errlen);
+/* The one config file search, for the launcher and the library alike: named (-f),
+ * else $SOCKSIFY_CONF (each must exist), else ~/.config/socksify/socksify.conf, else
+ * CONF_SYSTEM_PATH, the first that exists. secure (AT_SECURE): the environment names
+ * nothing, only CONF_SYSTEM_PATH counts. get is getenv-like (NULL: getenv). Writes
+ * the path to out ("" when there is none, which is fine) and returns true; false with
+ * err set when a named file is missing or a path does not fit. */
+bool conf_find(const char *named, bool secure, const char *(*get)(const char *), char *out,
+	       size_t cap, char *err, size_t errlen);
 /* Reads a file of `key = value` lines. Uses only open/read/close (safe in the shim).
- * Missing file: returns false with errno ENOENT and err set. */
+ * The path is opened non-blocking and must be a regular file (checked on the fd): a
+ * FIFO, device or directory is an error. Missing file: returns false with errno
+ * ENOENT and err set. */
 bool conf_load_file(struct socksify_conf *c, const char *path, char *err, size_t errlen);
+/* conf_load_file for AT_SECURE: also refuses (errno EPERM) a file that root does not
+ * own or that its group or others can write, and a symbolic link. */
+bool conf_load_trusted(struct socksify_conf *c, const char *path, char *err, size_t errlen);
 /* Parses a buffer holding a whole file (what conf_load_file does after reading). */
 bool conf_load_buf(struct socksify_conf *c, const char *buf, size_t len, const char *path,
 		   char *err, size_t errlen);
@@ -99,6 +124,9 @@ bool conf_finish(struct socksify_conf *c, char *err, size_t errlen);
 
 /* Accepts remote|local, case-insensitive: the one parser of dns= and SOCKSIFY_DNS. */
 bool conf_parse_dns(const char *s, enum dns_mode *out);
+
+/* True when exe (the program's absolute path) matches an exclude_program pattern. */
+bool conf_excludes(const struct socksify_conf *c, const char *exe);
 /* Accepts error|warn|info|debug (also "warning" and 0..3), case-insensitive. */
 bool conf_parse_level(const char *s, enum log_level *out);
 /* Names as the config file spells them, for --env, --check and messages. */

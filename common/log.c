@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -162,15 +164,35 @@ static int log_timestamp(char *buf, size_t cap)
 			secs / 3600, secs / 60 % 60, secs % 60, ts.tv_nsec / 1000000);
 }
 
+/* One datagram, or nothing: never a retry, never a wait. */
+static void log_syslog(const char *buf, size_t len)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return;
+	(void)sendto(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sun,
+		     sizeof(sun));
+	close(fd);
+}
+
 void log_vmsg(enum log_level level, const char *func, const char *fmt, va_list ap)
 {
 	char buf[LOG_LINE_MAX];
 	size_t len = 0, start, i;
 	int saved = errno, n;
 
-	if (level > log_level || log_fd < 0)
+	if (level > log_level || (log_fd < 0 && log_fd != LOG_TO_SYSLOG))
 		return;
-	if (log_ts)
+	/* Syslog's priority: facility user (1), severity err/warning/info/debug. */
+	if (log_fd == LOG_TO_SYSLOG)
+		len = (size_t)snprintf(buf, 8, "<%d>",
+				       8 + (level == LOG_ERROR  ? 3
+					    : level == LOG_WARN ? 4
+					    : level == LOG_INFO ? 6
+								: 7));
+	else if (log_ts)
 		len = (size_t)log_timestamp(buf, sizeof(buf));
 	/* Function names help only when debugging; users see the message alone. */
 	if (level == LOG_DEBUG && func != NULL)
@@ -200,6 +222,11 @@ void log_vmsg(enum log_level level, const char *func, const char *fmt, va_list a
 	for (i = start; i < len; i++)
 		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
 			buf[i] = '?';
+	if (log_fd == LOG_TO_SYSLOG) {
+		log_syslog(buf, len);
+		errno = saved;
+		return;
+	}
 	buf[len++] = '\n';
 	while (write(log_fd, buf, len) < 0 && errno == EINTR)
 		;

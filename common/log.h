@@ -10,9 +10,13 @@
 
 #include "conf.h"
 
-/* prog: "socksify" or "socksifyd". fd: where to write (2 by default). ts: prefix a
- * timestamp (the server does; the shim does not). */
+/* prog: "socksify" or "socksifyd". fd: where to write (2 by default; -1: nowhere;
+ * LOG_TO_SYSLOG). ts: prefix a timestamp (the server does; the shim does not). */
 void log_setup(const char *prog, enum log_level level, int fd, int ts);
+/* As log_setup's fd: each message is one datagram to /dev/log from a non-blocking
+ * socket opened and closed for it, so no fd is kept and nothing can block; with no
+ * syslog listening the message is dropped. The shim's machine-wide mode uses it. */
+#define LOG_TO_SYSLOG (-2)
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 int log_get_fd(void);

@@ -48,6 +48,8 @@ static enum connect_policy connect_classify(int fd, const struct sockaddr *sa, s
 		return CONNECT_PASS;
 	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
 		return CONNECT_PASS;
+	if (shim_inert())
+		return CONNECT_PASS;
 	/* A second connect() on a tunnelled fd gets the kernel's own answer (EISCONN);
 	 * a stale record (the number reused behind our back) is dropped by fdreg_peer. */
 	if (fdreg_kind(fd) == FD_INTERNAL)

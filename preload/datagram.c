@@ -752,6 +752,8 @@ static enum dg_policy dg_classify(int fd, const struct sockaddr *sa, socklen_t l
 		return DG_PASS;
 	if (addr_is_loopback(dst) || dg_unspecified(dst))
 		return DG_PASS;
+	if (d == NULL && shim_inert())
+		return DG_PASS;
 	if (d == NULL) {
 		family = dg_socket_family(fd, &type);
 		if (family != AF_INET && family != AF_INET6)

@@ -1,11 +1,18 @@
 /* Start-up of libsocksify.so and its configuration. The constructors only resolve
  * the real symbols (here) and register fork handlers (fdops.c, chain.c): loading the
- * library must cost next to nothing. The configuration is read once, on the first
- * connect that needs it, from SOCKSIFY_* or the config file, and is immutable
- * afterwards. Under AT_SECURE only a root-owned /etc/socksify.conf counts. A bad
- * configuration never ends the program: it is logged once and proxied connects fail. */
+ * library must cost next to nothing, since under /etc/ld.so.preload every process of
+ * the machine pays it. The configuration is read once, on the first network call
+ * that needs it, and is immutable afterwards. It ends in one of three states:
+ *   configured  a config file or SOCKSIFY_* settings: connections go through the chain
+ *   broken      they do not parse (or, under AT_SECURE, the file is not trusted):
+ *               logged once, and every connection that would be proxied fails
+ *   inert       nothing configured in a machine-wide install, PID 1, socksifyd, or an
+ *               exclude_program: every call goes to libc as if we were not loaded
+ * Under AT_SECURE the environment is ignored and only a root-owned, not group- or
+ * world-writable /etc/socksify.conf counts. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,57 +24,78 @@
 #include "log.h"
 #include "shim.h"
 
-#define SHIM_SYSTEM_CONF "/etc/socksify.conf"
-
 __thread int shim_inside;
 
+enum shim_state { SHIM_CONFIGURED, SHIM_BROKEN, SHIM_INERT };
+
 static struct socksify_conf shim_config;
-static bool shim_config_ok;
+static enum shim_state shim_state;
 static pthread_once_t shim_conf_once = PTHREAD_ONCE_INIT;
+
+extern char **environ;
 
 static const char *shim_getenv(const char *name)
 {
 	return getenv(name);
 }
 
-/* Under AT_SECURE a config is trusted only if root owns it and no one else can write. */
-static bool shim_conf_trusted(const char *path)
+bool shim_asked_for(void)
 {
-	struct stat st;
+	const char *pre = getenv("LD_PRELOAD");
 
-	if (stat(path, &st) != 0)
-		return false;
-	return st.st_uid == 0 && !(st.st_mode & (S_IWGRP | S_IWOTH)) && S_ISREG(st.st_mode);
-}
-
-/* The file the user meant: $SOCKSIFY_CONF (must exist), else the first that exists
- * of ~/.config/socksify/socksify.conf and /etc/socksify.conf (none is fine). */
-static bool shim_load_file(struct socksify_conf *c, bool secure, char *err, size_t errlen)
-{
-	char path[CONF_PATH_MAX];
-	const char *env = secure ? NULL : getenv("SOCKSIFY_CONF");
-	const char *home = secure ? NULL : getenv("HOME");
-
-	if (secure) {
-		if (!shim_conf_trusted(SHIM_SYSTEM_CONF))
+	if (pre != NULL && strstr(pre, "libsocksify") != NULL)
+		return true;
+	/* SOCKSIFY_NAMETABLE is bookkeeping handed down a process tree, not a setting. */
+	for (char **e = environ; e != NULL && *e != NULL; e++)
+		if (strncmp(*e, "SOCKSIFY_", 9) == 0 && strncmp(*e, "SOCKSIFY_NAMETABLE=", 19) != 0)
 			return true;
-		return conf_load_file(c, SHIM_SYSTEM_CONF, err, errlen);
-	}
-	if (env != NULL && env[0] != '\0')
-		return conf_load_file(c, env, err, errlen);
-	if (home != NULL && home[0] != '\0') {
-		int n = snprintf(path, sizeof(path), "%s/.config/socksify/socksify.conf", home);
-		if (n > 0 && (size_t)n < sizeof(path) && access(path, R_OK) == 0)
-			return conf_load_file(c, path, err, errlen);
-	}
-	if (access(SHIM_SYSTEM_CONF, R_OK) == 0)
-		return conf_load_file(c, SHIM_SYSTEM_CONF, err, errlen);
-	return true;
+	return false;
 }
 
-static void shim_open_log(const struct socksify_conf *c, bool secure)
+/* Programs never touched whatever the config says: PID 1 (a machine, or a PID
+ * namespace, must boot even with a broken proxy), socksifyd, which is the proxy, and
+ * the launcher, whose --check and --system-status talk to the proxies themselves. */
+static bool shim_hands_off(void)
 {
-	int fd = 2;
+	const char *me = program_invocation_short_name;
+
+	return getpid() == 1 || strcmp(me, "socksifyd") == 0 || strcmp(me, "socksify") == 0;
+}
+
+static bool shim_excluded(const struct socksify_conf *c)
+{
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (c->nexclude == 0)
+		return false;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return conf_excludes(c, program_invocation_name);
+	exe[n] = '\0';
+	return conf_excludes(c, exe);
+}
+
+/* What an inert library answers to hooks that ask for the configuration: local DNS,
+ * direct UDP, every destination direct. Hooks that check shim_inert() never get here. */
+static void shim_passthrough(struct socksify_conf *c)
+{
+	char err[64];
+
+	conf_defaults(c);
+	c->dns = DNS_LOCAL;
+	c->udp = UDP_DIRECT;
+	conf_set(c, "direct", "0.0.0.0/0", NULL, err, sizeof(err));
+	conf_set(c, "direct", "::/0", NULL, err, sizeof(err));
+}
+
+/* Where messages go. Asked for by name: stderr (or log_file), as a tool would. Machine
+ * wide: syslog, one non-blocking datagram per message, never a program's stderr
+ * (scripts read it; a daemon's may be a closed or foreign fd). A log_file comes only
+ * from a file, never from the environment under AT_SECURE (conf_apply_env is skipped). */
+static void shim_open_log(const struct socksify_conf *c, bool machine_wide)
+{
+	int fd = machine_wide ? LOG_TO_SYSLOG : 2;
 
 	if (c->log_file[0] != '\0') {
 		int lfd = log_open_file(c->log_file);
@@ -83,48 +111,77 @@ static void shim_open_log(const struct socksify_conf *c, bool secure)
 	log_setup("socksify", c->log_level, fd, 0);
 }
 
+static enum shim_state shim_read(struct socksify_conf *c, bool secure, bool asked, char *err,
+				 size_t errlen)
+{
+	char path[CONF_PATH_MAX];
+
+	conf_defaults(c);
+	if (!conf_find(NULL, secure, shim_getenv, path, sizeof(path), err, errlen))
+		return SHIM_BROKEN;
+	if (path[0] == '\0' && (secure || !asked))
+		return SHIM_INERT;
+	if (path[0] != '\0' && !(secure ? conf_load_trusted : conf_load_file)(c, path, err, errlen))
+		return SHIM_BROKEN;
+	if (!secure && !conf_apply_env(c, shim_getenv, err, errlen))
+		return SHIM_BROKEN;
+	if (!conf_finish(c, err, errlen))
+		return SHIM_BROKEN;
+	return shim_excluded(c) ? SHIM_INERT : SHIM_CONFIGURED;
+}
+
 static void shim_load_conf(void)
 {
 	struct socksify_conf *c = &shim_config;
 	bool secure = getauxval(AT_SECURE) != 0;
+	bool asked = !secure && shim_asked_for();
 	char err[512] = "";
-	bool ok;
 	/* The file search leaves ENOENT behind; whichever hook happened to load the
 	 * configuration first must not hand that to the program. */
 	int saved_errno = errno;
 
 	shim_setup_begin();
 	shim_inside++;
-	conf_defaults(c);
-	ok = shim_load_file(c, secure, err, sizeof(err));
-	if (ok && !secure)
-		ok = conf_apply_env(c, shim_getenv, err, sizeof(err));
-	if (ok)
-		ok = conf_finish(c, err, sizeof(err));
-	if (ok) {
-		shim_open_log(c, secure);
+	shim_state = shim_hands_off() ? SHIM_INERT : shim_read(c, secure, asked, err, sizeof(err));
+	if (shim_state == SHIM_CONFIGURED) {
+		shim_open_log(c, !asked);
+	} else if (shim_state == SHIM_INERT) {
+		shim_passthrough(c);
 	} else {
 		/* Still honour the level asked for, so -q stays quiet about the rest. */
-		log_setup("socksify", LOG_WARN, 2, 0);
+		log_setup("socksify", LOG_WARN, asked ? 2 : LOG_TO_SYSLOG, 0);
 		LOG_ERR("bad configuration, proxied connections will fail: %s", err);
+		/* Machine wide, once per process is enough: the failing connections
+		 * themselves say nothing more (each program sees its errno). */
+		if (!asked)
+			log_setup(NULL, LOG_ERROR, -1, 0);
 	}
-	shim_config_ok = ok;
 	shim_inside--;
 	shim_setup_end();
 	errno = saved_errno;
 }
 
+bool shim_inert(void)
+{
+	pthread_once(&shim_conf_once, shim_load_conf);
+	return shim_state == SHIM_INERT;
+}
+
 const struct socksify_conf *shim_conf(void)
 {
 	pthread_once(&shim_conf_once, shim_load_conf);
-	return shim_config_ok ? &shim_config : NULL;
+	return shim_state != SHIM_BROKEN ? &shim_config : NULL;
 }
 
 __attribute__((constructor)) static void shim_init(void)
 {
 	/* Only what is cheap: the symbol table. No config parsing, no allocation,
-	 * no thread, no fd (the logger's defaults are static: warn, stderr). */
-	real_init();
+	 * no thread, no fd (the logger's defaults are static: warn, stderr). Machine
+	 * wide, not even that: every process of the machine starts here, and real()
+	 * resolves the table on first use anyway (pthread_once's wake-up is a futex
+	 * call that `true` has no use for). */
+	if (shim_asked_for())
+		real_init();
 }
 
 void shim_relocate_log(int fd)

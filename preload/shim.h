@@ -45,6 +45,15 @@ extern __thread int shim_inside;
 /* NULL when the configuration is bad (the error was logged once); connections that
  * would be proxied must then fail. */
 const struct socksify_conf *shim_conf(void);
+/* True when the library must stay out of the way (nothing configured machine-wide,
+ * PID 1, socksifyd, exclude_program): hooks pass every call straight to libc.
+ * shim_conf() then describes a pass-through configuration. */
+bool shim_inert(void);
+/* Did someone ask for the library by name (LD_PRELOAD names it: the launcher, eval
+ * "$(socksify --env)", a user's own) or set a SOCKSIFY_* setting? Then unconfigured
+ * means the default proxy, as documented. Loaded only through /etc/ld.so.preload it
+ * means: stay inert, and do nothing at start-up. No system call. */
+bool shim_asked_for(void);
 /* The program wants the log file's fd number (dup2 onto it): move the log away. */
 void shim_relocate_log(int fd);
 /* Our internal fd was closed behind our back (a raw syscall): forget it, and stop

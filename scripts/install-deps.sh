@@ -16,7 +16,10 @@ BUILD_PKGS=(gcc make libc6-dev clang libclang-rt-14-dev uthash-dev libbsd-dev li
 TEST_PKGS=(bats bats-support bats-assert curl wget ncat dnsutils ldnsutils dnsmasq-base python3
 	iproute2 iputils-ping procps proxychains4 dante-client dante-server microsocks
 	openssh-server openssh-client torsocks socat git nodejs openssl
-	haproxy prometheus systemd)
+	haproxy prometheus systemd
+	# 45-system (machine-wide): the 32-bit library and a 32-bit test program, sudo in
+	# the battery, strace for the start-up syscall count and the atomic-write check.
+	gcc-multilib sudo strace)
 # 55-nametable: strace counts a first lookup's opens; unshare and setpriv (util-linux)
 # give it a private /dev/shm and a second user.
 TEST_PKGS+=(strace util-linux)

@@ -12,9 +12,10 @@
 #                      auto: only when the 1-minute load average is below 0.7)
 #   BENCH_SHIM=0       skip the client (shim) part (it needs root for namespaces)
 #   SHIM_SERVER=name   socksifyd | microsocks for the shim part (default: socksifyd if it runs)
-#   BENCH_PARTS="servers shim udp workers supervise"   which parts to run (all by
-#                      default; udp = udp.sh; workers = socksifyd -w 1 vs -w 2 vs
-#                      microsocks, issue 14; supervise = supervise.sh, issue 13)
+#   BENCH_PARTS="servers shim udp workers supervise system"   which parts to run (all
+#                      by default; udp = udp.sh; workers = socksifyd -w 1 vs -w 2 vs
+#                      microsocks, issue 14; supervise = supervise.sh, issue 13;
+#                      system = system.sh, start-up under /etc/ld.so.preload)
 #   BENCH_SOCKSIFYD_BEFORE=path   a one-thread socksifyd (e.g. main's build before issue
 #                      14) for the workers part's "bulk CPU unchanged" row
 #   BENCH_MAX_SESSIONS=N   the session-limit test's ceiling (full 10000, quick 0 = skip)
@@ -1080,7 +1081,22 @@ sv_tables() {
 	fi
 }
 
-PARTS=${BENCH_PARTS:-servers shim udp workers supervise}
+# Machine-wide start-up (issue 10): its own script, its table carried over as printed.
+system_part() {
+	log "part 4: start-up under /etc/ld.so.preload (scripts/bench/system.sh)"
+	timeout 600 bash "$HERE/system.sh" "$BUILD" >"$WORK/system.out" 2>>"$WORK/system.err" ||
+		echo "system.sh ended with status $? ($(head -c 200 "$WORK/system.err" | tr '\n' ' '))" \
+			>>"$WORK/system.out"
+}
+
+system_tables() {
+	echo "### Machine-wide start-up (scripts/bench/system.sh, issue 10)"
+	echo
+	if [[ -s $WORK/system.out ]]; then cat "$WORK/system.out"; else echo "skipped: not in BENCH_PARTS"; fi
+	echo
+}
+
+PARTS=${BENCH_PARTS:-servers shim udp workers supervise system}
 WORKERS_NOTE="skipped: not in BENCH_PARTS"
 SV_NOTE="skipped: not in BENCH_PARTS"
 UDP_NOTE="skipped: not in BENCH_PARTS"
@@ -1089,6 +1105,7 @@ UDP_NOTE="skipped: not in BENCH_PARTS"
 [[ $PARTS == *udp* ]] && udp_part
 [[ $PARTS == *workers* ]] && { WORKERS_NOTE=""; workers_part; }
 [[ $PARTS == *supervise* ]] && sv_part
+[[ $PARTS == *system* ]] && system_part
 {
 	header
 	targets_table
@@ -1097,6 +1114,7 @@ UDP_NOTE="skipped: not in BENCH_PARTS"
 	udp_tables
 	workers_tables
 	sv_tables
+	system_tables
 	echo "_total run time: $((SECONDS - BENCH_START)) s_"
 	if [[ -s $WORK/errors ]]; then
 		echo

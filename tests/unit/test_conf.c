@@ -441,23 +441,27 @@ static void test_file(void)
 	   "missing file: ENOENT and %s", err);
 	errno = 0;
 	ok(!conf_load_file(&c, dir, err, sizeof(err)) && errno == EISDIR, "directory: %s", err);
+	/* Only a regular file is a config: a FIFO would read as an empty file (no
+	 * proxy: the default one) and a device as whatever it yields. */
 	conf_defaults(&c);
-	ok(conf_load_file(&c, "/dev/null", err, sizeof(err)) && c.nproxies == 0,
-	   "/dev/null is an empty config: %s", err);
-	ok(!conf_load_file(&c, "/dev/zero", err, sizeof(err)) && strstr(err, "too large") != NULL,
-	   "/dev/zero refused: %s", err);
+	errno = 0;
+	ok(!conf_load_file(&c, "/dev/null", err, sizeof(err)) && errno != ENOENT &&
+	   strstr(err, "/dev/null: not a regular file") != NULL, "/dev/null refused: %s", err);
+	ok(!conf_load_file(&c, "/dev/zero", err, sizeof(err)) &&
+	   strstr(err, "not a regular file") != NULL, "/dev/zero refused: %s", err);
 
-	/* A FIFO nobody writes to must not hang: it reads as an empty file. */
 	snprintf(path, sizeof(path), "%s/fifo", dir);
 	if (mkfifo(path, 0600) == 0) {
 		conf_defaults(&c);
 		err[0] = '\0';
-		ok(conf_load_file(&c, path, err, sizeof(err)), "FIFO without writer: %s", err);
+		errno = 0;
+		ok(!conf_load_file(&c, path, err, sizeof(err)) && errno != ENOENT &&
+		   strstr(err, "not a regular file (a FIFO)") != NULL,
+		   "FIFO without writer: an error, no hang: %s", err);
 		unlink(path);
 	} else {
 		ok(0, "mkfifo");
 	}
-	/* A pipe with data, as with socksify -f <(...). */
 	{
 		int p[2];
 		if (pipe(p) == 0) {
@@ -466,8 +470,9 @@ static void test_file(void)
 			snprintf(path, sizeof(path), "/proc/self/fd/%d", p[0]);
 			conf_defaults(&c);
 			err[0] = '\0';
-			ok(conf_load_file(&c, path, err, sizeof(err)) && c.dns == DNS_LOCAL,
-			   "config from a pipe: %s", err);
+			ok(!conf_load_file(&c, path, err, sizeof(err)) &&
+			   strstr(err, "not a regular file") != NULL,
+			   "a pipe is refused (the library would re-read it empty): %s", err);
 			close(p[0]);
 		}
 	}
@@ -726,6 +731,153 @@ static void test_sweep(void)
 	ok(bad_msgs == 0, "config sweep (%zu runs): every error names s.conf:LINE", runs);
 }
 
+/* AT_SECURE's loader: root-owned, not group/other-writable, no symbolic link. */
+static void test_trusted(void)
+{
+	char dir[] = "/tmp/test_conf.XXXXXX", path[128], link[128], err[512];
+	struct socksify_conf c;
+
+	if (mkdtemp(dir) == NULL) {
+		ok(0, "mkdtemp");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/s.conf", dir);
+	ok(write_file(path, "proxy = socks5://x:7\n", 21), "write config");
+	chmod(path, 0644);
+	conf_defaults(&c);
+	ok(geteuid() != 0 || conf_load_trusted(&c, path, err, sizeof(err)), "root 0644 trusted: %s",
+	   err);
+	chmod(path, 0664);
+	errno = 0;
+	ok(!conf_load_trusted(&c, path, err, sizeof(err)) && errno == EPERM &&
+	   strstr(err, "not trusted") && strstr(err, "0664"), "group-writable refused: %s", err);
+	chmod(path, 0646);
+	ok(!conf_load_trusted(&c, path, err, sizeof(err)) && errno == EPERM,
+	   "world-writable refused: %s", err);
+	chmod(path, 0644);
+	if (geteuid() == 0 && chown(path, 65534, 65534) == 0)
+		ok(!conf_load_trusted(&c, path, err, sizeof(err)) && strstr(err, "uid 65534"),
+		   "not owned by root refused: %s", err);
+	ok(chown(path, 0, 0) == 0 || geteuid() != 0, "chown back");
+	snprintf(link, sizeof(link), "%s/l.conf", dir);
+	ok(symlink(path, link) == 0, "symlink");
+	ok(!conf_load_trusted(&c, link, err, sizeof(err)) && strstr(err, "symbolic link"),
+	   "a symbolic link refused: %s", err);
+	ok(conf_load_file(&c, link, err, sizeof(err)), "but fine when not AT_SECURE: %s", err);
+	unlink(link);
+	unlink(path);
+	rmdir(dir);
+}
+
+static const char *find_env[4][2];
+static const char *find_get(const char *name)
+{
+	for (size_t i = 0; i < 4 && find_env[i][0] != NULL; i++)
+		if (strcmp(find_env[i][0], name) == 0)
+			return find_env[i][1];
+	return NULL;
+}
+
+/* The one search: -f, $SOCKSIFY_CONF, ~/.config, /etc; AT_SECURE only /etc. */
+static void test_find(void)
+{
+	char dir[] = "/tmp/test_conf.XXXXXX", home_conf[160], path[128], out[512], err[512];
+	bool sys = access(CONF_SYSTEM_PATH, F_OK) == 0;
+	const char *want_sys = sys ? CONF_SYSTEM_PATH : "";
+
+	if (mkdtemp(dir) == NULL) {
+		ok(0, "mkdtemp");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/named.conf", dir);
+	ok(write_file(path, "", 0), "write named");
+	memset(find_env, 0, sizeof(find_env));
+	find_env[0][0] = "HOME";
+	find_env[0][1] = dir;
+	ok(conf_find(NULL, false, find_get, out, sizeof(out), err, sizeof(err)) &&
+	   strcmp(out, want_sys) == 0, "nothing in HOME: '%s'", out);
+	snprintf(home_conf, sizeof(home_conf), "%s/.config", dir);
+	mkdir(home_conf, 0755);
+	snprintf(home_conf, sizeof(home_conf), "%s/.config/socksify", dir);
+	mkdir(home_conf, 0755);
+	snprintf(home_conf, sizeof(home_conf), "%s/.config/socksify/socksify.conf", dir);
+	ok(write_file(home_conf, "", 0), "write home conf");
+	ok(conf_find(NULL, false, find_get, out, sizeof(out), err, sizeof(err)) &&
+	   strcmp(out, home_conf) == 0, "~/.config/socksify/socksify.conf: '%s'", out);
+	find_env[1][0] = "SOCKSIFY_CONF";
+	find_env[1][1] = path;
+	ok(conf_find(NULL, false, find_get, out, sizeof(out), err, sizeof(err)) &&
+	   strcmp(out, path) == 0, "$SOCKSIFY_CONF before HOME: '%s'", out);
+	ok(conf_find(home_conf, false, find_get, out, sizeof(out), err, sizeof(err)) &&
+	   strcmp(out, home_conf) == 0, "-f before $SOCKSIFY_CONF: '%s'", out);
+	ok(conf_find(NULL, true, find_get, out, sizeof(out), err, sizeof(err)) &&
+	   strcmp(out, want_sys) == 0, "AT_SECURE: the environment names nothing: '%s'", out);
+	find_env[1][1] = "/nonexistent/x.conf";
+	ok(!conf_find(NULL, false, find_get, out, sizeof(out), err, sizeof(err)) &&
+	   strstr(err, "/nonexistent/x.conf: No such file") != NULL,
+	   "a named file must exist: %s", err);
+	find_env[1][1] = "";
+	ok(conf_find(NULL, false, find_get, out, sizeof(out), err, sizeof(err)) &&
+	   strcmp(out, home_conf) == 0, "an empty $SOCKSIFY_CONF is unset: '%s'", out);
+	unlink(home_conf);
+	snprintf(home_conf, sizeof(home_conf), "%s/.config/socksify", dir);
+	rmdir(home_conf);
+	snprintf(home_conf, sizeof(home_conf), "%s/.config", dir);
+	rmdir(home_conf);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* exclude_program: by base name, or by path when the pattern has a '/'; and the
+ * documented limits, each an error naming FILE:LINE. */
+static void test_exclude_limits(void)
+{
+	static char text[70 * 40];
+	struct socksify_conf c;
+	char err[512];
+	size_t n = 0;
+
+	conf_defaults(&c);
+	ok(conf_load_buf(&c, "exclude_program = sshd\nexclude_program = /opt/*/bin/*\n", 53,
+			 "s.conf", err, sizeof(err)) && c.nexclude == 2, "exclude_program: %s", err);
+	ok(conf_excludes(&c, "/usr/sbin/sshd"), "sshd by base name");
+	ok(!conf_excludes(&c, "/usr/sbin/sshd-session2"), "not a prefix match");
+	ok(conf_excludes(&c, "/opt/x/bin/tool"), "by path glob");
+	ok(!conf_excludes(&c, "/usr/bin/curl"), "curl not excluded");
+	for (int i = 0; i < 17; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "exclude_program = p%d\n", i);
+	conf_defaults(&c);
+	ok(!conf_load_buf(&c, text, n, "s.conf", err, sizeof(err)) &&
+	   strstr(err, "s.conf:17: too many exclude_program patterns (at most 16)"),
+	   "17 exclude_program: %s", err);
+	n = 0;
+	for (int i = 0; i < 17; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "proxy = socks5://h%d\n", i);
+	conf_defaults(&c);
+	ok(!conf_load_buf(&c, text, n, "s.conf", err, sizeof(err)) &&
+	   strstr(err, "s.conf:17: too many proxies (at most 16)"), "17 proxies: %s", err);
+	n = 0;
+	for (int i = 0; i < 65; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "direct = 10.0.0.%d\n", i);
+	conf_defaults(&c);
+	ok(!conf_load_buf(&c, text, n, "s.conf", err, sizeof(err)) &&
+	   strstr(err, "s.conf:65: too many direct rules (at most 64)"), "65 direct rules: %s",
+	   err);
+	{
+		static char big[CONF_FILE_MAX + 10];
+		memset(big, '\n', sizeof(big));
+		conf_defaults(&c);
+		ok(!conf_load_buf(&c, big, sizeof(big), "s.conf", err, sizeof(err)) &&
+		   strstr(err, "s.conf:1048577: file too large (max 1048576 bytes)"),
+		   "1 MiB + 10: %s", err);
+		memset(big, 'x', CONF_LINE_MAX + 1);
+		conf_defaults(&c);
+		ok(!conf_load_buf(&c, big, CONF_LINE_MAX + 2, "s.conf", err, sizeof(err)) &&
+		   strstr(err, "s.conf:1: line too long (max 2048 bytes)"), "2049-byte line: %s",
+		   err);
+	}
+}
+
 int main(void)
 {
 	test_url_good();
@@ -738,5 +890,8 @@ int main(void)
 	test_remote_dns();
 	test_finish();
 	test_sweep();
+	test_trusted();
+	test_find();
+	test_exclude_limits();
 	return tap_done();
 }
