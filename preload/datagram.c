@@ -4,7 +4,6 @@
  * socket to the relay, so replies land on that socket and poll/epoll readiness stays
  * the kernel's; recvfrom/recvmsg/recvmmsg/recv/read unwrap them and report the real
  * source. Every fd the family does not manage costs one table load, then libc. */
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -47,36 +46,6 @@
 #define DG_IOV_MAX 1024
 /* After a failed association set-up, sends fail at once for this long. */
 #define DG_RETRY_MS 1000
-/* Same cap as fdreg.c for an "unlimited" RLIMIT_NOFILE. */
-#define DG_CAP (1u << 20)
-
-/* ---- the real libc calls this family needs ----
- * Kept here rather than in real.c's table so this family can be added (and taken
- * out) without touching the shared table while the connect family changes it. */
-struct dg_real {
-	ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
-	ssize_t (*sendmsg)(int, const struct msghdr *, int);
-	int (*sendmmsg)(int, struct mmsghdr *, unsigned int, int);
-	ssize_t (*send)(int, const void *, size_t, int);
-	ssize_t (*write)(int, const void *, size_t);
-	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
-	ssize_t (*recvmsg)(int, struct msghdr *, int);
-	int (*recvmmsg)(int, struct mmsghdr *, unsigned int, int, struct timespec *);
-	ssize_t (*recv)(int, void *, size_t, int);
-	ssize_t (*read)(int, void *, size_t);
-	int (*connect)(int, const struct sockaddr *, socklen_t);
-	int (*poll)(struct pollfd *, nfds_t, int);
-	int (*getaddrinfo)(const char *, const char *, const struct addrinfo *,
-			   struct addrinfo **);
-	void (*freeaddrinfo)(struct addrinfo *);
-	long (*syscall)(long, ...);
-	ssize_t (*writev)(int, const struct iovec *, int);
-	ssize_t (*readv)(int, const struct iovec *, int);
-	ssize_t (*recv_chk)(int, void *, size_t, size_t, int);
-	ssize_t (*recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *,
-				socklen_t *);
-	ssize_t (*read_chk)(int, void *, size_t, size_t);
-};
 
 /* _FORTIFY_SOURCE builds (all of Debian) call these for a buffer of known size; libc's
  * own then read past our hooks, so they are ours too. */
@@ -85,74 +54,6 @@ ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 		       struct sockaddr *sa, socklen_t *salen);
 ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen);
 
-static struct dg_real dg_real_table;
-static bool dg_resolved; /* set (release) once read/write are resolved: the fast path */
-static pthread_once_t dg_real_once = PTHREAD_ONCE_INIT;
-
-static void *dg_sym(const char *name, void *ours)
-{
-	void *p = dlsym(RTLD_NEXT, name);
-	return p == ours && ours != NULL ? NULL : p;
-}
-
-static ssize_t dg_enosys(void)
-{
-	errno = ENOSYS;
-	return -1;
-}
-
-static ssize_t dg_nosendto(int a, const void *b, size_t c, int d, const struct sockaddr *e,
-			   socklen_t f)
-{
-	return dg_enosys();
-}
-
-static void dg_real_resolve(void)
-{
-	struct dg_real *t = &dg_real_table;
-
-	t->sendto = dg_sym("sendto", (void *)sendto);
-	t->sendmsg = dg_sym("sendmsg", (void *)sendmsg);
-	t->sendmmsg = dg_sym("sendmmsg", (void *)sendmmsg);
-	t->send = dg_sym("send", (void *)send);
-	t->write = dg_sym("write", (void *)write);
-	t->recvfrom = dg_sym("recvfrom", (void *)recvfrom);
-	t->recvmsg = dg_sym("recvmsg", (void *)recvmsg);
-	t->recvmmsg = dg_sym("recvmmsg", (void *)recvmmsg);
-	t->recv = dg_sym("recv", (void *)recv);
-	t->read = dg_sym("read", (void *)read);
-	t->connect = dg_sym("connect", (void *)connect);
-	t->poll = dg_sym("poll", NULL);
-	t->getaddrinfo = dg_sym("getaddrinfo", NULL);
-	t->freeaddrinfo = dg_sym("freeaddrinfo", NULL);
-	t->syscall = dg_sym("syscall", (void *)syscall);
-	t->writev = dg_sym("writev", (void *)writev);
-	t->readv = dg_sym("readv", (void *)readv);
-	t->recv_chk = dg_sym("__recv_chk", (void *)__recv_chk);
-	t->recvfrom_chk = dg_sym("__recvfrom_chk", (void *)__recvfrom_chk);
-	t->read_chk = dg_sym("__read_chk", (void *)__read_chk);
-	if (t->sendto == NULL)
-		t->sendto = dg_nosendto;
-	__atomic_store_n(&dg_resolved,
-			 t->read != NULL && t->write != NULL && t->readv != NULL && t->writev != NULL &&
-				 t->read_chk != NULL,
-			 __ATOMIC_RELEASE);
-}
-
-static const struct dg_real *dg(void)
-{
-	pthread_once(&dg_real_once, dg_real_resolve);
-	return &dg_real_table;
-}
-
-/* The fast path's real read/write: the table's pointer once resolved (the constructor
- * does it), without even pthread_once's call; before that, through dg(). */
-static inline const struct dg_real *dg_fast(void)
-{
-	return __builtin_expect(__atomic_load_n(&dg_resolved, __ATOMIC_ACQUIRE), 1) ? &dg_real_table
-										 : dg();
-}
-
 /* A fork while another thread holds a socket's lock (setting up its association can
  * take up to connect_timeout) must not leave the child's copy locked forever: the
  * child, with one thread, starts every lock afresh. */
@@ -160,15 +61,16 @@ static void dg_atfork_child(void);
 
 __attribute__((constructor)) static void dg_init(void)
 {
-	dg();
+	real_init();
 	pthread_atfork(NULL, NULL, dg_atfork_child);
 }
 
 /* ---- per-socket state ----
- * One record per fd number, allocated on first use and never freed (a hook of
- * another thread may still hold it while this one closes the fd: it then finds the
- * record inactive or reset, never freed memory). */
-struct dgram {
+ * The association of a UDP socket, hung on its fd's record in the registry
+ * (fdreg.c), made on first use and never freed (a hook of another thread may still
+ * hold it while this one closes the fd: it then finds it inactive or reset, never
+ * freed memory). The registry's datagram bit says, with one load, that there is one. */
+struct dg_assoc {
 	pthread_mutex_t mu;
 	_Atomic bool active;
 	/* The socket's identity, to tell it from a number closed past our close() hook
@@ -200,47 +102,21 @@ struct dgram {
 	bool has_lastfake;
 };
 
-static _Atomic(_Atomic(struct dgram *) *) dg_tab;
-static size_t dg_cap;
-static _Atomic unsigned dg_high; /* one above the highest fd ever registered */
-static pthread_once_t dg_tab_once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t dg_alloc_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static void dg_tab_alloc(void)
+/* The active association of fd, or NULL, as the registry holds it. */
+static struct dg_assoc *dg_lookup(int fd)
 {
-	struct rlimit rl;
-	size_t n = 1024;
-	void *m;
+	struct dg_assoc *d;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
-		n = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > DG_CAP ? DG_CAP
-									: (size_t)rl.rlim_max;
-	if (n < 1024)
-		n = 1024;
-	m = mmap(NULL, n * sizeof(struct dgram *), PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (m == MAP_FAILED)
-		return;
-	dg_cap = n;
-	atomic_store_explicit(&dg_tab, (_Atomic(struct dgram *) *)m, memory_order_release);
-}
-
-/* The active record of fd, or NULL, as the table holds it. */
-static struct dgram *dg_lookup(int fd)
-{
-	_Atomic(struct dgram *) *t = atomic_load_explicit(&dg_tab, memory_order_acquire);
-	struct dgram *d;
-
-	if (__builtin_expect(t == NULL, 1) || fd < 0 || (size_t)fd >= dg_cap)
+	if (__builtin_expect(!fdreg_is_dgram(fd), 1))
 		return NULL;
-	d = atomic_load_explicit(&t[fd], memory_order_acquire);
+	d = fdreg_assoc(fd);
 	return d != NULL && atomic_load_explicit(&d->active, memory_order_acquire) ? d : NULL;
 }
 
-static void dg_drop_ctl(struct dgram *d);
+static void dg_drop_ctl(struct dg_assoc *d);
 
 /* fd is still the socket d was registered for (errno untouched). */
-static bool dg_same_socket(int fd, const struct dgram *d)
+static bool dg_same_socket(int fd, const struct dg_assoc *d)
 {
 	struct stat st;
 	int saved = errno;
@@ -254,9 +130,9 @@ static bool dg_same_socket(int fd, const struct dgram *d)
  * manage. A managed one is also checked against the kernel (one fstat): a record
  * whose number now holds another file is dropped, its association with it, so a
  * pipe or a new socket there is the program's again. */
-static struct dgram *dg_get(int fd)
+static struct dg_assoc *dg_get(int fd)
 {
-	struct dgram *d = dg_lookup(fd);
+	struct dg_assoc *d = dg_lookup(fd);
 
 	if (__builtin_expect(d == NULL, 1) || dg_same_socket(fd, d))
 		return d;
@@ -272,14 +148,10 @@ static struct dgram *dg_get(int fd)
 
 static void dg_atfork_child(void)
 {
-	_Atomic(struct dgram *) *t = atomic_load_explicit(&dg_tab, memory_order_acquire);
-	unsigned hi = atomic_load(&dg_high);
+	unsigned hi = fdreg_high_water();
 
-	pthread_mutex_init(&dg_alloc_mu, NULL);
-	if (t == NULL)
-		return;
-	for (unsigned fd = 0; fd < hi && fd < dg_cap; fd++) {
-		struct dgram *d = atomic_load_explicit(&t[fd], memory_order_relaxed);
+	for (unsigned fd = 0; fd < hi; fd++) {
+		struct dg_assoc *d = fdreg_assoc((int)fd);
 		if (d != NULL)
 			pthread_mutex_init(&d->mu, NULL);
 	}
@@ -291,30 +163,21 @@ bool dgram_known(int fd)
 }
 
 /* Makes fd's record active and fresh; NULL when out of memory or fd out of range. */
-static struct dgram *dg_register(int fd, int family)
+static struct dg_assoc *dg_register(int fd, int family)
 {
-	_Atomic(struct dgram *) *t;
-	struct dgram *d;
+	struct dg_assoc *d = fdreg_assoc(fd);
 
-	pthread_once(&dg_tab_once, dg_tab_alloc);
-	t = atomic_load_explicit(&dg_tab, memory_order_acquire);
-	if (t == NULL || fd < 0 || (size_t)fd >= dg_cap)
-		return NULL;
-	pthread_mutex_lock(&dg_alloc_mu);
-	if (atomic_load(&dg_high) <= (unsigned)fd)
-		atomic_store(&dg_high, (unsigned)fd + 1);
-	d = atomic_load_explicit(&t[fd], memory_order_acquire);
 	if (d == NULL) {
-		d = calloc(1, sizeof(*d));
-		if (d != NULL) {
-			pthread_mutex_init(&d->mu, NULL);
-			d->nctl = 0;
-			atomic_store_explicit(&t[fd], d, memory_order_release);
-		}
+		struct dg_assoc *mine = calloc(1, sizeof(*mine));
+		if (mine == NULL)
+			return NULL;
+		pthread_mutex_init(&mine->mu, NULL);
+		if (!fdreg_assoc_attach(fd, mine)) /* another thread's was first, or no room */
+			free(mine);
+		d = fdreg_assoc(fd);
+		if (d == NULL)
+			return NULL;
 	}
-	pthread_mutex_unlock(&dg_alloc_mu);
-	if (d == NULL)
-		return NULL;
 	pthread_mutex_lock(&d->mu);
 	if (!atomic_load(&d->active)) {
 		struct stat st;
@@ -350,7 +213,7 @@ static void dg_close_fds(const int *fds, size_t n)
 	shim_inside--;
 }
 
-static void dg_drop_ctl(struct dgram *d)
+static void dg_drop_ctl(struct dg_assoc *d)
 {
 	dg_close_fds(d->ctl, d->nctl);
 	d->nctl = 0;
@@ -358,7 +221,7 @@ static void dg_drop_ctl(struct dgram *d)
 
 void dgram_forget(int fd)
 {
-	struct dgram *d = dg_get(fd);
+	struct dg_assoc *d = dg_get(fd);
 
 	if (d == NULL)
 		return;
@@ -371,13 +234,11 @@ void dgram_forget(int fd)
 
 void dgram_forget_range(unsigned int first, unsigned int last)
 {
-	_Atomic(struct dgram *) *t = atomic_load_explicit(&dg_tab, memory_order_acquire);
+	unsigned hi = fdreg_high_water();
 
-	if (t == NULL)
-		return;
 	/* Only up to the high-water mark: a closefrom(3) costs what was used. */
-	for (size_t fd = first; fd <= last && fd < atomic_load(&dg_high); fd++)
-		if (atomic_load_explicit(&t[fd], memory_order_relaxed) != NULL)
+	for (unsigned fd = first; fd <= last && fd < hi; fd++)
+		if (fdreg_is_dgram((int)fd))
 			dgram_forget((int)fd);
 }
 
@@ -403,7 +264,7 @@ static int dg_high_fd(int fd)
 
 void dgram_copy(int oldfd, int newfd)
 {
-	struct dgram *o = dg_get(oldfd), *n;
+	struct dg_assoc *o = dg_get(oldfd), *n;
 
 	if (oldfd == newfd)
 		return;
@@ -449,24 +310,24 @@ void dgram_copy(int oldfd, int newfd)
 
 static ssize_t dg_io_send(void *ctx, int fd, const void *buf, size_t len, int flags)
 {
-	return dg()->send(fd, buf, len, flags);
+	return real()->send(fd, buf, len, flags);
 }
 
 static ssize_t dg_io_recv(void *ctx, int fd, void *buf, size_t len, int flags)
 {
-	return dg()->recv(fd, buf, len, flags);
+	return real()->recv(fd, buf, len, flags);
 }
 
 static int dg_io_wait(void *ctx, int fd, short events, int timeout_ms)
 {
 	struct pollfd p = { .fd = fd, .events = events };
-	int r = dg()->poll(&p, 1, timeout_ms);
+	int r = real()->poll(&p, 1, timeout_ms);
 	return r > 0 ? p.revents : r;
 }
 
 static int dg_io_connect(void *ctx, int fd, const struct sockaddr *sa, socklen_t len)
 {
-	return dg()->connect(fd, sa, len);
+	return real()->connect(fd, sa, len);
 }
 
 static const struct dial_io dg_io = {
@@ -514,10 +375,10 @@ static bool dg_hop0(const struct proxy *p, struct dial_hop *h)
 
 	memset(&h->addr, 0, sizeof(h->addr));
 	if (!addr_parse_ip(p->host, &h->addr)) {
-		if (dg()->getaddrinfo(p->host, NULL, &hints, &res) != 0 || res == NULL)
+		if (real()->getaddrinfo(p->host, NULL, &hints, &res) != 0 || res == NULL)
 			return false;
 		ok = addr_from_sockaddr(&h->addr, res->ai_addr, res->ai_addrlen);
-		dg()->freeaddrinfo(res);
+		real()->freeaddrinfo(res);
 		if (!ok)
 			return false;
 	}
@@ -583,7 +444,7 @@ static int dg_associate_hop(const struct dial_hop *hops, size_t k, uint64_t dead
 
 /* Sets up d's associations, one per hop of the chain (all hops in order). Returns 0,
  * or an errno having logged one warn line. Caller holds d->mu. */
-static int dg_associate(struct dgram *d, const struct socks_addr *dst)
+static int dg_associate(struct dg_assoc *d, const struct socks_addr *dst)
 {
 	const struct socksify_conf *c = shim_conf();
 	struct dial_hop hops[DIAL_MAX_HOPS];
@@ -670,11 +531,11 @@ static bool dg_ctl_alive(const int *ctl, size_t n)
 
 	for (size_t k = 0; k < n; k++)
 		p[k] = (struct pollfd){ .fd = ctl[k], .events = POLLIN };
-	r = dg()->poll(p, n, 0);
+	r = real()->poll(p, n, 0);
 	return r == 0 || (r < 0 && errno == EINTR);
 }
 
-static int dg_ready_check(struct dgram *d, const struct socks_addr *dst)
+static int dg_ready_check(struct dg_assoc *d, const struct socks_addr *dst)
 {
 	if (d->err != 0) {
 		if (d->lost || dial_now_ms(&dg_io) < d->retry_ms)
@@ -700,7 +561,7 @@ static int dg_ready_check(struct dgram *d, const struct socks_addr *dst)
  * set-up's EINPROGRESS must not show behind a send that succeeds). Inside the shim
  * meanwhile: the warn line goes to fd 2 through our write() hook, and when fd 2 is
  * this very socket (a daemon with stderr closed) that must not take d->mu again. */
-static int dg_ready(struct dgram *d, const struct socks_addr *dst)
+static int dg_ready(struct dg_assoc *d, const struct socks_addr *dst)
 {
 	int saved = errno, err;
 
@@ -736,11 +597,11 @@ static int dg_socket_family(int fd, int *type)
 /* Classifies a datagram (or UDP connect) to sa. On DG_PROXY *dst is what the relay is
  * asked for and *dp the socket's record. */
 static enum dg_policy dg_classify(int fd, const struct sockaddr *sa, socklen_t len, int flags,
-				  struct socks_addr *dst, int *err, struct dgram **dp)
+				  struct socks_addr *dst, int *err, struct dg_assoc **dp)
 {
 	const struct socksify_conf *c;
 	struct socks_addr name;
-	struct dgram *d = dg_get(fd);
+	struct dg_assoc *d = dg_get(fd);
 	int family, type = 0;
 
 	*dp = d;
@@ -822,7 +683,7 @@ static int dg_refuse(int fd, const struct socks_addr *dst, int err)
 /* ---- sending ---- */
 
 /* Wraps msg's payload for dst and sends it to the relay from fd itself. */
-static ssize_t dg_send_wrapped(int fd, struct dgram *d, const struct socks_addr *dst,
+static ssize_t dg_send_wrapped(int fd, struct dg_assoc *d, const struct socks_addr *dst,
 			       const struct sockaddr *orig, socklen_t origlen,
 			       const struct msghdr *msg, int flags)
 {
@@ -873,7 +734,7 @@ static ssize_t dg_send_wrapped(int fd, struct dgram *d, const struct socks_addr 
 		.msg_control = msg->msg_control,
 		.msg_controllen = msg->msg_controllen,
 	};
-	n = dg()->sendmsg(fd, &m, flags);
+	n = real()->sendmsg(fd, &m, flags);
 	if (n < 0)
 		return -1;
 	return n >= hl ? n - hl : 0;
@@ -889,14 +750,14 @@ static ssize_t dg_fastopen(int fd, const struct msghdr *msg, int flags)
 		return -1;
 	m.msg_name = NULL;
 	m.msg_namelen = 0;
-	return dg()->sendmsg(fd, &m, flags & ~MSG_FASTOPEN);
+	return real()->sendmsg(fd, &m, flags & ~MSG_FASTOPEN);
 }
 
 /* Every send hook ends here with a msghdr (msg_name may be NULL). */
 static ssize_t dg_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct socks_addr dst;
-	struct dgram *d;
+	struct dg_assoc *d;
 	int err = 0, saved = errno;
 
 	switch (dg_classify(fd, msg->msg_name, msg->msg_namelen, flags, &dst, &err, &d)) {
@@ -920,7 +781,7 @@ static ssize_t dg_sendmsg(int fd, const struct msghdr *msg, int flags)
 			return dg_send_wrapped(fd, d, &dst, NULL, 0, msg, flags);
 	}
 	errno = saved; /* classifying (the first config load) may have set it */
-	return dg()->sendmsg(fd, msg, flags);
+	return real()->sendmsg(fd, msg, flags);
 }
 
 static ssize_t dg_send_buf(int fd, const void *buf, size_t len, int flags,
@@ -961,7 +822,7 @@ static uint16_t dg_port(const struct sockaddr_storage *ss)
 }
 
 /* The source to report for a datagram the relay says came from a. */
-static socklen_t dg_source(struct dgram *d, const struct socks_addr *a,
+static socklen_t dg_source(struct dg_assoc *d, const struct socks_addr *a,
 			   struct sockaddr_storage *ss)
 {
 	struct socks_addr fake;
@@ -1012,7 +873,7 @@ static void dg_set_name(struct msghdr *msg, const struct sockaddr_storage *ss, s
 /* recvmsg on a socket we manage: datagrams from the relay unwrapped, others as they
  * are. The datagram lands in a bounce buffer big enough for the header too, so one
  * recvmsg still takes exactly one datagram. */
-static ssize_t dg_recvmsg(int fd, struct dgram *d, struct msghdr *msg, int flags)
+static ssize_t dg_recvmsg(int fd, struct dg_assoc *d, struct msghdr *msg, int flags)
 {
 	uint8_t stackbuf[DG_STACK_BUF + DG_HDRS_MAX], *buf = stackbuf;
 	struct sockaddr_storage src, relay, from;
@@ -1021,7 +882,7 @@ static ssize_t dg_recvmsg(int fd, struct dgram *d, struct msghdr *msg, int flags
 	ssize_t n, ret = -1;
 
 	if (flags & MSG_ERRQUEUE) /* queued errors carry no datagram of the relay's */
-		return dg()->recvmsg(fd, msg, flags);
+		return real()->recvmsg(fd, msg, flags);
 	for (size_t i = 0; i < msg->msg_iovlen; i++)
 		total += msg->msg_iov[i].iov_len;
 	cap = (total < DG_PAYLOAD_MAX ? total : DG_PAYLOAD_MAX) + DG_HDRS_MAX;
@@ -1044,7 +905,7 @@ static ssize_t dg_recvmsg(int fd, struct dgram *d, struct msghdr *msg, int flags
 			.msg_iov = &iov, .msg_iovlen = 1,
 			.msg_control = msg->msg_control, .msg_controllen = msg->msg_controllen,
 		};
-		n = dg()->recvmsg(fd, &m, flags);
+		n = real()->recvmsg(fd, &m, flags);
 		if (n < 0)
 			goto out;
 		have = (size_t)n < cap ? (size_t)n : cap;
@@ -1063,7 +924,7 @@ static ssize_t dg_recvmsg(int fd, struct dgram *d, struct msghdr *msg, int flags
 			break;
 		/* A fragment or garbage from the relay: dropped. Consume it if we peeked. */
 		if (flags & MSG_PEEK)
-			dg()->recv(fd, buf, 1, (flags & ~MSG_PEEK) | MSG_DONTWAIT);
+			real()->recv(fd, buf, 1, (flags & ~MSG_PEEK) | MSG_DONTWAIT);
 	}
 	payload = (size_t)n - used;
 	dg_scatter(buf + used, have - used, msg->msg_iov, msg->msg_iovlen);
@@ -1087,7 +948,7 @@ out:
 	return ret;
 }
 
-static ssize_t dg_recv_buf(int fd, struct dgram *d, void *buf, size_t len, int flags,
+static ssize_t dg_recv_buf(int fd, struct dg_assoc *d, void *buf, size_t len, int flags,
 			   struct sockaddr *sa, socklen_t *salen)
 {
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
@@ -1109,7 +970,7 @@ static ssize_t dg_recv_buf(int fd, struct dgram *d, void *buf, size_t len, int f
 int dgram_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct socks_addr dst;
-	struct dgram *d;
+	struct dg_assoc *d;
 	int err = 0, saved = errno;
 
 	if (sa != NULL && len >= sizeof(sa_family_t) && sa->sa_family == AF_UNSPEC) {
@@ -1121,7 +982,7 @@ int dgram_connect(int fd, const struct sockaddr *sa, socklen_t len)
 			pthread_mutex_unlock(&d->mu);
 			fdreg_clear(fd);
 		}
-		return dg()->connect(fd, sa, len);
+		return real()->connect(fd, sa, len);
 	}
 	switch (dg_classify(fd, sa, len, 0, &dst, &err, &d)) {
 	case DG_REFUSE:
@@ -1137,7 +998,7 @@ int dgram_connect(int fd, const struct sockaddr *sa, socklen_t len)
 			fdreg_clear(fd);
 		}
 		errno = saved; /* classifying (the first config load) may have set it */
-		return dg()->connect(fd, sa, len);
+		return real()->connect(fd, sa, len);
 	}
 	pthread_mutex_lock(&d->mu);
 	err = dg_ready(d, &dst);
@@ -1145,7 +1006,7 @@ int dgram_connect(int fd, const struct sockaddr *sa, socklen_t len)
 		/* The kernel socket is connected to the relay: it then hears only the
 		 * relay, as a connected socket hears only its peer, and send() needs no
 		 * address. getpeername shows the peer through the fd registry. */
-		if (dg()->connect(fd, (struct sockaddr *)&d->relay, d->relaylen) != 0) {
+		if (real()->connect(fd, (struct sockaddr *)&d->relay, d->relaylen) != 0) {
 			err = errno;
 		} else {
 			memset(&d->peer, 0, sizeof(d->peer));
@@ -1171,14 +1032,14 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 			   const struct sockaddr *sa, socklen_t salen)
 {
 	if (sa == NULL && dg_get(fd) == NULL)
-		return dg()->sendto(fd, buf, len, flags, sa, salen);
+		return real()->sendto(fd, buf, len, flags, sa, salen);
 	return dg_send_buf(fd, buf, len, flags, sa, salen);
 }
 
 SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	if (msg == NULL || (msg->msg_name == NULL && dg_get(fd) == NULL))
-		return dg()->sendmsg(fd, msg, flags);
+		return real()->sendmsg(fd, msg, flags);
 	return dg_sendmsg(fd, msg, flags);
 }
 
@@ -1187,14 +1048,14 @@ SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int fla
 	unsigned int i;
 
 	if (vec == NULL || shim_inside)
-		return dg()->sendmmsg(fd, vec, vlen, flags);
+		return real()->sendmmsg(fd, vec, vlen, flags);
 	if (dg_get(fd) == NULL) {
 		/* No address anywhere in the batch and a socket we do not manage: one
 		 * syscall, as the program meant. */
 		for (i = 0; i < vlen && vec[i].msg_hdr.msg_name == NULL; i++)
 			;
 		if (i == vlen)
-			return dg()->sendmmsg(fd, vec, vlen, flags);
+			return real()->sendmmsg(fd, vec, vlen, flags);
 	}
 	for (i = 0; i < vlen; i++) {
 		ssize_t n = dg_sendmsg(fd, &vec[i].msg_hdr, flags);
@@ -1208,44 +1069,44 @@ SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int fla
 SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
 	if (dg_get(fd) == NULL)
-		return dg()->send(fd, buf, len, flags);
+		return real()->send(fd, buf, len, flags);
 	return dg_send_buf(fd, buf, len, flags, NULL, 0);
 }
 
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
 	if (__builtin_expect(dg_get(fd) == NULL, 1))
-		return dg_fast()->write(fd, buf, len);
+		return real()->write(fd, buf, len);
 	return dg_send_buf(fd, buf, len, 0, NULL, 0);
 }
 
 SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *sa,
 			     socklen_t *salen)
 {
-	struct dgram *d = dg_get(fd);
+	struct dg_assoc *d = dg_get(fd);
 
 	if (d == NULL || shim_inside)
-		return dg()->recvfrom(fd, buf, len, flags, sa, salen);
+		return real()->recvfrom(fd, buf, len, flags, sa, salen);
 	return dg_recv_buf(fd, d, buf, len, flags, sa, salen);
 }
 
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	struct dgram *d = dg_get(fd);
+	struct dg_assoc *d = dg_get(fd);
 
 	if (d == NULL || shim_inside || msg == NULL)
-		return dg()->recvmsg(fd, msg, flags);
+		return real()->recvmsg(fd, msg, flags);
 	return dg_recvmsg(fd, d, msg, flags);
 }
 
 SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
 			 struct timespec *timeout)
 {
-	struct dgram *d = dg_get(fd);
+	struct dg_assoc *d = dg_get(fd);
 	unsigned int i;
 
 	if (d == NULL || shim_inside || vec == NULL)
-		return dg()->recvmmsg(fd, vec, vlen, flags, timeout);
+		return real()->recvmmsg(fd, vec, vlen, flags, timeout);
 	/* The first datagram as the flags say; the rest only while they are already
 	 * queued (as with MSG_WAITFORONE). The timeout is not applied. */
 	for (i = 0; i < vlen; i++) {
@@ -1262,19 +1123,19 @@ SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int fla
 
 SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
-	struct dgram *d = dg_get(fd);
+	struct dg_assoc *d = dg_get(fd);
 
 	if (d == NULL || shim_inside)
-		return dg()->recv(fd, buf, len, flags);
+		return real()->recv(fd, buf, len, flags);
 	return dg_recv_buf(fd, d, buf, len, flags, NULL, NULL);
 }
 
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t len)
 {
-	struct dgram *d = dg_get(fd);
+	struct dg_assoc *d = dg_get(fd);
 
 	if (__builtin_expect(d == NULL, 1) || shim_inside)
-		return dg_fast()->read(fd, buf, len);
+		return real()->read(fd, buf, len);
 	return dg_recv_buf(fd, d, buf, len, 0, NULL, NULL);
 }
 
@@ -1283,17 +1144,17 @@ SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
 	struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = n > 0 ? (size_t)n : 0 };
 
 	if (__builtin_expect(dg_get(fd) == NULL, 1) || n < 0)
-		return dg_fast()->writev(fd, iov, n);
+		return real()->writev(fd, iov, n);
 	return dg_sendmsg(fd, &m, 0);
 }
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
 {
-	struct dgram *d = dg_get(fd);
+	struct dg_assoc *d = dg_get(fd);
 	struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = n > 0 ? (size_t)n : 0 };
 
 	if (__builtin_expect(d == NULL, 1) || shim_inside || n < 0)
-		return dg_fast()->readv(fd, iov, n);
+		return real()->readv(fd, iov, n);
 	return dg_recvmsg(fd, d, &m, 0);
 }
 
@@ -1301,29 +1162,29 @@ SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
  * overflow as it would have; anything else is the plain call. */
 SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
 {
-	struct dgram *d = dg_get(fd);
+	struct dg_assoc *d = dg_get(fd);
 
 	if (d == NULL || shim_inside || len > buflen)
-		return dg()->recv_chk(fd, buf, len, buflen, flags);
+		return real()->recv_chk(fd, buf, len, buflen, flags);
 	return dg_recv_buf(fd, d, buf, len, flags, NULL, NULL);
 }
 
 SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen, int flags,
 				   struct sockaddr *sa, socklen_t *salen)
 {
-	struct dgram *d = dg_get(fd);
+	struct dg_assoc *d = dg_get(fd);
 
 	if (d == NULL || shim_inside || len > buflen)
-		return dg()->recvfrom_chk(fd, buf, len, buflen, flags, sa, salen);
+		return real()->recvfrom_chk(fd, buf, len, buflen, flags, sa, salen);
 	return dg_recv_buf(fd, d, buf, len, flags, sa, salen);
 }
 
 SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
-	struct dgram *d = dg_get(fd);
+	struct dg_assoc *d = dg_get(fd);
 
 	if (__builtin_expect(d == NULL, 1) || shim_inside || len > buflen)
-		return dg_fast()->read_chk(fd, buf, len, buflen);
+		return real()->read_chk(fd, buf, len, buflen);
 	return dg_recv_buf(fd, d, buf, len, 0, NULL, NULL);
 }
 
@@ -1360,10 +1221,10 @@ SHIM_EXPORT long syscall(long nr, ...)
 		return recvfrom((int)a[0], (void *)a[1], (size_t)a[2], (int)a[3],
 				(struct sockaddr *)a[4], (socklen_t *)a[5]);
 	default:
-		if (dg()->syscall == NULL) {
+		if (real()->syscall == NULL) {
 			errno = ENOSYS;
 			return -1;
 		}
-		return dg()->syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+		return real()->syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 	}
 }

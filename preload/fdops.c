@@ -96,6 +96,7 @@ SHIM_EXPORT int close(int fd)
 			shim_lost_internal(fd);
 		break;
 	case FD_TUNNEL:
+	case FD_CONNECTING:
 		/* Forget before closing: once closed the number may be reused at once. */
 		if (!fdops_vforked())
 			fdreg_clear(fd);

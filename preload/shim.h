@@ -13,11 +13,19 @@
 #include "socks.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
+#define SHIM_HIDDEN __attribute__((visibility("hidden")))
 
 struct addrinfo;
+struct gaicb;
+struct hostent;
+struct iovec;
+struct mmsghdr;
 struct pollfd;
+struct __res_state;
+struct sigevent;
+struct timespec;
 
-/* ---- real.c: every libc symbol we interpose or must call past our own hooks ---- */
+/* ---- real.c: the one table of libc symbols we interpose or must call past our hooks ---- */
 struct real_syms {
 	int (*connect)(int, const struct sockaddr *, socklen_t);
 	int (*close)(int);
@@ -29,12 +37,59 @@ struct real_syms {
 	int (*getaddrinfo)(const char *, const char *, const struct addrinfo *,
 			   struct addrinfo **);
 	void (*freeaddrinfo)(struct addrinfo *);
-	ssize_t (*send)(int, const void *, size_t, int);
-	ssize_t (*recv)(int, void *, size_t, int);
 	int (*poll)(struct pollfd *, unsigned long, int);
+	/* the datagram family's */
+	ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
+	int (*sendmmsg)(int, struct mmsghdr *, unsigned int, int);
+	ssize_t (*send)(int, const void *, size_t, int);
+	ssize_t (*write)(int, const void *, size_t);
+	ssize_t (*writev)(int, const struct iovec *, int);
+	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
+	int (*recvmmsg)(int, struct mmsghdr *, unsigned int, int, struct timespec *);
+	ssize_t (*recv)(int, void *, size_t, int);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*readv)(int, const struct iovec *, int);
+	ssize_t (*recv_chk)(int, void *, size_t, size_t, int);
+	ssize_t (*recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *,
+				socklen_t *);
+	ssize_t (*read_chk)(int, void *, size_t, size_t);
+	long (*syscall)(long, ...);
+	/* the resolver's (real_resolver() resolves these on first use) */
+	int (*getnameinfo)(const struct sockaddr *, socklen_t, char *, socklen_t, char *,
+			   socklen_t, int);
+	int (*gethostbyname2_r)(const char *, int, struct hostent *, char *, size_t,
+				struct hostent **, int *);
+	int (*gethostbyaddr_r)(const void *, socklen_t, int, struct hostent *, char *, size_t,
+			       struct hostent **, int *);
+	struct hostent *(*gethostbyname2)(const char *, int);
+	struct hostent *(*gethostbyaddr)(const void *, socklen_t, int);
+	int (*res_nquery)(struct __res_state *, const char *, int, int, unsigned char *, int);
+	int (*res_nsearch)(struct __res_state *, const char *, int, int, unsigned char *, int);
+	int (*res_nquerydomain)(struct __res_state *, const char *, const char *, int, int,
+				unsigned char *, int);
+	int (*res_nsend)(struct __res_state *, const unsigned char *, int, unsigned char *, int);
+	int (*res_query)(const char *, int, int, unsigned char *, int);
+	int (*res_search)(const char *, int, int, unsigned char *, int);
+	int (*res_querydomain)(const char *, const char *, int, int, unsigned char *, int);
+	int (*res_send)(const unsigned char *, int, unsigned char *, int);
+	int (*getaddrinfo_a)(int, struct gaicb **, int, struct sigevent *);
 };
+/* The table and its "resolved" flag, read directly by real() so that the hot hooks
+ * (read, write) pay one load, not a call, once the constructor has run. */
+extern struct real_syms real_table SHIM_HIDDEN;
+extern bool real_ready SHIM_HIDDEN;
+const struct real_syms *real_slow(void);
 /* Resolved once (pthread_once); safe to call from any hook at any time. */
-const struct real_syms *real(void);
+static inline const struct real_syms *real(void)
+{
+	if (__builtin_expect(__atomic_load_n(&real_ready, __ATOMIC_ACQUIRE), 1))
+		return &real_table;
+	return real_slow();
+}
+/* The same table with the resolver's symbols resolved too. */
+const struct real_syms *real_resolver(void);
 void real_init(void);
 
 /* ---- init.c: the configuration, loaded once on first need, immutable after ---- */
@@ -56,11 +111,12 @@ void shim_lost_internal(int fd);
 void shim_setup_begin(void);
 void shim_setup_end(void);
 
-/* ---- fdreg.c: what the shim knows about each fd, classified by one atomic load ---- */
+/* ---- fdreg.c: the one record per fd, classified by one atomic load ---- */
 enum fd_kind {
-	FD_NONE = 0,      /* the program's, untouched */
-	FD_TUNNEL = 1,    /* connected through the chain: getpeername shows the destination */
-	FD_INTERNAL = 2,  /* the shim's own (log file): protected from the program */
+	FD_NONE = 0,       /* the program's, untouched */
+	FD_TUNNEL = 1,     /* connected through the chain: getpeername shows the destination */
+	FD_INTERNAL = 2,   /* the shim's own (log file): protected from the program */
+	FD_CONNECTING = 3, /* a tunnel whose handshake is still running (asynchronous connect) */
 };
 enum fd_kind fdreg_kind(int fd);
 /* Beside the kind, one bit: a UDP socket the datagram family manages (datagram.c
@@ -69,6 +125,24 @@ enum fd_kind fdreg_kind(int fd);
 /* True when the shim knows anything about fd (any kind, or the datagram bit). */
 bool fdreg_known(int fd);
 void fdreg_set_dgram(int fd, bool on);
+bool fdreg_is_dgram(int fd);
+/* One above the highest fd ever registered: sweeps stop there. */
+unsigned fdreg_high_water(void);
+/* fd's datagram association (datagram.c's own type), whatever its state; NULL if none
+ * was ever attached. Attached once per fd number and kept (never freed): attach
+ * fails when one is there already, or fd is past the table. */
+struct dg_assoc;
+struct dg_assoc *fdreg_assoc(int fd);
+bool fdreg_assoc_attach(int fd, struct dg_assoc *a);
+/* The asynchronous connect's handshake on fd (the async family fills this in): a
+ * state and its context, FD_PENDING_NONE when nothing is pending. */
+enum fd_pending {
+	FD_PENDING_NONE = 0,
+	FD_PENDING_HANDSHAKE, /* the chain's handshake runs; the program polls for it */
+	FD_PENDING_FAILED,    /* it failed: the next call reports the errno */
+};
+void fdreg_set_pending(int fd, enum fd_pending state, void *ctx);
+enum fd_pending fdreg_pending(int fd, void **ctx);
 /* Records a tunnelled fd: the address the program asked for (its own form) and the
  * first hop (via) the socket is really connected to. */
 void fdreg_set_tunnel(int fd, const struct sockaddr *sa, socklen_t len,
