@@ -6,8 +6,10 @@
  * use, since libresolv, where older glibc keeps res_*, may be loaded later. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "shim.h"
 
@@ -15,14 +17,36 @@ struct real_syms real_table;
 bool real_ready;
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 static pthread_once_t real_dns_once = PTHREAD_ONCE_INIT;
-static void *real_self; /* this library's load address */
+/* Where this library is mapped: [real_lo, real_hi). Found from the program headers
+ * (dl_iterate_phdr), not dladdr, which scans every symbol of the object it lands in
+ * and so would bring libc's whole symbol table into every process's memory. */
+static uintptr_t real_lo, real_hi;
+
+static int real_find_self(struct dl_phdr_info *info, size_t size, void *data)
+{
+	uintptr_t me = (uintptr_t)data, lo = UINTPTR_MAX, hi = 0;
+
+	for (size_t i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (info->dlpi_addr + ph->p_vaddr < lo)
+			lo = info->dlpi_addr + ph->p_vaddr;
+		if (info->dlpi_addr + ph->p_vaddr + ph->p_memsz > hi)
+			hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+	}
+	if (me < lo || me >= hi)
+		return 0;
+	real_lo = lo;
+	real_hi = hi;
+	return 1;
+}
 
 static void *real_lookup(const char *name)
 {
 	void *p = dlsym(RTLD_NEXT, name);
-	Dl_info info;
 
-	if (p != NULL && dladdr(p, &info) != 0 && info.dli_fbase == real_self)
+	if ((uintptr_t)p >= real_lo && (uintptr_t)p < real_hi)
 		return NULL; /* ourselves again */
 	return p;
 }
@@ -55,10 +79,8 @@ static ssize_t real_enosys_sendto(int a, const void *b, size_t c, int d,
 static void real_resolve(void)
 {
 	struct real_syms *t = &real_table;
-	Dl_info self;
 
-	if (dladdr((void *)real_resolve, &self) != 0)
-		real_self = self.dli_fbase;
+	dl_iterate_phdr(real_find_self, (void *)(uintptr_t)real_resolve);
 	REAL(connect, "connect");
 	REAL(close, "close");
 	REAL(close_range, "close_range");

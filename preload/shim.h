@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "conf.h"
+#include "route.h"
 #include "socks.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
@@ -92,11 +93,12 @@ static inline const struct real_syms *real(void)
 const struct real_syms *real_resolver(void);
 void real_init(void);
 
-/* ---- init.c: the configuration, loaded once on first need, immutable after ---- */
+/* ---- guard.c: the re-entrancy guard ---- */
 /* The guard: set while the shim itself calls libc, so our own calls (and those libc
  * makes for us, e.g. getaddrinfo's sockets) go straight through. */
 extern __thread int shim_inside;
 
+/* ---- init.c: the configuration, loaded once on first need, immutable after ---- */
 /* NULL when the configuration is bad (the error was logged once); connections that
  * would be proxied must then fail. */
 const struct socksify_conf *shim_conf(void);
@@ -106,7 +108,7 @@ void shim_relocate_log(int fd);
  * writing the log there, since the number now belongs to the program. */
 void shim_lost_internal(int fd);
 
-/* ---- fdops.c: fork handling ---- */
+/* ---- guard.c: the set-up lock fork waits for ---- */
 /* Around every one-time set-up (pthread_once routines): fork waits for it. */
 void shim_setup_begin(void);
 void shim_setup_end(void);
@@ -166,17 +168,37 @@ int fdreg_internal_in(unsigned int first, unsigned int last);
 int fdreg_relocate_internal(int fd);
 
 /* ---- chain.c: dialling through the configured chain ---- */
+/* The dialler's I/O seam past our own hooks (libc's send/recv/poll/connect), for
+ * every handshake the shim makes: the chain's and the UDP associations'. */
+struct dial_io;
+extern const struct dial_io chain_io;
 /* Runs the chain on fd (a TCP socket of family `family`) to dst. Returns 0 with via
  * set to the first hop's address, or an errno, having logged one warn line naming
  * the hop and the reason. */
 int chain_connect(int fd, int family, const struct socks_addr *dst,
 		  struct sockaddr_storage *via, socklen_t *vialen);
-/* True when sa is one of the proxies' own addresses (never tunnelled: no loops). */
-bool chain_is_proxy_addr(const struct socks_addr *dst);
+/* The resolver for common/hops.c: libc's getaddrinfo past our hooks, cached per
+ * proxy (a proxy is never the program's destination, so this leaks no names). */
+struct hops_resolver;
+void chain_resolver(const struct socksify_conf *c, struct hops_resolver *r);
+/* True when dst is one of c's proxies' own addresses (never tunnelled: no loops),
+ * literals and the addresses their names resolved to alike. */
+bool chain_is_proxy_addr(const struct socksify_conf *c, const struct socks_addr *dst);
 
-/* ---- connect.c: the remote-DNS hook point (a later issue fills it) ---- */
-/* Maps a fake address handed out by the resolver back to the name it stands for;
- * false for a real address. */
-bool shim_fake_name(const struct socks_addr *addr, struct socks_addr *name_out);
+/* ---- connect.c: the connect path, for every caller inside the shim (TCP Fast Open,
+ * syscall(SYS_connect)) as for the exported connect() ---- */
+int shim_connect(int fd, const struct sockaddr *sa, socklen_t len);
+
+/* ---- policy.c: the routing decision (common/route.c) for a destination ---- */
+/* Decides for dst as the program gave it (an address), with the name behind it when
+ * there is one (a fake address's, or one the program resolved here under a rule). */
+void shim_route(const struct socks_addr *dst, enum route_proto proto, struct route *out);
+
+/* ---- localnames.c: names resolved here that a rule names ---- */
+/* getaddrinfo answered node with res on this host: remember the addresses when a
+ * block or direct rule names node, so connects to them are decided by the name. */
+void shim_route_note(const char *node, const struct addrinfo *res);
+/* The name (with dst's port) the program resolved here to dst's address, if any. */
+bool localnames_find(const struct socks_addr *dst, struct socks_addr *name);
 
 #endif
