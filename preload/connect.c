@@ -17,7 +17,7 @@ enum connect_policy {
 	CONNECT_PASS,    /* libc's connect, untouched */
 	CONNECT_TUNNEL,  /* through the chain, on this very fd */
 	CONNECT_REFUSE,  /* fail with *err, nothing sent anywhere */
-	CONNECT_DATAGRAM, /* a UDP socket: the datagram family decides (datagram.c) */
+	CONNECT_DATAGRAM, /* a UDP socket: the datagram family decides (dgram_assoc.c) */
 };
 
 /* What the socket is: PASS for anything but an inet stream socket of sa's family (or

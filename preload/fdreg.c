@@ -33,7 +33,7 @@ struct fdreg_peer {
 	socklen_t len;
 	union fdreg_sa via;
 	ino_t ino; /* internal fds: the open file we registered */
-	/* A UDP socket's association (datagram.c's), made on first use and never freed
+	/* A UDP socket's association (dgram_state.c's), made on first use and never freed
 	 * (another thread's hook may still hold it while this one closes the fd). */
 	_Atomic(struct dg_assoc *) assoc;
 	/* The asynchronous connect's handshake still in progress on this fd. */

@@ -121,7 +121,7 @@ enum fd_kind {
 	FD_CONNECTING = 3, /* a tunnel whose handshake is still running (asynchronous connect) */
 };
 enum fd_kind fdreg_kind(int fd);
-/* Beside the kind, one bit: a UDP socket the datagram family manages (datagram.c
+/* Beside the kind, one bit: a UDP socket the datagram family manages (dgram_state.c
  * keeps its state). So close() learns with one load that an fd is none of ours. */
 #define FDREG_DGRAM 4u
 /* True when the shim knows anything about fd (any kind, or the datagram bit). */
@@ -130,7 +130,7 @@ void fdreg_set_dgram(int fd, bool on);
 bool fdreg_is_dgram(int fd);
 /* One above the highest fd ever registered: sweeps stop there. */
 unsigned fdreg_high_water(void);
-/* fd's datagram association (datagram.c's own type), whatever its state; NULL if none
+/* fd's datagram association (dgram_state.c's own type), whatever its state; NULL if none
  * was ever attached. Attached once per fd number and kept (never freed): attach
  * fails when one is there already, or fd is past the table. */
 struct dg_assoc;

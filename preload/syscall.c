@@ -9,9 +9,9 @@
 #include "shim.h"
 
 /* libuv (and so BIND 9's dig) calls sendmmsg/recvmmsg through syscall(2), past the
- * libc wrappers: the datagram calls made that way come to the hooks above, and a
- * syscall(SYS_connect) to connect(). Every other number goes to libc's syscall()
- * untouched. */
+ * libc wrappers: the datagram calls made that way come to our hooks (dgram_send.c,
+ * dgram_recv.c), and a syscall(SYS_connect) to the connect path. Every other number
+ * goes to libc's syscall() untouched. */
 SHIM_EXPORT long syscall(long nr, ...)
 {
 	va_list ap;
