@@ -55,7 +55,11 @@ uint64_t dg_now_ms(void)
  * (0 otherwise); BACKOFF retries DG_RETRY_MS from now. Caller holds d->mu. */
 void dg_set_state(struct dg_assoc *d, enum dg_state st, int err)
 {
+	/* Inside the shim: the log line goes to fd 2 through our write() hook, and fd 2
+	 * may be this very socket (dup2 onto stderr), whose lock the caller holds. */
+	shim_inside++;
 	LOG_DEBUG("UDP fd %d: %s -> %s", d->fd, dg_state_name(d->state), dg_state_name(st));
+	shim_inside--;
 	d->state = st;
 	d->err = st == DG_BACKOFF || st == DG_LOST ? err : 0;
 	/* A proxy down for a moment must not kill a long-lived socket, nor may a program
