@@ -78,7 +78,9 @@ bool probe_script_interp(int fd, char *out, size_t cap);
 #define CHECK_DEFAULT_DEST "example.com:80"
 /* Tests every hop of c's chain and prints a report on stdout. dest: "HOST:PORT" for
  * the CONNECT test (NULL: CHECK_DEFAULT_DEST). Returns the exit status: 0 when
- * everything the settings need works, 1 when not, CLI_EXIT_FAIL for a bad dest. */
+ * everything the settings need works, 2 when the chain works (the last hop answered)
+ * but dest cannot be reached through it, 1 when the chain does not work,
+ * CLI_EXIT_FAIL for a bad dest. */
 int check_run(const struct socksify_conf *c, const char *dest);
 
 /* ---- --install-system and friends (system.c) ---- */
@@ -89,5 +91,10 @@ enum system_cmd { SYSTEM_INSTALL = 1, SYSTEM_UNINSTALL, SYSTEM_STATUS };
  * 0 done (or nothing to do), 1 failed with a message, or the status: 1 when not
  * enabled, the config does not parse or the chain check fails. */
 int system_main(enum system_cmd cmd, const char *root, const char *const *proxies, size_t n);
+
+/* ---- socksify --route (route.c) ---- */
+/* Prints the routing decision for HOST:PORT under c, as the library makes it.
+ * Returns the exit status (0; 1 when the name does not resolve under dns=local). */
+int route_run(const struct socksify_conf *c, const char *dest);
 
 #endif

@@ -43,7 +43,7 @@ void cli_warn(const char *fmt, ...)
 }
 
 enum { OPT_CHECK = 0x100, OPT_ENV, OPT_SUPERVISE, OPT_PRELOAD_ONLY, OPT_JAIL, OPT_INSTALL,
-	OPT_UNINSTALL, OPT_STATUS, OPT_ROOT };
+	OPT_UNINSTALL, OPT_STATUS, OPT_ROOT, OPT_ROUTE };
 
 /* What the command line asked for, kept as given: the URLs verbatim (so credentials
  * reach the library exactly as typed) and the rules as strings. */
@@ -62,6 +62,7 @@ struct cli_opts {
 	bool jail;
 	enum system_cmd system; /* 0, or --install-system and friends */
 	const char *root;       /* --root DIR for them */
+	const char *route_dest; /* --route HOST:PORT */
 	char **command; /* NULL-terminated argv of COMMAND, or NULL */
 };
 
@@ -83,6 +84,7 @@ static const struct option long_opts[] = {
 	{"uninstall-system", no_argument, NULL, OPT_UNINSTALL},
 	{"system-status", no_argument, NULL, OPT_STATUS},
 	{"root", required_argument, NULL, OPT_ROOT},
+	{"route", required_argument, NULL, OPT_ROUTE},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -95,6 +97,7 @@ static void usage(FILE *f)
 	      "       socksify [OPTIONS] --env\n"
 	      "       socksify --install-system [-p URL]... | --uninstall-system |\n"
 	      "                --system-status   [--root DIR]\n"
+	      "       socksify [OPTIONS] --route HOST:PORT\n"
 	      "Runs COMMAND with its TCP, UDP and DNS traffic sent through SOCKS proxies.\n"
 	      "\n"
 	      "  -p, --proxy URL       a proxy (socks5://, socks5h://, socks4://, socks4a://,\n"
@@ -113,7 +116,8 @@ static void usage(FILE *f)
 	      "                        test the chain (reachability, methods, auth, CONNECT\n"
 	      "                        to HOST:PORT, default " CHECK_DEFAULT_DEST ", UDP\n"
 	      "                        ASSOCIATE) and print a report; exit 0 when everything\n"
-	      "                        the settings need works, else 1\n"
+	      "                        the settings need works, 2 when the chain works but\n"
+	      "                        HOST:PORT cannot be reached through it, else 1\n"
 	      "      --env             print export lines: eval \"$(socksify --env)\"\n"
 	      "      --supervise       always run COMMAND under the seccomp supervisor\n"
 	      "                        (default: only static and Go programs)\n"
@@ -127,6 +131,8 @@ static void usage(FILE *f)
 	      "      --uninstall-system  removes that line (and nothing else)\n"
 	      "      --system-status   is the line there, does the config parse, the check\n"
 	      "      --root DIR        for the three above: files under DIR instead of /\n"
+	      "      --route HOST:PORT print where a connection to HOST:PORT goes: direct\n"
+	      "                        (which rule), blocked (which rule) or which hops\n"
 	      "  -h, --help            this help\n"
 	      "  -V, --version         print the version\n"
 	      "\n"
@@ -208,6 +214,9 @@ static int parse_args(int argc, char **argv, struct cli_opts *o)
 		case OPT_ROOT:
 			o->root = optarg;
 			break;
+		case OPT_ROUTE:
+			o->route_dest = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -245,13 +254,13 @@ static int parse_args(int argc, char **argv, struct cli_opts *o)
 			"--system-status");
 		return CLI_EXIT_FAIL;
 	}
-	if (o->check && o->env) {
-		cli_err("--check and --env cannot be used together");
+	if (o->check + o->env + (o->route_dest != NULL) > 1) {
+		cli_err("--check, --env and --route cannot be used together");
 		return CLI_EXIT_FAIL;
 	}
-	if ((o->check || o->env) && o->command) {
-		cli_err("%s takes no COMMAND (got '%s')", o->check ? "--check" : "--env",
-			o->command[0]);
+	if ((o->check || o->env || o->route_dest) && o->command) {
+		cli_err("%s takes no COMMAND (got '%s')",
+			o->check ? "--check" : o->env ? "--env" : "--route", o->command[0]);
 		return CLI_EXIT_FAIL;
 	}
 	if (o->jail && o->mode == SV_PRELOAD_ONLY) {
@@ -262,7 +271,7 @@ static int parse_args(int argc, char **argv, struct cli_opts *o)
 		cli_err("--jail, --supervise and --preload-only need a COMMAND");
 		return CLI_EXIT_FAIL;
 	}
-	if (!o->check && !o->env && !o->command) {
+	if (!o->check && !o->env && !o->route_dest && !o->command) {
 		cli_err("no COMMAND given (see socksify --help)");
 		return CLI_EXIT_FAIL;
 	}
@@ -504,7 +513,7 @@ int main(int argc, char **argv)
 		cli_err("%s", err);
 		goto out;
 	}
-	if (opts.check) {
+	if (opts.check || opts.route_dest) {
 		/* After eval "$(socksify --env)" the library is in our own process, and
 		 * it would tunnel or fake the probes' own lookups and connections: run
 		 * again without it (once: the second time there is nothing to strip). */
@@ -512,7 +521,7 @@ int main(int argc, char **argv)
 			fflush(NULL);
 			execv("/proc/self/exe", argv);
 		}
-		rc = check_run(&conf, opts.check_dest);
+		rc = opts.check ? check_run(&conf, opts.check_dest) : route_run(&conf, opts.route_dest);
 		goto out;
 	}
 	if (!env_find_library(lib, sizeof(lib), err, sizeof(err)) ||

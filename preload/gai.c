@@ -100,8 +100,8 @@ static int rs_getaddrinfo(const char *node, const char *service, const struct ad
 	return rs_build_ai(&ans, svc, nsvc, h, res);
 }
 
-SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
-			    struct addrinfo **res)
+static int rs_getaddrinfo_hook(const char *node, const char *service,
+			       const struct addrinfo *hints, struct addrinfo **res)
 {
 	bool pass = true;
 	if (rs_passthrough())
@@ -117,6 +117,18 @@ SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct 
 		return real()->getaddrinfo(node, service, &numeric, res);
 	}
 	return real()->getaddrinfo(node, service, hints, res);
+}
+
+SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+			    struct addrinfo **res)
+{
+	int rc = rs_getaddrinfo_hook(node, service, hints, res);
+
+	/* Real addresses for a name a rule names: the routing decision needs the name
+	 * (policy.c). */
+	if (rc == 0 && !shim_inside)
+		shim_route_note(node, *res);
+	return rc;
 }
 
 SHIM_EXPORT void freeaddrinfo(struct addrinfo *ai)

@@ -209,7 +209,7 @@ SHIM_EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len, int t
 SHIM_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host,
 			    socklen_t hostlen, char *serv, socklen_t servlen, int flags)
 {
-	const struct rs_real_syms *r = rs_libc();
+	const struct real_syms *r = rs_libc();
 	if (rs_passthrough() || host == NULL || hostlen == 0 || (flags & NI_NUMERICHOST) ||
 	    sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
 		return r->getnameinfo(sa, salen, host, hostlen, serv, servlen, flags);

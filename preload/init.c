@@ -24,8 +24,6 @@
 #include "log.h"
 #include "shim.h"
 
-__thread int shim_inside;
-
 enum shim_state { SHIM_CONFIGURED, SHIM_BROKEN, SHIM_INERT };
 
 static struct socksify_conf shim_config;

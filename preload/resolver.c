@@ -9,7 +9,6 @@
  * Settings: the configuration's fake_net4, fake_net6, fake_grace, dns_unspec and
  * hosts_file keys (and their SOCKSIFY_* twins, common/conf.c); SOCKSIFY_NAMETABLE (a
  * table other than the user's own; ignored under AT_SECURE). */
-#include <dlfcn.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <netdb.h>
@@ -35,42 +34,10 @@
 
 /* ---- the real functions (those real.c does not carry), resolved once ---- */
 
-static struct rs_real_syms rs_real;
-static pthread_once_t rs_real_once = PTHREAD_ONCE_INIT;
-
-static void *rs_sym(const char *name, const char *compat)
+/* The real functions: real.c's one table. */
+const struct real_syms *rs_libc(void)
 {
-	void *p = dlsym(RTLD_NEXT, name);
-	/* Before glibc 2.34 the res_* calls live in libresolv as __res_*; a program that
-	 * uses them has libresolv loaded, where dlsym finds them. */
-	if (p == NULL && compat != NULL)
-		p = dlsym(RTLD_NEXT, compat);
-	return p;
-}
-
-static void rs_real_resolve(void)
-{
-	struct rs_real_syms *r = &rs_real;
-	r->getnameinfo = rs_sym("getnameinfo", NULL);
-	r->gethostbyname2_r = rs_sym("gethostbyname2_r", NULL);
-	r->gethostbyaddr_r = rs_sym("gethostbyaddr_r", NULL);
-	r->gethostbyname2 = rs_sym("gethostbyname2", NULL);
-	r->gethostbyaddr = rs_sym("gethostbyaddr", NULL);
-	r->res_nquery = rs_sym("res_nquery", "__res_nquery");
-	r->res_nsearch = rs_sym("res_nsearch", "__res_nsearch");
-	r->res_nquerydomain = rs_sym("res_nquerydomain", "__res_nquerydomain");
-	r->res_nsend = rs_sym("res_nsend", "__res_nsend");
-	r->res_query = rs_sym("res_query", "__res_query");
-	r->res_search = rs_sym("res_search", "__res_search");
-	r->res_querydomain = rs_sym("res_querydomain", "__res_querydomain");
-	r->res_send = rs_sym("res_send", "__res_send");
-	r->getaddrinfo_a = rs_sym("getaddrinfo_a", NULL);
-}
-
-const struct rs_real_syms *rs_libc(void)
-{
-	pthread_once(&rs_real_once, rs_real_resolve);
-	return &rs_real;
+	return real_resolver();
 }
 
 /* ---- the name table ---- */

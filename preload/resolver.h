@@ -17,28 +17,8 @@
 
 /* ---- resolver.c ---- */
 
-/* The real functions real.c does not carry, resolved once. */
-struct rs_real_syms {
-	int (*getnameinfo)(const struct sockaddr *, socklen_t, char *, socklen_t, char *,
-			   socklen_t, int);
-	int (*gethostbyname2_r)(const char *, int, struct hostent *, char *, size_t,
-				struct hostent **, int *);
-	int (*gethostbyaddr_r)(const void *, socklen_t, int, struct hostent *, char *, size_t,
-			       struct hostent **, int *);
-	struct hostent *(*gethostbyname2)(const char *, int);
-	struct hostent *(*gethostbyaddr)(const void *, socklen_t, int);
-	int (*res_nquery)(res_state, const char *, int, int, unsigned char *, int);
-	int (*res_nsearch)(res_state, const char *, int, int, unsigned char *, int);
-	int (*res_nquerydomain)(res_state, const char *, const char *, int, int,
-				unsigned char *, int);
-	int (*res_nsend)(res_state, const unsigned char *, int, unsigned char *, int);
-	int (*res_query)(const char *, int, int, unsigned char *, int);
-	int (*res_search)(const char *, int, int, unsigned char *, int);
-	int (*res_querydomain)(const char *, const char *, int, int, unsigned char *, int);
-	int (*res_send)(const unsigned char *, int, unsigned char *, int);
-	int (*getaddrinfo_a)(int, struct gaicb **, int, struct sigevent *);
-};
-const struct rs_real_syms *rs_libc(void);
+/* The real functions (real.c's one table; real_resolver() in shim.h). */
+const struct real_syms *rs_libc(void);
 
 /* The fake ranges (for a quick "is this one of ours?" without the table). */
 const struct nt_params *rs_get_params(void);
