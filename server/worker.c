@@ -37,6 +37,7 @@ enum { CONF_USERS, CONF_ACL, CONF_N };
 struct conf {
 	atomic_uint refs;
 	unsigned kind;
+	unsigned gen; /* the reload it came with (users and ACL of one reload share it) */
 	struct users *users; /* CONF_USERS */
 	struct acl acl;      /* CONF_ACL */
 };
@@ -76,6 +77,7 @@ struct worker {
 	bool draining;
 	atomic_bool alive;
 	atomic_ullong reloads;
+	unsigned gen_seen; /* the last reload taken into force */
 };
 
 struct listener listeners[MAX_LISTENERS];
@@ -149,6 +151,7 @@ static void publish(struct conf *c)
 
 void workers_publish(bool replace_users, struct users *u, struct acl *acl)
 {
+	static unsigned gen;
 	struct conf *cu = replace_users ? conf_new(CONF_USERS) : NULL;
 	struct conf *ca = acl ? conf_new(CONF_ACL) : NULL;
 
@@ -161,12 +164,15 @@ void workers_publish(bool replace_users, struct users *u, struct acl *acl)
 			acl_free(acl);
 		return;
 	}
+	gen++;
 	if (cu) {
 		cu->users = u;
+		cu->gen = gen;
 		publish(cu);
 	}
 	if (ca) {
 		ca->acl = *acl;
+		ca->gen = gen;
 		publish(ca);
 	}
 }
@@ -346,7 +352,7 @@ static void on_mailbox(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 	struct worker *w = container_of(io, struct worker, mbox);
 	uint64_t n;
 	unsigned flags;
-	bool reloaded = false;
+	unsigned gen = w->gen_seen;
 
 	(void)loop;
 	(void)revents;
@@ -357,11 +363,14 @@ static void on_mailbox(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 		struct conf *c = atomic_exchange(&w->pending[k], NULL);
 
 		if (c) {
+			if (c->gen > gen)
+				gen = c->gen;
 			conf_apply(w, c);
-			reloaded = true;
 		}
 	}
-	if (reloaded) {
+	/* Counted once per reload, even when its users and ACL arrive apart. */
+	if (gen != w->gen_seen) {
+		w->gen_seen = gen;
 		atomic_fetch_add(&w->reloads, 1);
 		LOG_INFO("worker %u: reloaded users and ACL in force", w->id);
 	}
