@@ -37,16 +37,9 @@ enum { CONF_USERS, CONF_ACL, CONF_N };
 struct conf {
 	atomic_uint refs;
 	unsigned kind;
+	unsigned gen; /* the reload it came with (users and ACL of one reload share it) */
 	struct users *users; /* CONF_USERS */
 	struct acl acl;      /* CONF_ACL */
-};
-
-/* A pool job of worker i > 0, wrapped so its done() runs on worker i again. */
-struct fwd_job {
-	struct pool_job job;
-	struct pool_job *inner;
-	struct worker *w;
-	struct fwd_job *next;
 };
 
 enum { WF_STOP = 1, WF_COUNT = 2, WF_DRAIN = 4 };
@@ -67,8 +60,7 @@ struct worker {
 	atomic_uint flags;
 	_Atomic(struct conf *) pending[CONF_N];
 	struct conf *cur[CONF_N];
-	pthread_mutex_t fwd_mu; /* the results of pool jobs, handed over by worker 0 */
-	struct fwd_job *fwd_head;
+	struct pool_ret ret; /* the results of its pool jobs come back here */
 	struct wlisten lio[MAX_LISTENERS];
 	struct ev_timer accept_pause, housekeeping;
 	int reserve_fd;
@@ -76,6 +68,7 @@ struct worker {
 	bool draining;
 	atomic_bool alive;
 	atomic_ullong reloads;
+	unsigned gen_seen; /* the last reload taken into force */
 };
 
 struct listener listeners[MAX_LISTENERS];
@@ -149,6 +142,7 @@ static void publish(struct conf *c)
 
 void workers_publish(bool replace_users, struct users *u, struct acl *acl)
 {
+	static unsigned gen;
 	struct conf *cu = replace_users ? conf_new(CONF_USERS) : NULL;
 	struct conf *ca = acl ? conf_new(CONF_ACL) : NULL;
 
@@ -161,12 +155,15 @@ void workers_publish(bool replace_users, struct users *u, struct acl *acl)
 			acl_free(acl);
 		return;
 	}
+	gen++;
 	if (cu) {
 		cu->users = u;
+		cu->gen = gen;
 		publish(cu);
 	}
 	if (ca) {
 		ca->acl = *acl;
+		ca->gen = gen;
 		publish(ca);
 	}
 }
@@ -308,6 +305,7 @@ static void count_and_maybe_print(void)
 		 st[SESS_GREETING] + st[SESS_AUTH] + st[SESS_AUTH_CHECK] + st[SESS_REQUEST],
 		 st[SESS_RESOLVE] + st[SESS_CONNECT], st[SESS_RELAY], st[SESS_UDP],
 		 st[SESS_BIND_WAIT], st[SESS_FAILED], workers_alive(), nworkers);
+	pool_log_counters();
 	log_set_level(lvl);
 }
 
@@ -321,32 +319,12 @@ static void worker_shutdown(struct worker *w, const char *why)
 	ev_break(w->server.loop);
 }
 
-/* The forwarded pool results: the job's own done() on the worker that owns it. */
-static void run_forwarded(struct worker *w, bool owners_gone)
-{
-	struct fwd_job *list;
-
-	pthread_mutex_lock(&w->fwd_mu);
-	list = w->fwd_head;
-	w->fwd_head = NULL;
-	pthread_mutex_unlock(&w->fwd_mu);
-	while (list) {
-		struct fwd_job *next = list->next;
-
-		if (owners_gone)
-			list->inner->owner = NULL;
-		list->inner->done(list->inner);
-		free(list);
-		list = next;
-	}
-}
-
 static void on_mailbox(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 {
 	struct worker *w = container_of(io, struct worker, mbox);
 	uint64_t n;
 	unsigned flags;
-	bool reloaded = false;
+	unsigned gen = w->gen_seen;
 
 	(void)loop;
 	(void)revents;
@@ -357,15 +335,18 @@ static void on_mailbox(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 		struct conf *c = atomic_exchange(&w->pending[k], NULL);
 
 		if (c) {
+			if (c->gen > gen)
+				gen = c->gen;
 			conf_apply(w, c);
-			reloaded = true;
 		}
 	}
-	if (reloaded) {
+	/* Counted once per reload, even when its users and ACL arrive apart. */
+	if (gen != w->gen_seen) {
+		w->gen_seen = gen;
 		atomic_fetch_add(&w->reloads, 1);
 		LOG_INFO("worker %u: reloaded users and ACL in force", w->id);
 	}
-	run_forwarded(w, false);
+	pool_ret_drain(&w->ret, false);
 	if (flags & WF_COUNT)
 		count_and_maybe_print();
 	if (flags & WF_STOP)
@@ -378,45 +359,11 @@ static void on_mailbox(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 	}
 }
 
-static void fwd_work(struct pool_job *job)
+bool worker_submit(struct pool_job *job, enum pool_lane lane)
 {
-	struct fwd_job *f = (struct fwd_job *)job;
-
-	f->inner->work(f->inner);
-}
-
-/* On worker 0, which owns the pool: hand the result to the worker that asked. */
-static void fwd_done(struct pool_job *job)
-{
-	struct fwd_job *f = (struct fwd_job *)job;
-	struct worker *w = f->w;
-
-	pthread_mutex_lock(&w->fwd_mu);
-	f->next = w->fwd_head;
-	w->fwd_head = f;
-	pthread_mutex_unlock(&w->fwd_mu);
-	worker_poke(w, 0);
-}
-
-bool worker_submit(struct pool_job *job)
-{
-	struct fwd_job *f;
-
-	if (!self || self->id == 0)
-		return pool_submit(job);
-	f = calloc(1, sizeof(*f));
-	if (!f)
-		return false;
-	f->inner = job;
-	f->w = self;
-	f->job.work = fwd_work;
-	f->job.done = fwd_done;
-	f->job.owner = f;
-	if (!pool_submit(&f->job)) {
-		free(f);
-		return false;
-	}
-	return true;
+	/* Worker 0 owns the pool's own return path; the others get theirs back. */
+	job->ret = self && self->id ? &self->ret : NULL;
+	return pool_submit(job, lane);
 }
 
 /* ---- stats ---- */
@@ -513,10 +460,10 @@ bool workers_init(unsigned n)
 		w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		w->cur[CONF_USERS] = cu;
 		w->cur[CONF_ACL] = ca;
-		pthread_mutex_init(&w->fwd_mu, NULL);
 		atomic_init(&w->alive, true);
 		for (unsigned k = 0; k < MAX_LISTENERS; k++)
 			w->lio[k].io.fd = -1;
+		w->ret.efd = w->efd;
 		if (!w->server.loop || w->efd < 0)
 			return false;
 		ev_io_init(&w->mbox, w->efd, on_mailbox);
@@ -714,7 +661,7 @@ void workers_free(void)
 
 		srv_tls = &w->server;
 		self = w;
-		run_forwarded(w, true);
+		pool_ret_drain(&w->ret, true);
 		stop_listening(w);
 		for (unsigned k = 0; k < CONF_N; k++) {
 			conf_unref(atomic_exchange(&w->pending[k], NULL));
@@ -726,7 +673,6 @@ void workers_free(void)
 			close(w->reserve_fd);
 		if (w->server.loop)
 			ev_free(w->server.loop);
-		pthread_mutex_destroy(&w->fwd_mu);
 	}
 	for (unsigned i = 0; i < nlisteners; i++) {
 		if (listeners[i].shared && listeners[i].fds[0] >= 0)
