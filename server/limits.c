@@ -21,7 +21,7 @@ static atomic_ulong active_total;
 static struct client_slot *client_slots;
 static pthread_mutex_t client_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static void client_key(const union sa46 *a, uint8_t key[16])
+void client_key(const union sa46 *a, uint8_t key[16])
 {
 	if (a->sa.sa_family == AF_INET6) {
 		memcpy(key, &a->in6.sin6_addr, 16);

@@ -13,6 +13,8 @@
 bool limits_admit(const union sa46 *client, bool *per_client);
 /* Gives back what limits_admit took. */
 void limits_release(const union sa46 *client, bool per_client);
+/* A client's address as a table key: IPv6, or IPv4-mapped. */
+void client_key(const union sa46 *a, uint8_t key[16]);
 /* Sessions holding a slot now, across workers. */
 unsigned long limits_active(void);
 

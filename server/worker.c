@@ -42,14 +42,6 @@ struct conf {
 	struct acl acl;      /* CONF_ACL */
 };
 
-/* A pool job of worker i > 0, wrapped so its done() runs on worker i again. */
-struct fwd_job {
-	struct pool_job job;
-	struct pool_job *inner;
-	struct worker *w;
-	struct fwd_job *next;
-};
-
 enum { WF_STOP = 1, WF_COUNT = 2, WF_DRAIN = 4 };
 
 struct wlisten {
@@ -68,8 +60,7 @@ struct worker {
 	atomic_uint flags;
 	_Atomic(struct conf *) pending[CONF_N];
 	struct conf *cur[CONF_N];
-	pthread_mutex_t fwd_mu; /* the results of pool jobs, handed over by worker 0 */
-	struct fwd_job *fwd_head;
+	struct pool_ret ret; /* the results of its pool jobs come back here */
 	struct wlisten lio[MAX_LISTENERS];
 	struct ev_timer accept_pause, housekeeping;
 	int reserve_fd;
@@ -314,6 +305,7 @@ static void count_and_maybe_print(void)
 		 st[SESS_GREETING] + st[SESS_AUTH] + st[SESS_AUTH_CHECK] + st[SESS_REQUEST],
 		 st[SESS_RESOLVE] + st[SESS_CONNECT], st[SESS_RELAY], st[SESS_UDP],
 		 st[SESS_BIND_WAIT], st[SESS_FAILED], workers_alive(), nworkers);
+	pool_log_counters();
 	log_set_level(lvl);
 }
 
@@ -325,26 +317,6 @@ static void worker_shutdown(struct worker *w, const char *why)
 	proxy_close_all();
 	session_close_all(why);
 	ev_break(w->server.loop);
-}
-
-/* The forwarded pool results: the job's own done() on the worker that owns it. */
-static void run_forwarded(struct worker *w, bool owners_gone)
-{
-	struct fwd_job *list;
-
-	pthread_mutex_lock(&w->fwd_mu);
-	list = w->fwd_head;
-	w->fwd_head = NULL;
-	pthread_mutex_unlock(&w->fwd_mu);
-	while (list) {
-		struct fwd_job *next = list->next;
-
-		if (owners_gone)
-			list->inner->owner = NULL;
-		list->inner->done(list->inner);
-		free(list);
-		list = next;
-	}
 }
 
 static void on_mailbox(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
@@ -374,7 +346,7 @@ static void on_mailbox(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 		atomic_fetch_add(&w->reloads, 1);
 		LOG_INFO("worker %u: reloaded users and ACL in force", w->id);
 	}
-	run_forwarded(w, false);
+	pool_ret_drain(&w->ret, false);
 	if (flags & WF_COUNT)
 		count_and_maybe_print();
 	if (flags & WF_STOP)
@@ -387,45 +359,11 @@ static void on_mailbox(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 	}
 }
 
-static void fwd_work(struct pool_job *job)
+bool worker_submit(struct pool_job *job, enum pool_lane lane)
 {
-	struct fwd_job *f = (struct fwd_job *)job;
-
-	f->inner->work(f->inner);
-}
-
-/* On worker 0, which owns the pool: hand the result to the worker that asked. */
-static void fwd_done(struct pool_job *job)
-{
-	struct fwd_job *f = (struct fwd_job *)job;
-	struct worker *w = f->w;
-
-	pthread_mutex_lock(&w->fwd_mu);
-	f->next = w->fwd_head;
-	w->fwd_head = f;
-	pthread_mutex_unlock(&w->fwd_mu);
-	worker_poke(w, 0);
-}
-
-bool worker_submit(struct pool_job *job)
-{
-	struct fwd_job *f;
-
-	if (!self || self->id == 0)
-		return pool_submit(job);
-	f = calloc(1, sizeof(*f));
-	if (!f)
-		return false;
-	f->inner = job;
-	f->w = self;
-	f->job.work = fwd_work;
-	f->job.done = fwd_done;
-	f->job.owner = f;
-	if (!pool_submit(&f->job)) {
-		free(f);
-		return false;
-	}
-	return true;
+	/* Worker 0 owns the pool's own return path; the others get theirs back. */
+	job->ret = self && self->id ? &self->ret : NULL;
+	return pool_submit(job, lane);
 }
 
 /* ---- stats ---- */
@@ -522,10 +460,10 @@ bool workers_init(unsigned n)
 		w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		w->cur[CONF_USERS] = cu;
 		w->cur[CONF_ACL] = ca;
-		pthread_mutex_init(&w->fwd_mu, NULL);
 		atomic_init(&w->alive, true);
 		for (unsigned k = 0; k < MAX_LISTENERS; k++)
 			w->lio[k].io.fd = -1;
+		w->ret.efd = w->efd;
 		if (!w->server.loop || w->efd < 0)
 			return false;
 		ev_io_init(&w->mbox, w->efd, on_mailbox);
@@ -723,7 +661,7 @@ void workers_free(void)
 
 		srv_tls = &w->server;
 		self = w;
-		run_forwarded(w, true);
+		pool_ret_drain(&w->ret, true);
 		stop_listening(w);
 		for (unsigned k = 0; k < CONF_N; k++) {
 			conf_unref(atomic_exchange(&w->pending[k], NULL));
@@ -735,7 +673,6 @@ void workers_free(void)
 			close(w->reserve_fd);
 		if (w->server.loop)
 			ev_free(w->server.loop);
-		pthread_mutex_destroy(&w->fwd_mu);
 	}
 	for (unsigned i = 0; i < nlisteners; i++) {
 		if (listeners[i].shared && listeners[i].fds[0] >= 0)

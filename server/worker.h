@@ -65,8 +65,9 @@ unsigned workers_alive(void);
 unsigned workers_count(void);
 void worker_stats(unsigned i, uint64_t *sessions, uint64_t *reloads, bool *alive);
 
-/* pool_submit for a session of the calling worker: the result comes back to it. */
-bool worker_submit(struct pool_job *job);
+/* pool_submit for a session of the calling worker: done() runs on that worker (and
+ * pool_cancel works from it). */
+bool worker_submit(struct pool_job *job, enum pool_lane lane);
 
 /* The listening sockets, for handing them to a new binary (upgrade). */
 unsigned workers_listen_fds(int *fds, const char **names, unsigned cap);

@@ -31,9 +31,9 @@ static struct server fuzz_srv;
 __thread struct server *srv_tls = &fuzz_srv;
 struct worker;
 
-bool worker_submit(struct pool_job *job)
+bool worker_submit(struct pool_job *job, enum pool_lane lane)
 {
-	return pool_submit(job);
+	return pool_submit(job, lane);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -11,9 +11,9 @@
 #include "tap.h"
 
 /* One worker: its pool results come straight back. */
-bool worker_submit(struct pool_job *job)
+bool worker_submit(struct pool_job *job, enum pool_lane lane)
 {
-	return pool_submit(job);
+	return pool_submit(job, lane);
 }
 
 socklen_t sa46_len(const union sa46 *a)
