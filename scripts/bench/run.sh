@@ -1010,6 +1010,9 @@ workers_tables() {
 	echo
 	echo "At 2 workers, $CONC-concurrent: server + generator = $g of $NCPU CPUs$(awk -v g="$g" -v n="$NCPU" \
 		'BEGIN { if (g ~ /^[0-9.]+$/ && g >= 0.85 * n) print ": the machine is saturated, the generator takes its share of it, so 2w/1w cannot show the server'"'"'s scaling here"; else print "" }')."
+	# Other work on the machine takes the cores the second worker would use.
+	awk -v l="${LOAD_START%% *}" -v n="$NCPU" 'BEGIN { if (l + 0 >= n) printf "The 1-minute load average was %s at the start on %d CPUs: other processes held the cores, so these rates say nothing about scaling.\n", l, n }'
+
 	echo
 	echo "Bulk at one worker (one stream of $BULK each way), MB per server CPU-second; the"
 	echo "baseline is BENCH_SOCKSIFYD_BEFORE (a one-thread socksifyd), when given."
