@@ -23,6 +23,7 @@
 #include "log.h"
 #include "proxy.h"
 #include "users.h"
+#include "util.h"
 #include "worker.h"
 
 #define ACCEPT_BATCH 64
@@ -646,14 +647,28 @@ unsigned workers_listen_fds(int *fds, const char **names, unsigned cap)
 	return n;
 }
 
+/* SOCKSIFYD_FAIL_WORKER=N (tests): worker N's loop ends, unasked, after 300 ms. */
+static void on_test_failure(struct ev_loop *loop, struct ev_timer *t)
+{
+	(void)t;
+	ev_break(loop);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	struct ev_timer fail;
+	const char *f = getenv("SOCKSIFYD_FAIL_WORKER");
+	unsigned long fid;
 	int rc;
 
 	srv_tls = &w->server;
 	self = w;
+	ev_timer_init(&fail, on_test_failure);
+	if (f && parse_ulong(f, 1, WORKERS_MAX, &fid) && fid == w->id)
+		ev_timer_start(w->server.loop, &fail, 300);
 	rc = ev_run(w->server.loop);
+	ev_timer_stop(w->server.loop, &fail);
 	if (rc != 0 || (!w->server.stopping && !w->draining)) {
 		/* Not asked to end: say so loudly, and leave its connections to the others. */
 		LOG_ERR("worker %u stopped: %s; %u of %u workers left", w->id,

@@ -529,3 +529,21 @@ print(s.getsockname()[1])' "$2"
 	run grep -E '^socksifyd_udp_dropped_total\{reason="[a-z]+"\} [1-9]' <<<"$m"
 	assert_failure
 }
+
+@test "workers: a failed worker is not silent, and the others take its clients" {
+	LOG=$NETNS_DIR/socksifyd-wfail.log
+	SOCKSIFYD_FAIL_WORKER=1 start_socksifyd "$NS_PROXY" "$LOG" -w 2 -l "$NS_PROXY_IP:0" --open \
+		--metrics 127.0.0.1:0
+	wait_for_line "$LOG" "error: worker 1 stopped: its loop ended; 1 of 2 workers left" 5
+	local i ok=0 m
+	for i in $(seq 1 12); do
+		ccurl -o /dev/null --max-time 5 --socks5 "$NS_PROXY_IP:$SOCKSIFYD_PORT" \
+			"http://$NS_TARGET_IP/" && ok=$((ok + 1))
+	done
+	echo "served: $ok of 12"
+	[ "$ok" = 12 ]
+	m=$(scrape "$LOG")
+	[ "$(metric "$m" socksifyd_workers)" = 1 ]
+	[ "$(metric "$m" socksifyd_workers_configured)" = 2 ]
+	[ "$(metric "$m" 'socksifyd_worker_sessions_total{worker="0"}')" = 12 ]
+}
