@@ -724,6 +724,14 @@ short dial_events(const struct dial *d)
 	return 0;
 }
 
+void dial_timeout(struct dial *d)
+{
+	if (d->tcp_pending)
+		dial_fail(d, 0, ETIMEDOUT, "connect: timed out");
+	else
+		dial_fail(d, d->hop, ETIMEDOUT, "timed out in %s", dial_state_name(d->state));
+}
+
 int dial_run(struct dial *d, uint64_t deadline_ms)
 {
 	for (;;) {
@@ -737,10 +745,7 @@ int dial_run(struct dial *d, uint64_t deadline_ms)
 		if (d->tcp_pending && d->connect_deadline_ms != 0 && d->connect_deadline_ms < until)
 			until = d->connect_deadline_ms;
 		if (now >= until) {
-			if (d->tcp_pending)
-				dial_fail(d, 0, ETIMEDOUT, "connect: timed out");
-			else
-				dial_fail(d, d->hop, ETIMEDOUT, "timed out in %s", dial_state_name(st));
+			dial_timeout(d);
 			return -1;
 		}
 		uint64_t left = until - now;

@@ -142,6 +142,10 @@ short dial_events(const struct dial *d);
  * Returns 0 on DONE, else -1 with d->err set (errno is not touched). */
 int dial_run(struct dial *d, uint64_t deadline_ms);
 
+/* Fails the dial with ETIMEDOUT, naming the state it was stuck in (a first hop that
+ * never answered the SYN: "connect: timed out"). For drivers with their own clock. */
+void dial_timeout(struct dial *d);
+
 /* The monotonic clock dial uses by default, for computing deadlines. */
 uint64_t dial_now_ms(const struct dial_io *io);
 

@@ -3,10 +3,12 @@
  * IPv4/IPv6 is tunnelled; everything else reaches libc after one look at the
  * address family (and, for inet addresses, the socket type). */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
 
 #include "addr.h"
+#include "async.h"
 #include "conf.h"
 #include "datagram.h"
 #include "fakedns.h"
@@ -18,6 +20,7 @@ enum connect_policy {
 	CONNECT_TUNNEL,  /* through the chain, on this very fd */
 	CONNECT_REFUSE,  /* fail with *err, nothing sent anywhere */
 	CONNECT_DATAGRAM, /* a UDP socket: the datagram family decides (datagram.c) */
+	CONNECT_ALREADY, /* an asynchronous handshake is under way on this fd (async.c) */
 };
 
 bool shim_fake_name(const struct socks_addr *addr, struct socks_addr *name_out)
@@ -52,6 +55,13 @@ static enum connect_policy connect_classify(int fd, const struct sockaddr *sa, s
 	 * a stale record (the number reused behind our back) is dropped by fdreg_peer. */
 	if (fdreg_kind(fd) == FD_INTERNAL)
 		return CONNECT_PASS;
+	if (fdreg_kind(fd) == FD_PENDING) {
+		bool pending;
+		if (async_connect_again(fd, &pending) != 0 && pending) {
+			*err = EALREADY;
+			return CONNECT_ALREADY;
+		}
+	}
 	if (fdreg_kind(fd) == FD_TUNNEL) {
 		struct sockaddr_storage k, ss;
 		socklen_t kl = sizeof(k), sl;
@@ -115,9 +125,17 @@ static int connect_tunnel(int fd, const struct sockaddr *sa, socklen_t len, int 
 	struct sockaddr_storage via;
 	socklen_t vialen = 0;
 	int err, saved = errno;
+	int fl = fcntl(fd, F_GETFL);
 
+	if (fl >= 0 && (fl & O_NONBLOCK)) {
+		/* The program's own event loop waits for the tunnel (async.c). */
+		bool taken;
+		int rc = async_connect(fd, sa, len, family, dst, &taken);
+		if (taken)
+			return rc;
+	}
 	shim_inside++;
-	err = chain_connect(fd, family, dst, &via, &vialen);
+	err = chain_connect(fd, family, dst, &via, &vialen, shim_dial_flags());
 	shim_inside--;
 	if (err != 0) {
 		errno = err;
@@ -156,6 +174,9 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 		return connect_tunnel(fd, sa, len, family, &dst);
 	case CONNECT_REFUSE:
 		return connect_refuse(&dst, err);
+	case CONNECT_ALREADY:
+		errno = err;
+		return -1;
 	case CONNECT_PASS:
 		break;
 	}

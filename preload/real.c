@@ -6,6 +6,8 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -21,6 +23,13 @@ int dup(int);
 int dup2(int, int);
 int dup3(int, int, int);
 int getpeername(int, struct sockaddr *, socklen_t *);
+int ppoll(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+int select(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+int pselect(int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *);
+int epoll_create(int);
+int epoll_create1(int);
+int epoll_ctl(int, int, int, struct epoll_event *);
+int getsockopt(int, int, int, void *, socklen_t *);
 
 static void *real_sym(const char *name, void *ours)
 {
@@ -52,7 +61,14 @@ static void real_resolve(void)
 	t->freeaddrinfo = real_sym("freeaddrinfo", NULL);
 	t->send = real_sym("send", NULL);
 	t->recv = real_sym("recv", NULL);
-	t->poll = real_sym("poll", NULL);
+	t->poll = real_sym("poll", (void *)poll);
+	t->ppoll = real_sym("ppoll", (void *)ppoll);
+	t->select = real_sym("select", (void *)select);
+	t->pselect = real_sym("pselect", (void *)pselect);
+	t->epoll_create = real_sym("epoll_create", (void *)epoll_create);
+	t->epoll_create1 = real_sym("epoll_create1", (void *)epoll_create1);
+	t->epoll_ctl = real_sym("epoll_ctl", (void *)epoll_ctl);
+	t->getsockopt = real_sym("getsockopt", (void *)getsockopt);
 	if (t->close_range == NULL)
 		t->close_range = real_enosys_close_range;
 }

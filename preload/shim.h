@@ -6,15 +6,19 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <signal.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
 #include "conf.h"
+#include "dial.h"
 #include "socks.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
 
 struct addrinfo;
+struct epoll_event;
 struct pollfd;
 
 /* ---- real.c: every libc symbol we interpose or must call past our own hooks ---- */
@@ -32,6 +36,15 @@ struct real_syms {
 	ssize_t (*send)(int, const void *, size_t, int);
 	ssize_t (*recv)(int, void *, size_t, int);
 	int (*poll)(struct pollfd *, unsigned long, int);
+	/* the readiness calls (readiness.c) */
+	int (*ppoll)(struct pollfd *, unsigned long, const struct timespec *, const sigset_t *);
+	int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+	int (*pselect)(int, fd_set *, fd_set *, fd_set *, const struct timespec *,
+		       const sigset_t *);
+	int (*epoll_create)(int);
+	int (*epoll_create1)(int);
+	int (*epoll_ctl)(int, int, int, struct epoll_event *);
+	int (*getsockopt)(int, int, int, void *, socklen_t *);
 };
 /* Resolved once (pthread_once); safe to call from any hook at any time. */
 const struct real_syms *real(void);
@@ -61,6 +74,7 @@ enum fd_kind {
 	FD_NONE = 0,      /* the program's, untouched */
 	FD_TUNNEL = 1,    /* connected through the chain: getpeername shows the destination */
 	FD_INTERNAL = 2,  /* the shim's own (log file): protected from the program */
+	FD_PENDING = 3,   /* an asynchronous connect's handshake (async.c has the rest) */
 };
 enum fd_kind fdreg_kind(int fd);
 /* Beside the kind, one bit: a UDP socket the datagram family manages (datagram.c
@@ -81,6 +95,7 @@ void fdreg_clear(int fd);
 /* dup2/dup3: new now refers to the same connection as old. */
 void fdreg_copy(int oldfd, int newfd);
 void fdreg_set_internal(int fd);
+void fdreg_set_pending(int fd);
 /* Still the same open file we registered (not closed and reused behind our back). */
 bool fdreg_internal_valid(int fd);
 /* Forgets every tunnelled fd in [first, last] (close_range). */
@@ -94,9 +109,42 @@ int fdreg_relocate_internal(int fd);
 /* ---- chain.c: dialling through the configured chain ---- */
 /* Runs the chain on fd (a TCP socket of family `family`) to dst. Returns 0 with via
  * set to the first hop's address, or an errno, having logged one warn line naming
- * the hop and the reason. */
+ * the hop and the reason. dial_flags: DIAL_F_PIPELINE or 0. */
 int chain_connect(int fd, int family, const struct socks_addr *dst,
-		  struct sockaddr_storage *via, socklen_t *vialen);
+		  struct sockaddr_storage *via, socklen_t *vialen, unsigned dial_flags);
+
+/* The same, as a job that never blocks (the asynchronous connect drives it from
+ * readiness events): the hops of the current attempt, the dial running them, and
+ * what is needed to fail over to the next proxy. Big (~18 KB): heap or a big stack. */
+struct chain_try {
+	struct dial_hop hops[DIAL_MAX_HOPS];
+	size_t idx[DIAL_MAX_HOPS]; /* which proxy each hop is */
+	size_t n;
+};
+struct chain_job {
+	const struct socksify_conf *conf;
+	int fd, family;
+	struct socks_addr dst;
+	unsigned dial_flags;
+	size_t order[CONF_MAX_PROXIES];
+	bool dead[CONF_MAX_PROXIES];
+	size_t want, attempt;
+	uint64_t deadline; /* on dial_now_ms()'s clock */
+	struct chain_try t;
+	struct dial d;
+	int err;           /* the errno connect() reports, once FAILED */
+	char msg[DIAL_MSG_MAX];
+};
+/* Each returns DIAL_DONE, DIAL_FAILED (err set, one warn line logged) or the state
+ * the dial waits in: then wait for dial_events(&j->d) on fd, or until
+ * chain_job_wake(), and call chain_job_step / chain_job_tick. */
+enum dial_state chain_job_start(struct chain_job *j, int fd, int family,
+				const struct socks_addr *dst, unsigned dial_flags);
+enum dial_state chain_job_step(struct chain_job *j);
+enum dial_state chain_job_tick(struct chain_job *j, uint64_t now_ms);
+uint64_t chain_job_wake(const struct chain_job *j);
+/* The first hop's address (what the kernel's getpeername shows); returns its length. */
+socklen_t chain_job_via(const struct chain_job *j, struct sockaddr_storage *via);
 /* True when sa is one of the proxies' own addresses (never tunnelled: no loops). */
 bool chain_is_proxy_addr(const struct socks_addr *dst);
 

@@ -85,16 +85,18 @@ static int mode_thread(void)
 
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	tfd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	struct epoll_event ev = { .events = EPOLLOUT | EPOLLET, .data.fd = tfd };
-	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
 	pthread_create(&t, NULL, waiter, NULL);
 	struct timespec s = { 0, 20 * 1000000L };
-	nanosleep(&s, NULL); /* the waiter is in epoll_wait */
+	nanosleep(&s, NULL); /* the waiter is in epoll_wait (on an empty set) */
 	long t0 = now_ms();
 	int rc = connect(tfd, (struct sockaddr *)&ss, sslen);
 	int e = errno;
 	CHECK(rc < 0 && e == EINPROGRESS && now_ms() - t0 < 50,
 	      "connect: -1/EINPROGRESS at once (%ld ms)", now_ms() - t0);
+	/* Registered while the other thread already waits, as event loops with a
+	 * separate poller thread do. */
+	struct epoll_event ev = { .events = EPOLLOUT | EPOLLET, .data.fd = tfd };
+	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
 	while (!waiter_done && now_ms() - t0 < 10000) {
 		struct timespec tick = { 0, 5 * 1000000L };
 		nanosleep(&tick, NULL);
