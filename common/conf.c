@@ -373,6 +373,7 @@ void conf_defaults(struct socksify_conf *c)
 	c->dns = DNS_REMOTE;
 	c->udp = UDP_PROXY;
 	c->connect_timeout_ms = CONF_DEFAULT_TIMEOUT_MS;
+	c->pipeline = PIPELINE_AUTO;
 	c->log_level = LOG_WARN;
 }
 
@@ -487,6 +488,7 @@ bool conf_set(struct socksify_conf *c, const char *key, const char *value, const
 	static const char *const chains[] = { "strict", "dynamic", "random", "round_robin", NULL };
 	static const char *const dnss[] = { "remote", "local", NULL };
 	static const char *const udps[] = { "proxy", "block", "direct", NULL };
+	static const char *const pipes[] = { "auto", "on", "off", NULL };
 	const char *expect = NULL;
 	unsigned long n;
 	int i;
@@ -531,6 +533,12 @@ bool conf_set(struct socksify_conf *c, const char *key, const char *value, const
 			return true;
 		}
 		expect = "milliseconds, 1 to 3600000";
+	} else if (strcmp(key, "pipeline") == 0) {
+		if ((i = conf_pick(value, pipes)) >= 0) {
+			c->pipeline = (enum pipeline_mode)i;
+			return true;
+		}
+		expect = "auto, on or off";
 	} else if (strcmp(key, "log") == 0) {
 		if (conf_parse_level(value, &c->log_level))
 			return true;

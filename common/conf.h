@@ -39,6 +39,9 @@ const char *proxy_url_str(const struct proxy *p, char *buf, size_t cap);
 enum chain_type { CHAIN_STRICT, CHAIN_DYNAMIC, CHAIN_RANDOM, CHAIN_ROUND_ROBIN };
 enum dns_mode { DNS_REMOTE, DNS_LOCAL };
 enum udp_mode { UDP_PROXY, UDP_BLOCK, UDP_DIRECT };
+/* SOCKS5 greeting, authentication and request in one write: auto (where the proxy
+ * has not been seen to stall on it), always, never. */
+enum pipeline_mode { PIPELINE_AUTO, PIPELINE_ON, PIPELINE_OFF };
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
 #define CONF_MAX_PROXIES 16
@@ -57,6 +60,7 @@ struct socksify_conf {
 	struct rule block[CONF_MAX_RULES];
 	size_t nblock;
 	unsigned connect_timeout_ms;
+	enum pipeline_mode pipeline;
 	enum log_level log_level;
 	char log_file[CONF_PATH_MAX];
 	char source[CONF_PATH_MAX]; /* file it came from, "" if none */

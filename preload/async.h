@@ -43,7 +43,4 @@ void async_note_epoll(int epfd);
 void async_forget(int fd);
 void async_forget_range(unsigned first, unsigned last);
 
-/* The dial flags for a new chain (DIAL_F_PIPELINE where the first hop takes it). */
-unsigned shim_dial_flags(void);
-
 #endif

@@ -279,6 +279,7 @@ static int chain_build(const struct socksify_conf *c, const size_t *order, size_
 		if (dead[i])
 			continue;
 		h->proxy = p;
+		h->nopipe = pipeline_refused(c, p);
 		if (t->n == 0) {
 			size_t na = chain_resolve(p, i, addrs, &gai);
 			if (na == 0 || !chain_hop0_sockaddr(h, addrs, na, fd, family)) {
@@ -435,6 +436,14 @@ enum dial_state chain_job_tick(struct chain_job *j, uint64_t now)
 {
 	if (j->d.state == DIAL_DONE || j->d.state == DIAL_FAILED || now < chain_job_wake(j))
 		return j->d.state;
+	uint64_t stall = dial_pipeline_stall(&j->d);
+	if (stall != 0 && now >= stall && now < j->deadline) {
+		/* This hop swallowed the pipelined request: remember it, and ask it again
+		 * step by step on a fresh connection (the same hops, no attempt spent). */
+		pipeline_note_refused(j->conf, j->d.hops[j->d.hop].proxy, j->d.hop + 1);
+		chain_disconnect(j->fd);
+		return chain_job_end(j, chain_job_attempt(j));
+	}
 	/* Past the whole deadline, or a black-holed first hop whose share of it ran
 	 * out (then on to the next proxy while time is left). */
 	dial_timeout(&j->d);
@@ -443,6 +452,10 @@ enum dial_state chain_job_tick(struct chain_job *j, uint64_t now)
 
 uint64_t chain_job_wake(const struct chain_job *j)
 {
+	uint64_t stall = dial_pipeline_stall(&j->d);
+
+	if (stall != 0 && stall < j->deadline)
+		return stall;
 	if (j->d.tcp_pending && j->d.connect_deadline_ms != 0 &&
 	    j->d.connect_deadline_ms < j->deadline)
 		return j->d.connect_deadline_ms;

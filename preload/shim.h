@@ -148,6 +148,15 @@ socklen_t chain_job_via(const struct chain_job *j, struct sockaddr_storage *via)
 /* True when sa is one of the proxies' own addresses (never tunnelled: no loops). */
 bool chain_is_proxy_addr(const struct socks_addr *dst);
 
+/* ---- pipeline.c: which proxies take a pipelined SOCKS5 handshake ---- */
+/* DIAL_F_PIPELINE unless the configuration says pipeline = off. */
+unsigned shim_dial_flags(void);
+/* With pipeline = auto: true when p was seen to stall on pipelining (by any of the
+ * user's processes, within a day). */
+bool pipeline_refused(const struct socksify_conf *c, const struct proxy *p);
+/* p (hop number `hop`) stalled on a pipelined handshake: remembered, logged once. */
+void pipeline_note_refused(const struct socksify_conf *c, const struct proxy *p, size_t hop);
+
 /* ---- connect.c: the remote-DNS hook point (a later issue fills it) ---- */
 /* Maps a fake address handed out by the resolver back to the name it stands for;
  * false for a real address. */

@@ -237,3 +237,73 @@ curl_z() {
 	assert_success
 	assert_parallel "$one" "$(elapsed_of "$output")"
 }
+
+# ---- one round trip: greeting, authentication and request in one write ----
+
+# handshake_ms OUTPUT: the "# API: N ticks, T ms" line of async_loop.
+handshake_ms() {
+	sed -n 's/^# [a-z-]*: [0-9]* ticks, \([0-9]*\) ms$/\1/p' <<<"$1" | tail -n 1
+}
+
+@test "pipelined: a tunnel costs one round trip to the proxy, not two" {
+	printf 'pipeline = off\n' >"$NETNS_DIR/nopipe.conf"
+	run async_run SOCKSIFY_CONF="$NETNS_DIR/nopipe.conf" "$SNIPPETS/async_loop" \
+		"$NS_TARGET_IP" 7 poll
+	assert_snippet_pass
+	local off
+	off=$(handshake_ms "$output")
+	run async_run "$SNIPPETS/async_loop" "$NS_TARGET_IP" 7 poll
+	assert_snippet_pass
+	local on
+	on=$(handshake_ms "$output")
+	echo "handshake: pipelined ${on} ms, step by step ${off} ms (round trip 100 ms)" >&3
+	[ "$on" -le $((off - 60)) ] || fail "pipelined ${on} ms is not a round trip faster than ${off} ms"
+}
+
+@test "pipelined with a password: one round trip too" {
+	local px=socks5://alice:secret@198.18.1.2:$ASYNC_AUTH_PORT
+	run shim_run SOCKSIFY_PROXY="$px" "$SNIPPETS/async_loop" "$NS_TARGET_IP" 7 epoll-et
+	assert_snippet_pass
+	local ms
+	ms=$(handshake_ms "$output")
+	echo "handshake with authentication: ${ms} ms (round trip 100 ms)" >&3
+	[ "$ms" -lt 190 ] || fail "${ms} ms: more than one round trip"
+}
+
+@test "microsocks stalls on pipelining: auto asks again step by step, once per proxy" {
+	require_cmd microsocks
+	local port=$((20000 + RANDOM % 20000)) cache
+	cache=/tmp/.socksify-$(id -u)-nopipe
+	shim_microsocks "$port"
+	delay_relay "$NS_PROXY" 198.18.1.2 198.18.1.2 "$port" 50
+	local px=socks5://198.18.1.2:$DELAY_RELAY_PORT
+	# The first connection finds out (one slow connect) and writes the proxy down...
+	run shim_run SOCKSIFY_PROXY="$px" SOCKSIFY_LOG=info "$SNIPPETS/async_loop" \
+		"$NS_TARGET_IP" 7 epoll-et
+	assert_snippet_pass
+	assert_output --partial "stalls on a pipelined SOCKS5 handshake"
+	run grep -c "^198.18.1.2 $DELAY_RELAY_PORT " "$cache"
+	assert_output 1
+	# ...so another process, blocking this time, goes step by step at once.
+	run shim_run SOCKSIFY_PROXY="$px" SOCKSIFY_LOG=info "$NETNS_PY" \
+		"$SHIM_DIR/connect_errno.py" "$NS_TARGET_IP" 7 ping
+	assert_success
+	assert_output --partial "result=OK"
+	refute_output --partial "stalls on a pipelined"
+	local ms
+	ms=$(sed -n 's/.*elapsed_ms=\([0-9]*\).*/\1/p' <<<"$output")
+	[ "$ms" -lt 600 ] || fail "the second connection took ${ms} ms: stalled again"
+	run grep -c "^198.18.1.2 $DELAY_RELAY_PORT " "$cache"
+	assert_output 1
+}
+
+@test "pipeline = off works with microsocks from the first connection" {
+	require_cmd microsocks
+	local port=$((20000 + RANDOM % 20000))
+	shim_microsocks "$port"
+	printf 'pipeline = off\n' >"$NETNS_DIR/off.conf"
+	run shim_run SOCKSIFY_CONF="$NETNS_DIR/off.conf" SOCKSIFY_PROXY=socks5://198.18.1.2:$port \
+		SOCKSIFY_LOG=info "$SNIPPETS/async_loop" "$NS_TARGET_IP" 7 poll ok 0
+	assert_snippet_pass
+	refute_output --partial "stalls on a pipelined"
+}
