@@ -14,11 +14,14 @@ BUILD_PKGS=(gcc make libc6-dev clang libclang-rt-14-dev uthash-dev libbsd-dev li
 TEST_PKGS=(bats bats-support bats-assert curl wget ncat dnsutils ldnsutils dnsmasq-base python3
 	iproute2 iputils-ping procps proxychains4 dante-client dante-server microsocks
 	openssh-server openssh-client torsocks socat git nodejs openssl)
+# The asynchronous-connect suite (80-async): nginx proxy_pass to an upstream through the
+# shim (edge-triggered epoll, registered before connect).
+ASYNC_PKGS=(nginx-light)
 # Browsers for the DNS-leak suite (50-dns-browsers, headless).
 BROWSER_PKGS=(chromium firefox-esr)
 # Benchmarks (scripts/bench).
 BENCH_PKGS=(hyperfine)
-PKGS=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${BROWSER_PKGS[@]}" "${BENCH_PKGS[@]}")
+PKGS=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${ASYNC_PKGS[@]}" "${BROWSER_PKGS[@]}" "${BENCH_PKGS[@]}")
 
 # missing_pkgs: every package in PKGS that dpkg does not list as installed ("ii").
 missing_pkgs() {

@@ -307,3 +307,61 @@ handshake_ms() {
 	assert_snippet_pass
 	refute_output --partial "stalls on a pipelined"
 }
+
+# nginx_conf DIR PORT: nginx (one process, in the foreground) on 127.0.0.1:PORT passing
+# every request to the target's web server, which only the proxy can reach. nginx
+# clears its environment: the shim's variables are kept with `env`.
+nginx_conf() {
+	local d=$1 port=$2
+	mkdir -p "$d/tmp"
+	cat >"$d/nginx.conf" <<-CONF
+		daemon off;
+		master_process off;
+		env SOCKSIFY_PROXY;
+		env SOCKSIFY_CONF;
+		worker_processes 1;
+		pid $d/nginx.pid;
+		error_log $d/error.log info;
+		events { worker_connections 256; use epoll; }
+		http {
+		    access_log $d/access.log;
+		    client_body_temp_path $d/tmp/body;
+		    proxy_temp_path $d/tmp/proxy;
+		    fastcgi_temp_path $d/tmp/fastcgi;
+		    uwsgi_temp_path $d/tmp/uwsgi;
+		    scgi_temp_path $d/tmp/scgi;
+		    server {
+		        listen 127.0.0.1:$port;
+		        location / { proxy_pass http://$NS_TARGET_IP:80; }
+		    }
+		}
+	CONF
+}
+
+@test "nginx proxy_pass through the shim: 20 parallel upstream connections" {
+	require_cmd nginx curl
+	local d=$NETNS_DIR/nginx port=8088
+	nginx_conf "$d" "$port"
+	netns_bg "$NS_CLIENT" "$d/nginx.out" env LD_PRELOAD="$SOCKSIFY_LIB" \
+		SOCKSIFY_CONF="$SHIM_CONF" SOCKSIFY_PROXY="$ASYNC_PROXY" nginx -c "$d/nginx.conf"
+	local pid=$NETNS_BG_PID
+	wait_for_port "$NS_CLIENT" 127.0.0.1 "$port" 10
+	local i t0 t1 one twenty
+	local -a urls=()
+	# Each request is a new upstream connection through the far proxy (no keepalive).
+	t0=$(netns_now_ms)
+	run in_client curl -sS -f --max-time 30 -o /dev/null "http://127.0.0.1:$port/?one"
+	t1=$(netns_now_ms)
+	assert_success
+	one=$((t1 - t0))
+	for ((i = 0; i < 20; i++)); do urls+=("http://127.0.0.1:$port/?$i" -o /dev/null); done
+	t0=$(netns_now_ms)
+	run in_client curl -sS -f -Z --parallel-max 50 --max-time 30 "${urls[@]}"
+	t1=$(netns_now_ms)
+	twenty=$((t1 - t0))
+	kill "$pid" 2>/dev/null || true
+	assert_success
+	run grep -c '" 200 ' "$d/access.log"
+	assert_output 21
+	assert_parallel "$one" "$twenty"
+}
