@@ -315,38 +315,53 @@ static bool async_start_helper(void)
 
 /* ---- the connect side ---- */
 
-int async_connect(int fd, const struct sockaddr *sa, socklen_t len, int family,
-		  const struct socks_addr *dst, bool *handled)
+static struct async_rec *async_new(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct async_rec *r;
 	struct stat st;
-	int saved = errno;
 
-	*handled = false;
-	if (fstat(fd, &st) != 0)
-		return 0;
-	r = calloc(1, sizeof(*r));
-	if (r == NULL)
-		return 0;
+	if (fstat(fd, &st) != 0 || (r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
 	r->fd = fd;
 	r->dev = st.st_dev;
 	r->ino = st.st_ino;
 	memcpy(&r->sa, sa, len < sizeof(r->sa) ? len : sizeof(r->sa));
 	r->salen = len;
+	return r;
+}
+
+/* Under async_mu: r joins the table, with the helper thread up; false when it cannot
+ * (too many, no thread). The program's epoll registrations are masked before the
+ * handshake sends anything, so no event can say "connected" early. */
+static bool async_register(struct async_rec *r)
+{
+	if (async_n >= ASYNC_MAX || !async_start_helper())
+		return false;
+	async_recs[async_n++] = r;
+	atomic_fetch_add_explicit(&async_live, 1, memory_order_relaxed);
+	fdreg_set_pending(r->fd);
+	async_adopt_regs(r);
+	struct epoll_event ev = { .events = EPOLLONESHOT | EPOLLOUT, .data.u64 = (uint64_t)r->fd };
+	real()->epoll_ctl(async_ep, EPOLL_CTL_ADD, r->fd, &ev);
+	return true;
+}
+
+int async_connect(int fd, const struct sockaddr *sa, socklen_t len, int family,
+		  const struct socks_addr *dst, bool *handled)
+{
+	struct async_rec *r = async_new(fd, sa, len);
+	int saved = errno;
+
+	*handled = false;
+	if (r == NULL)
+		return 0;
 	pthread_mutex_lock(&async_mu);
-	if (async_n >= ASYNC_MAX || !async_start_helper()) {
+	if (!async_register(r)) {
 		pthread_mutex_unlock(&async_mu);
 		free(r);
 		return 0; /* the blocking path, as before */
 	}
-	async_recs[async_n++] = r;
-	atomic_fetch_add_explicit(&async_live, 1, memory_order_relaxed);
-	fdreg_set_pending(fd);
 	*handled = true;
-	/* Masked before the first packet leaves: no event may say "connected" early. */
-	async_adopt_regs(r);
-	struct epoll_event ev = { .events = EPOLLONESHOT | EPOLLOUT, .data.u64 = (uint64_t)fd };
-	real()->epoll_ctl(async_ep, EPOLL_CTL_ADD, fd, &ev);
 	shim_inside++;
 	enum dial_state s = chain_job_start(&r->job, fd, family, dst, shim_dial_flags());
 	shim_inside--;
@@ -370,6 +385,60 @@ int async_connect(int fd, const struct sockaddr *sa, socklen_t len, int family,
 	async_rearm(r);
 	pthread_mutex_unlock(&async_mu);
 	errno = EINPROGRESS;
+	return -1;
+}
+
+int async_connect_timed(int fd, const struct sockaddr *sa, socklen_t len, int family,
+			const struct socks_addr *dst, unsigned timeout_ms, bool *handled)
+{
+	struct async_rec *r = async_new(fd, sa, len);
+	int saved = errno;
+
+	*handled = false;
+	if (r == NULL)
+		return 0;
+	*handled = true;
+	shim_inside++;
+	enum dial_state s = chain_job_start(&r->job, fd, family, dst, shim_dial_flags());
+	uint64_t until = dial_now_ms(NULL) + timeout_ms;
+	while (s != DIAL_DONE && s != DIAL_FAILED) {
+		uint64_t now = dial_now_ms(NULL), wake = chain_job_wake(&r->job);
+		if (now >= wake) {
+			s = chain_job_tick(&r->job, now);
+			continue;
+		}
+		if (now >= until) {
+			/* The send timeout came first: -1/EINPROGRESS, and the connection
+			 * goes on behind the call, as the kernel's own would. */
+			pthread_mutex_lock(&async_mu);
+			bool taken = async_register(r);
+			if (taken)
+				async_rearm(r);
+			pthread_mutex_unlock(&async_mu);
+			if (taken) {
+				shim_inside--;
+				errno = EINPROGRESS;
+				return -1;
+			}
+			until = UINT64_MAX; /* nobody to hand it to: on to connect_timeout */
+		}
+		uint64_t stop = wake < until ? wake : until;
+		struct pollfd p = { .fd = fd, .events = dial_events(&r->job.d) };
+		real()->poll(&p, 1, stop - now > 0x7fffffff ? 0x7fffffff : (int)(stop - now));
+		s = chain_job_step(&r->job);
+	}
+	shim_inside--;
+	if (s == DIAL_DONE) {
+		struct sockaddr_storage via;
+		socklen_t vialen = chain_job_via(&r->job, &via);
+		fdreg_set_tunnel(fd, sa, len, (struct sockaddr *)&via, vialen);
+		free(r);
+		errno = saved;
+		return 0;
+	}
+	saved = r->job.err;
+	free(r);
+	errno = saved;
 	return -1;
 }
 

@@ -26,6 +26,11 @@ static inline bool async_any(void)
  * failure when the chain decided at once. */
 int async_connect(int fd, const struct sockaddr *sa, socklen_t len, int family,
 		  const struct socks_addr *dst, bool *handled);
+/* A blocking connect on a socket with SO_SNDTIMEO (timeout_ms): the handshake runs
+ * in the call; if the send timeout passes first, -1/EINPROGRESS and the connection
+ * goes on behind it, as the kernel does. Otherwise as async_connect. */
+int async_connect_timed(int fd, const struct sockaddr *sa, socklen_t len, int family,
+			const struct socks_addr *dst, unsigned timeout_ms, bool *handled);
 /* connect() again on an fd with a record: -1/EALREADY while pending (*handled);
  * after a failure the record is dropped and the new connect goes ahead. */
 int async_connect_again(int fd, bool *handled);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "addr.h"
 #include "async.h"
@@ -127,10 +128,21 @@ static int connect_tunnel(int fd, const struct sockaddr *sa, socklen_t len, int 
 	int err, saved = errno;
 	int fl = fcntl(fd, F_GETFL);
 
+	struct timeval snd = { 0, 0 };
+	socklen_t sl = sizeof(snd);
+	bool taken;
+
 	if (fl >= 0 && (fl & O_NONBLOCK)) {
 		/* The program's own event loop waits for the tunnel (async.c). */
-		bool taken;
 		int rc = async_connect(fd, sa, len, family, dst, &taken);
+		if (taken)
+			return rc;
+	} else if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &snd, &sl) == 0 &&
+		   (snd.tv_sec > 0 || snd.tv_usec > 0)) {
+		/* A send timeout bounds a blocking connect, as the kernel's would. */
+		uint64_t ms = (uint64_t)snd.tv_sec * 1000 + ((uint64_t)snd.tv_usec + 999) / 1000;
+		int rc = async_connect_timed(fd, sa, len, family, dst,
+					     ms > 3600000 ? 3600000 : (unsigned)ms, &taken);
 		if (taken)
 			return rc;
 	}

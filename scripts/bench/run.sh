@@ -12,7 +12,8 @@
 #                      auto: only when the 1-minute load average is below 0.7)
 #   BENCH_SHIM=0       skip the client (shim) part (it needs root for namespaces)
 #   SHIM_SERVER=name   socksifyd | microsocks for the shim part (default: socksifyd if it runs)
-#   BENCH_PARTS="servers shim udp"   which parts to run (all by default; udp = udp.sh)
+#   BENCH_PARTS="servers shim udp async"   which parts to run (all by default; udp = udp.sh,
+#                      async = async.sh: the asynchronous connect through a far proxy)
 #   BENCH_MAX_SESSIONS=N   the session-limit test's ceiling (full 10000, quick 0 = skip)
 #   BENCH_MICROSOCKS, BENCH_DANTED, BENCH_LIB_PROXYCHAINS, BENCH_LIB_DANTE,
 #   BENCH_LIB_TORSOCKS   other builds of the peers (a missing one is skipped with a note)
@@ -937,17 +938,34 @@ udp_tables() {
 	fi
 }
 
-PARTS=${BENCH_PARTS:-servers shim udp}
+# The asynchronous connect (issue 11) has its own script too, carried in the same way.
+async_part() {
+	ASYNC_NOTE=""
+	if over_time; then ASYNC_NOTE="skipped: the run's time budget (BENCH_MAX_SECONDS) was spent"; return; fi
+	log "part 4: asynchronous connect (scripts/bench/async.sh)"
+	timeout 600 bash "$HERE/async.sh" "$BUILD" >"$WORK/async.out" 2>>"$WORK/async.err" ||
+		ASYNC_NOTE="async.sh ended with status $? (its stderr: $(tail -c 300 "$WORK/async.err" | tr '\n' ' '))"
+}
+
+async_tables() {
+	[[ -n ${ASYNC_NOTE:-} ]] && { echo "### Asynchronous connect (issue 11)"; echo; echo "$ASYNC_NOTE"; echo; }
+	[[ -s $WORK/async.out ]] && cat "$WORK/async.out"
+}
+
+PARTS=${BENCH_PARTS:-servers shim udp async}
 UDP_NOTE="skipped: not in BENCH_PARTS"
+ASYNC_NOTE="skipped: not in BENCH_PARTS"
 [[ $PARTS == *servers* ]] && server_part
 [[ $PARTS == *shim* ]] && shim_part
 [[ $PARTS == *udp* ]] && udp_part
+[[ $PARTS == *async* ]] && async_part
 {
 	header
 	targets_table
 	server_tables
 	shim_tables
 	udp_tables
+	async_tables
 	echo "_total run time: $((SECONDS - BENCH_START)) s_"
 	if [[ -s $WORK/errors ]]; then
 		echo

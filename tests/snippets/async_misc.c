@@ -5,10 +5,12 @@
  *   dup2     dup2 another socket onto the fd mid-handshake, then use both
  *   fork     fork mid-handshake: the parent finishes; the child tunnels on its own
  *   exec     exec mid-handshake (the socket not CLOEXEC): the new image tunnels
+ *   sndtimeo a blocking connect bounded by SO_SNDTIMEO
  * Usage: async_misc HOST PORT MODE. */
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -185,6 +187,36 @@ static int mode_exec_child(const char *fds)
 	return snip_done();
 }
 
+/* A blocking connect bounded by SO_SNDTIMEO, as the kernel bounds its own: a 40 ms
+ * timeout (the proxy is 100 ms away) gives -1/EINPROGRESS after about 40 ms and the
+ * connection completes behind it; a 5 s one simply connects. */
+static int mode_sndtimeo(void)
+{
+	int fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	struct timeval tv = { 0, 40 * 1000 };
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	long t0 = now_ms();
+	int rc = connect(fd, (struct sockaddr *)&ss, sslen);
+	int e = errno;
+	long took = now_ms() - t0;
+	CHECK(rc < 0 && e == EINPROGRESS, "SO_SNDTIMEO 40 ms: -1/EINPROGRESS (%s)",
+	      rc < 0 ? strerror(e) : "0");
+	CHECK(took >= 30 && took < 90, "after the send timeout (%ld ms)", took);
+	CHECK(wait_writable(fd, 10000) == 0, "the connection completes behind the call");
+	CHECK(snip_echo(fd, "sndtimeo") == 0, "echo through the tunnel");
+	close(fd);
+
+	fd = socket(ss.ss_family, SOCK_STREAM, 0);
+	tv.tv_sec = 5;
+	tv.tv_usec = 0;
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	rc = connect(fd, (struct sockaddr *)&ss, sslen);
+	CHECK(rc == 0, "SO_SNDTIMEO 5 s: connected in the call (%s)", rc < 0 ? strerror(errno) : "0");
+	CHECK(snip_echo(fd, "sndtimeo-5s") == 0, "echo through the tunnel");
+	close(fd);
+	return snip_done();
+}
+
 int main(int argc, char **argv)
 {
 	SNIP_ARGS(4);
@@ -201,6 +233,8 @@ int main(int argc, char **argv)
 		return mode_dup2();
 	if (strcmp(m, "fork") == 0)
 		return mode_fork();
+	if (strcmp(m, "sndtimeo") == 0)
+		return mode_sndtimeo();
 	if (strcmp(m, "exec") == 0)
 		return mode_exec(argv);
 	if (strcmp(m, "exec-child") == 0 && argc > 4)
