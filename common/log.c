@@ -5,7 +5,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,6 +68,61 @@ int log_open_file(const char *path)
 	if (fd >= 0)
 		errno = saved;
 	return fd;
+}
+
+static bool log_field_plain(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c <= ' ' || c >= 0x7f || c == '"' || c == '\\' || c == '=')
+			return false;
+	}
+	return true;
+}
+
+const char *log_field(const char *s, char *out, size_t cap)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t k = 0;
+
+	if (cap == 0)
+		return "";
+	if (log_field_plain(s)) {
+		str_copy(out, s, cap);
+		return out;
+	}
+	if (cap < 3) {
+		out[0] = '\0';
+		return out;
+	}
+	out[k++] = '"';
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char e[4];
+		size_t n = 0;
+
+		if (c == '"' || c == '\\') {
+			e[n++] = '\\';
+			e[n++] = (char)c;
+		} else if (c < ' ' || c >= 0x7f) {
+			e[n++] = '\\';
+			e[n++] = 'x';
+			e[n++] = hex[c >> 4];
+			e[n++] = hex[c & 15];
+		} else {
+			e[n++] = (char)c;
+		}
+		if (k + n + 2 > cap) /* room for the closing quote and the NUL */
+			break;
+		memcpy(out + k, e, n);
+		k += n;
+	}
+	out[k++] = '"';
+	out[k] = '\0';
+	return out;
 }
 
 /* Days since 1970-01-01 -> civil date (proleptic Gregorian). Done by hand because

@@ -6,6 +6,7 @@
 #define SOCKSIFY_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #include "conf.h"
 
@@ -21,6 +22,14 @@ void log_vmsg(enum log_level level, const char *func, const char *fmt, va_list a
 	__attribute__((format(printf, 3, 0)));
 /* "error", "warn", "info", "debug". */
 const char *log_level_name(enum log_level level);
+/* Room log_field needs for a field of n bytes: every byte escaped, quotes, NUL. */
+#define LOG_FIELD_SIZE(n) (4 * (n) + 3)
+/* The value of a key=value log field built from outside input (a user name, a host
+ * name from a request): as is when it is printable ASCII without space, '"', '\\'
+ * or '='; otherwise double-quoted with \" \\ and \xHH escapes, so no value can
+ * end its field early or forge another. Writes into out (cap bytes, cut short at a
+ * whole escape if it must) and returns it. */
+const char *log_field(const char *s, char *out, size_t cap);
 /* Opens PATH for appending (O_CLOEXEC, created 0600); returns the fd or -1 with errno
  * set. The caller passes it to log_setup. */
 int log_open_file(const char *path);

@@ -33,14 +33,15 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "dnsmsg.h"
 #include "fakedns.h"
+#include "hosts.h"
 #include "log.h"
 #include "nametable.h"
 #include "shim.h"
 #include "util.h"
 
 #define RS_ENV_TABLE "SOCKSIFY_NAMETABLE"
-#define RS_MAX_ADDRS 16
 #define RS_HOSTS_MAX (4u << 20) /* a bigger hosts file is read up to this size */
 
 /* ---- the real functions (those real.c does not carry), resolved once ---- */
@@ -163,15 +164,6 @@ static bool rs_name_rule(const struct rule *rules, size_t n, const char *canon, 
 
 /* ---- the hosts file: read once, re-read when it changes (checked once a second) ---- */
 
-struct rs_answer {
-	int n;
-	struct {
-		int family;
-		uint8_t addr[16];
-	} a[RS_MAX_ADDRS];
-	char canon[NT_NAME_MAX + 1];
-};
-
 static pthread_rwlock_t rs_hosts_lock = PTHREAD_RWLOCK_INITIALIZER;
 static char *rs_hosts_buf;
 static size_t rs_hosts_len;
@@ -230,97 +222,30 @@ out:
 	pthread_rwlock_unlock(&rs_hosts_lock);
 }
 
-/* Splits one hosts line into whitespace-separated fields (comments cut). */
-static int rs_hosts_fields(const char *line, size_t len, const char **f, size_t *fl, int max)
-{
-	int n = 0;
-	size_t i = 0;
-	while (i < len && n < max) {
-		while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
-			i++;
-		if (i >= len || line[i] == '#')
-			break;
-		size_t s = i;
-		while (i < len && line[i] != ' ' && line[i] != '\t' && line[i] != '\r' &&
-		       line[i] != '#')
-			i++;
-		f[n] = line + s;
-		fl[n++] = i - s;
-	}
-	return n;
-}
-
-static bool rs_parse_addr(const char *s, size_t n, int *family, uint8_t *out)
-{
-	char buf[INET6_ADDRSTRLEN];
-	if (n == 0 || n >= sizeof(buf))
-		return false;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	if (inet_pton(AF_INET, buf, out) == 1) {
-		*family = AF_INET;
-		return true;
-	}
-	if (inet_pton(AF_INET6, buf, out) == 1) {
-		*family = AF_INET6;
-		return true;
-	}
-	return false;
-}
-
-/* Forward (name != NULL: every address of that name, canon = first name of the first
- * matching line) or reverse (addr != NULL: the first name of the first line holding
- * that address). Returns true if found. */
-static bool rs_hosts_lookup(const char *name, int family, const uint8_t *addr,
-			    struct rs_answer *ans)
+/* Every address of name in the hosts file (common/hosts.c parses it). */
+static bool rs_hosts_name(const char *name, struct host_addrs *ans)
 {
 	rs_hosts_reload();
-	memset(ans, 0, sizeof(*ans));
 	pthread_rwlock_rdlock(&rs_hosts_lock);
-	const char *p = rs_hosts_buf, *end = rs_hosts_buf ? rs_hosts_buf + rs_hosts_len : NULL;
-	size_t nlen = name ? strlen(name) : 0;
-	bool named = false; /* reverse: found a name */
-	while (p && p < end && ans->n < RS_MAX_ADDRS && !named) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		const char *f[34];
-		size_t fl[34];
-		int nf = rs_hosts_fields(p, len, f, fl, 34);
-		p += len + 1;
-		int fam;
-		uint8_t a[16] = { 0 };
-		if (nf < 2 || !rs_parse_addr(f[0], fl[0], &fam, a))
-			continue;
-		if (addr != NULL) {
-			if (fam != family || memcmp(a, addr, fam == AF_INET ? 4 : 16) != 0 ||
-			    fl[1] > NT_NAME_MAX)
-				continue;
-			memcpy(ans->canon, f[1], fl[1]);
-			ans->canon[fl[1]] = '\0';
-			named = true;
-			continue;
-		}
-		for (int i = 1; i < nf; i++) {
-			if (fl[i] != nlen || strncasecmp(f[i], name, nlen) != 0)
-				continue;
-			if (ans->n == 0 && fl[1] <= NT_NAME_MAX) {
-				memcpy(ans->canon, f[1], fl[1]);
-				ans->canon[fl[1]] = '\0';
-			}
-			ans->a[ans->n].family = fam;
-			memcpy(ans->a[ans->n].addr, a, 16);
-			ans->n++;
-			break;
-		}
-	}
+	bool found = hosts_find_name(rs_hosts_buf, rs_hosts_len, name, ans);
 	pthread_rwlock_unlock(&rs_hosts_lock);
-	return named || ans->n > 0;
+	return found;
+}
+
+/* The hosts file's name for addr (4 or 16 bytes, as family says). */
+static bool rs_hosts_addr(int family, const void *addr, char *name, size_t cap)
+{
+	rs_hosts_reload();
+	pthread_rwlock_rdlock(&rs_hosts_lock);
+	bool found = hosts_find_addr(rs_hosts_buf, rs_hosts_len, family, addr, name, cap);
+	pthread_rwlock_unlock(&rs_hosts_lock);
+	return found;
 }
 
 /* Keeps only the addresses of `family` (AF_UNSPEC: all). For AF_INET6 with
  * AI_V4MAPPED, IPv4 addresses become ::ffff:a.b.c.d when there is no IPv6 one (or
  * always, with AI_ALL), as getaddrinfo(3) says. */
-static void rs_answer_filter(struct rs_answer *ans, int family, int flags)
+static void rs_answer_filter(struct host_addrs *ans, int family, int flags)
 {
 	int k = 0, n6 = 0;
 	for (int i = 0; i < ans->n; i++)
@@ -526,7 +451,7 @@ static void rs_has_v6_check(void)
 
 /* Fills ans with the fake address(es) of canon for `family` (AF_UNSPEC: see
  * rs_params_load). */
-static int rs_fake_answer(const char *canon, int family, int flags, struct rs_answer *ans)
+static int rs_fake_answer(const char *canon, int family, int flags, struct host_addrs *ans)
 {
 	uint32_t idx;
 	int rc = rs_fake_index(canon, &idx);
@@ -557,7 +482,7 @@ static int rs_fake_answer(const char *canon, int family, int flags, struct rs_an
 /* Classifies a name and, for RS_HOSTS / RS_FAKE, answers it. canon receives the
  * canonical form. Returns the kind; *eai is set for RS_BLOCKED and failures. */
 static enum rs_kind rs_resolve(const char *name, int family, int flags, uint16_t port,
-			       struct rs_answer *ans, int *eai)
+			       struct host_addrs *ans, int *eai)
 {
 	char canon[NT_NAME_MAX + 1];
 	const struct socksify_conf *c = shim_conf();
@@ -574,7 +499,7 @@ static enum rs_kind rs_resolve(const char *name, int family, int flags, uint16_t
 		return RS_BLOCKED;
 	}
 	bool local = rs_is_localhost(canon);
-	if (rs_hosts_lookup(canon, 0, NULL, ans)) {
+	if (rs_hosts_name(canon, ans)) {
 		rs_answer_filter(ans, family, flags);
 		if (ans->n > 0 || !local) {
 			if (ans->n == 0)
@@ -811,7 +736,7 @@ static int rs_services(const char *service, const struct addrinfo *h, struct rs_
 	return n;
 }
 
-static int rs_build_ai(const struct rs_answer *ans, const struct rs_svc *svc, int nsvc,
+static int rs_build_ai(const struct host_addrs *ans, const struct rs_svc *svc, int nsvc,
 		       const struct addrinfo *h, struct addrinfo **res)
 {
 	size_t n = (size_t)ans->n * (size_t)nsvc;
@@ -864,7 +789,7 @@ static int rs_getaddrinfo(const char *node, const char *service, const struct ad
 {
 	static const struct addrinfo no_hints = { .ai_flags = AI_V4MAPPED | AI_ADDRCONFIG };
 	const struct addrinfo *h = hints ? hints : &no_hints;
-	struct rs_answer ans;
+	struct host_addrs ans;
 	struct rs_svc svc[3] = { { 0, 0, 0 } };
 	int eai;
 
@@ -982,7 +907,7 @@ SHIM_EXPORT int getaddrinfo_a(int mode, struct gaicb *list[], int n, struct sige
 
 /* Lays out a hostent in the caller's buffer: pointers first (aligned), then the
  * addresses, then the name. ERANGE if it does not fit. */
-static int rs_fill_hostent(const struct rs_answer *ans, int family, struct hostent *he,
+static int rs_fill_hostent(const struct host_addrs *ans, int family, struct hostent *he,
 			   char *buf, size_t buflen)
 {
 	int alen = family == AF_INET ? 4 : 16, n = 0;
@@ -1019,7 +944,7 @@ static int rs_fill_hostent(const struct rs_answer *ans, int family, struct hoste
 static int rs_gethostbyname_r(const char *name, int af, struct hostent *he, char *buf,
 			      size_t buflen, struct hostent **result, int *h_err)
 {
-	struct rs_answer ans;
+	struct host_addrs ans;
 	int eai;
 	*result = NULL;
 	if (rs_passthrough() || name == NULL)
@@ -1064,7 +989,7 @@ SHIM_EXPORT int gethostbyname_r(const char *name, struct hostent *he, char *buf,
  * dlopen of this library needs. */
 struct rs_he_tls {
 	struct hostent he;
-	char buf[512 + RS_MAX_ADDRS * 24];
+	char buf[512 + HOSTS_MAX_ADDRS * 24];
 };
 static pthread_key_t rs_he_key;
 static pthread_once_t rs_he_once = PTHREAD_ONCE_INIT;
@@ -1128,7 +1053,7 @@ static bool rs_fake_addr_index(int family, const void *addr, uint32_t *idx)
 static int rs_gethostbyaddr_r(const void *addr, socklen_t len, int type, struct hostent *he,
 			      char *buf, size_t buflen, struct hostent **result, int *h_err)
 {
-	struct rs_answer ans;
+	struct host_addrs ans;
 	*result = NULL;
 	if (rs_passthrough())
 		return 1;
@@ -1146,7 +1071,7 @@ static int rs_gethostbyaddr_r(const void *addr, socklen_t len, int type, struct 
 			*h_err = HOST_NOT_FOUND;
 			return 0;
 		}
-	} else if (!rs_hosts_lookup(NULL, type, addr, &ans)) {
+	} else if (!rs_hosts_addr(type, addr, ans.canon, sizeof(ans.canon))) {
 		*h_err = HOST_NOT_FOUND; /* dns=remote: no PTR query leaves */
 		return 0;
 	}
@@ -1208,12 +1133,11 @@ SHIM_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *ho
 		if (t == NULL || nt_name(t, idx, name, sizeof(name)) < 0)
 			name[0] = '\0';
 	} else {
-		struct rs_answer ans;
 		const void *a = sa->sa_family == AF_INET
 					? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
 					: (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
-		if (rs_hosts_lookup(NULL, sa->sa_family, a, &ans))
-			str_copy(name, ans.canon, sizeof(name));
+		if (!rs_hosts_addr(sa->sa_family, a, name, sizeof(name)))
+			name[0] = '\0';
 	}
 	if (name[0] == '\0') {
 		/* No name we may give without asking DNS: the numeric form, as libc does
@@ -1237,91 +1161,6 @@ SHIM_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *ho
 
 /* ---- the res_* family: A/AAAA/PTR answered here, the rest refused ---- */
 
-/* Encodes name as DNS labels; returns the length or -1. */
-static int rs_dns_name(const char *name, uint8_t *out, size_t cap)
-{
-	size_t o = 0;
-	const char *p = name;
-	while (*p) {
-		size_t l = strcspn(p, ".");
-		if (l == 0 || l > 63 || o + l + 2 > cap)
-			return -1;
-		out[o++] = (uint8_t)l;
-		memcpy(out + o, p, l);
-		o += l;
-		p += l;
-		if (*p == '.')
-			p++;
-	}
-	if (o + 1 > cap)
-		return -1;
-	out[o++] = 0;
-	return (int)o;
-}
-
-/* A whole DNS response with one answer (rdata of rdlen bytes): what a resolver
- * would have returned. */
-static int rs_dns_answer(uint16_t id, const char *canon, int type, const uint8_t *rdata,
-			 int rdlen, unsigned char *out, int outlen)
-{
-	uint8_t qname[NT_NAME_MAX + 2];
-	int ql = rs_dns_name(canon, qname, sizeof(qname));
-	int need = 12 + ql + 4 + 2 + 10 + rdlen;
-	if (ql < 0 || out == NULL || outlen < need) {
-		errno = EMSGSIZE;
-		return -1;
-	}
-	uint8_t *p = out;
-	p[0] = (uint8_t)(id >> 8);
-	p[1] = (uint8_t)id;
-	p[2] = 0x81; /* QR, RD */
-	p[3] = 0x80; /* RA, NOERROR */
-	p[4] = 0, p[5] = 1, p[6] = 0, p[7] = 1, p[8] = 0, p[9] = 0, p[10] = 0, p[11] = 0;
-	p += 12;
-	memcpy(p, qname, (size_t)ql);
-	p += ql;
-	*p++ = 0, *p++ = (uint8_t)type, *p++ = 0, *p++ = ns_c_in;
-	*p++ = 0xc0, *p++ = 12; /* the name, compressed: the question's */
-	*p++ = 0, *p++ = (uint8_t)type, *p++ = 0, *p++ = ns_c_in;
-	*p++ = 0, *p++ = 0, *p++ = 0, *p++ = 60; /* TTL: a minute */
-	*p++ = (uint8_t)(rdlen >> 8), *p++ = (uint8_t)rdlen;
-	memcpy(p, rdata, (size_t)rdlen);
-	return need;
-}
-
-/* "4.3.2.1.in-addr.arpa" / 32 nibbles + ".ip6.arpa" -> the address. */
-static bool rs_reverse_name(const char *canon, int *family, uint8_t *addr)
-{
-	size_t n = strlen(canon);
-	static const char v4sfx[] = ".in-addr.arpa", v6sfx[] = ".ip6.arpa";
-	if (n > sizeof(v4sfx) - 1 && strcmp(canon + n - (sizeof(v4sfx) - 1), v4sfx) == 0) {
-		unsigned b[4];
-		int used = 0;
-		if (sscanf(canon, "%3u.%3u.%3u.%3u%n", &b[3], &b[2], &b[1], &b[0], &used) != 4 ||
-		    (size_t)used != n - (sizeof(v4sfx) - 1) || b[0] > 255 || b[1] > 255 ||
-		    b[2] > 255 || b[3] > 255)
-			return false;
-		for (int i = 0; i < 4; i++)
-			addr[i] = (uint8_t)b[i];
-		*family = AF_INET;
-		return true;
-	}
-	/* 32 "x." pairs, then the suffix without its dot. */
-	if (n != 64 + sizeof(v6sfx) - 2 || strcmp(canon + 64, v6sfx + 1) != 0)
-		return false;
-	memset(addr, 0, 16);
-	for (int i = 0; i < 32; i++) {
-		char c = canon[2 * i];
-		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-		if (v < 0 || canon[2 * i + 1] != '.')
-			return false;
-		/* The first nibble in the name is the address's last. */
-		addr[15 - i / 2] |= (uint8_t)(i % 2 ? v << 4 : v);
-	}
-	*family = AF_INET6;
-	return true;
-}
-
 static void rs_set_herr(res_state st, int herr)
 {
 	h_errno = herr;
@@ -1329,77 +1168,111 @@ static void rs_set_herr(res_state st, int herr)
 		st->res_h_errno = herr;
 }
 
-/* A PTR query: a fake address's name, or the hosts file's; never a query. */
-static int rs_res_ptr(res_state st, const char *name, unsigned char *out, int outlen, uint16_t id)
+/* The answer to q with one record, or -1 (EMSGSIZE: it does not fit in out). */
+static int rs_res_reply(res_state st, const struct dns_query *q, const uint8_t *addr,
+			const char *ptr, unsigned char *out, int outlen)
 {
-	char canon[NT_NAME_MAX + 1], host[NT_NAME_MAX + 1] = "";
-	uint8_t addr[16], rdata[NT_NAME_MAX + 2];
-	int family;
-	if (nt_canon(name, canon, sizeof(canon)) < 0 || !rs_reverse_name(canon, &family, addr)) {
-		rs_set_herr(st, HOST_NOT_FOUND);
-		return -1;
-	}
-	uint32_t idx;
-	struct rs_answer ans;
-	if (rs_fake_addr_index(family, addr, &idx)) {
-		struct nametable *t = rs_table_get(false);
-		if (t == NULL || nt_name(t, idx, host, sizeof(host)) < 0)
-			host[0] = '\0';
-	} else if (rs_hosts_lookup(NULL, family, addr, &ans)) {
-		str_copy(host, ans.canon, sizeof(host));
-	}
-	int rdlen = host[0] ? rs_dns_name(host, rdata, sizeof(rdata)) : -1;
-	if (rdlen < 0) {
-		rs_set_herr(st, HOST_NOT_FOUND); /* dns=remote: no PTR query leaves */
-		return -1;
-	}
-	int n = rs_dns_answer(id, canon, ns_t_ptr, rdata, rdlen, out, outlen);
+	struct dns_reply r;
+	dns_reply_begin(&r, out, outlen > 0 ? (size_t)outlen : 0, q, DNS_R_NOERROR);
+	if (ptr != NULL)
+		dns_reply_add_ptr(&r, ptr);
+	else
+		dns_reply_add_addr(&r, q->qtype, addr, q->qtype == DNS_T_A ? 4 : 16);
+	int n = dns_reply_end(&r, q);
+	if (n < 0)
+		errno = EMSGSIZE;
 	rs_set_herr(st, n < 0 ? NETDB_INTERNAL : 0);
 	return n;
 }
 
-/* One query: answered (length), or -1 with h_errno. No packet is ever sent. */
-static int rs_res_query(res_state st, const char *name, int class, int type, unsigned char *out,
-			int outlen, uint16_t id)
+/* A PTR query: a fake address's name, or the hosts file's; never a query. */
+static int rs_res_ptr(res_state st, const struct dns_query *q, unsigned char *out, int outlen)
 {
-	struct rs_answer ans;
-	int eai;
-	if (name == NULL) {
-		rs_set_herr(st, NO_RECOVERY);
+	char host[NT_NAME_MAX + 1] = "";
+	uint8_t addr[16], wire[DNS_WIRE_NAME_MAX];
+	int family;
+	uint32_t idx;
+	if (!dns_reverse_parse(q->name, &family, addr)) {
+		rs_set_herr(st, HOST_NOT_FOUND);
 		return -1;
 	}
-	if (class == ns_c_in && type == ns_t_ptr)
-		return rs_res_ptr(st, name, out, outlen, id);
-	if (class != ns_c_in || (type != ns_t_a && type != ns_t_aaaa)) {
+	if (rs_fake_addr_index(family, addr, &idx)) {
+		struct nametable *t = rs_table_get(false);
+		if (t == NULL || nt_name(t, idx, host, sizeof(host)) < 0)
+			host[0] = '\0';
+	} else if (!rs_hosts_addr(family, addr, host, sizeof(host))) {
+		host[0] = '\0';
+	}
+	if (host[0] == '\0' || dns_name_encode(host, wire, sizeof(wire)) < 0) {
+		rs_set_herr(st, HOST_NOT_FOUND); /* dns=remote: no PTR query leaves */
+		return -1;
+	}
+	return rs_res_reply(st, q, NULL, host, out, outlen);
+}
+
+/* A, AAAA and PTR in class IN: the questions we can answer without asking anyone. */
+static bool rs_res_answerable(int class, int type)
+{
+	return class == DNS_C_IN && (type == DNS_T_A || type == DNS_T_AAAA || type == DNS_T_PTR);
+}
+
+/* One question: answered (length), or -1 with h_errno. No packet is ever sent. */
+static int rs_res_answer(res_state st, const struct dns_query *q, unsigned char *out, int outlen)
+{
+	struct host_addrs ans;
+	int eai;
+	if (!rs_res_answerable(q->qclass, q->qtype)) {
 		/* MX, TXT, SRV, HTTPS (Firefox asks for type 65)...: we cannot answer them
 		 * without asking someone, so the name "has no such data". */
-		LOG_DEBUG("res query type %d for %s refused (dns=remote)", type, name);
+		LOG_DEBUG("res query type %d for %s refused (dns=remote)", q->qtype, q->name);
 		rs_set_herr(st, NO_DATA);
 		return -1;
 	}
-	int family = type == ns_t_a ? AF_INET : AF_INET6;
-	enum rs_kind kind = rs_resolve(name, family, 0, 0, &ans, &eai);
-	if (kind == RS_LIBC && rs_is_numeric(name)) {
+	if (q->qtype == DNS_T_PTR)
+		return rs_res_ptr(st, q, out, outlen);
+	int family = q->qtype == DNS_T_A ? AF_INET : AF_INET6;
+	enum rs_kind kind = rs_resolve(q->name, family, 0, 0, &ans, &eai);
+	if (kind == RS_LIBC && rs_is_numeric(q->name)) {
 		rs_set_herr(st, HOST_NOT_FOUND); /* a literal is not a DNS name */
 		return -1;
 	}
 	if (kind == RS_LIBC) {
 		/* A `direct` name: the user lets it resolve locally. */
-		return st ? rs_libc()->res_nquery(st, name, class, type, out, outlen)
-			  : rs_libc()->res_query(name, class, type, out, outlen);
+		return st ? rs_libc()->res_nquery(st, q->name, q->qclass, q->qtype, out, outlen)
+			  : rs_libc()->res_query(q->name, q->qclass, q->qtype, out, outlen);
 	}
 	if (eai != 0 || ans.n == 0) {
 		rs_set_herr(st, eai == EAI_AGAIN ? TRY_AGAIN : kind == RS_HOSTS ? NO_DATA : HOST_NOT_FOUND);
 		return -1;
 	}
+	return rs_res_reply(st, q, ans.a[0].addr, NULL, out, outlen);
+}
+
+/* res_query and friends: the question made from the name (canonical, lower case). */
+static int rs_res_query(res_state st, const char *name, int class, int type, unsigned char *out,
+			int outlen)
+{
+	struct dns_query q = { .flags = DNS_F_RD, .has_question = true };
+	if (name == NULL) {
+		rs_set_herr(st, NO_RECOVERY);
+		return -1;
+	}
+	if (!rs_res_answerable(class, type)) {
+		q.qclass = (uint16_t)class;
+		q.qtype = (uint16_t)type;
+		str_copy(q.name, name, sizeof(q.name));
+		return rs_res_answer(st, &q, out, outlen);
+	}
 	char canon[NT_NAME_MAX + 1];
-	if (nt_canon(name, canon, sizeof(canon)) < 0) {
+	int n = nt_canon(name, canon, sizeof(canon));
+	if (n < 0 || n > DNS_NAME_MAX) {
 		rs_set_herr(st, HOST_NOT_FOUND);
 		return -1;
 	}
-	int n = rs_dns_answer(id, canon, type, ans.a[0].addr, type == ns_t_a ? 4 : 16, out, outlen);
-	rs_set_herr(st, n < 0 ? NETDB_INTERNAL : 0);
-	return n;
+	memcpy(q.name, canon, (size_t)n + 1);
+	q.qclass = (uint16_t)class;
+	q.qtype = (uint16_t)type;
+	return rs_res_answer(st, &q, out, outlen);
 }
 
 static int rs_res_querydomain(res_state st, const char *name, const char *domain, int class,
@@ -1417,39 +1290,25 @@ static int rs_res_querydomain(res_state st, const char *name, const char *domain
 		errno = EMSGSIZE;
 		return -1;
 	}
-	return rs_res_query(st, full, class, type, out, outlen, 0);
+	return rs_res_query(st, full, class, type, out, outlen);
 }
 
-/* res_send: parse the question out of the caller's message and treat it as a query. */
+/* res_send: the caller's message parsed (common/dnsmsg.c) and its question answered,
+ * ID, flags, question and EDNS0 echoed as a server would. */
 static int rs_res_send(res_state st, const unsigned char *msg, int len, unsigned char *out,
 		       int outlen)
 {
-	char name[NT_NAME_MAX + 2];
-	if (msg == NULL || len < 12 || (msg[4] << 8 | msg[5]) != 1)
-		goto refuse;
-	size_t o = 12, w = 0;
-	while (o < (size_t)len && msg[o] != 0) {
-		size_t l = msg[o];
-		if (l > 63 || o + 1 + l > (size_t)len || w + l + 1 >= sizeof(name))
-			goto refuse;
-		if (w)
-			name[w++] = '.';
-		memcpy(name + w, msg + o + 1, l);
-		w += l;
-		o += 1 + l;
+	struct dns_query q;
+	if (msg == NULL || len < 0 || dns_parse_query(msg, (size_t)len, &q) != DNS_QUERY_OK ||
+	    q.name[0] == '\0') {
+		rs_set_herr(st, NO_RECOVERY);
+		errno = ECONNREFUSED;
+		return -1;
 	}
-	if (o + 5 > (size_t)len || w == 0)
-		goto refuse;
-	name[w] = '\0';
-	int type = msg[o + 1] << 8 | msg[o + 2], class = msg[o + 3] << 8 | msg[o + 4];
-	int rc = rs_res_query(st, name, class, type, out, outlen, (uint16_t)(msg[0] << 8 | msg[1]));
+	int rc = rs_res_answer(st, &q, out, outlen);
 	if (rc < 0)
 		errno = ECONNREFUSED;
 	return rc;
-refuse:
-	rs_set_herr(st, NO_RECOVERY);
-	errno = ECONNREFUSED;
-	return -1;
 }
 
 SHIM_EXPORT int res_nquery(res_state st, const char *name, int class, int type,
@@ -1457,7 +1316,7 @@ SHIM_EXPORT int res_nquery(res_state st, const char *name, int class, int type,
 {
 	if (rs_passthrough())
 		return rs_libc()->res_nquery(st, name, class, type, out, outlen);
-	return rs_res_query(st, name, class, type, out, outlen, 0);
+	return rs_res_query(st, name, class, type, out, outlen);
 }
 
 SHIM_EXPORT int res_nsearch(res_state st, const char *name, int class, int type,
@@ -1466,7 +1325,7 @@ SHIM_EXPORT int res_nsearch(res_state st, const char *name, int class, int type,
 	if (rs_passthrough())
 		return rs_libc()->res_nsearch(st, name, class, type, out, outlen);
 	/* No search list: it would only make more names to leak. */
-	return rs_res_query(st, name, class, type, out, outlen, 0);
+	return rs_res_query(st, name, class, type, out, outlen);
 }
 
 SHIM_EXPORT int res_nquerydomain(res_state st, const char *name, const char *domain, int class,
@@ -1489,14 +1348,14 @@ SHIM_EXPORT int res_query(const char *name, int class, int type, unsigned char *
 {
 	if (rs_passthrough())
 		return rs_libc()->res_query(name, class, type, out, outlen);
-	return rs_res_query(NULL, name, class, type, out, outlen, 0);
+	return rs_res_query(NULL, name, class, type, out, outlen);
 }
 
 SHIM_EXPORT int res_search(const char *name, int class, int type, unsigned char *out, int outlen)
 {
 	if (rs_passthrough())
 		return rs_libc()->res_search(name, class, type, out, outlen);
-	return rs_res_query(NULL, name, class, type, out, outlen, 0);
+	return rs_res_query(NULL, name, class, type, out, outlen);
 }
 
 SHIM_EXPORT int res_querydomain(const char *name, const char *domain, int class, int type,

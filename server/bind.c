@@ -41,6 +41,10 @@ static bool bind_local_for(const union sa46 *dst, union sa46 *out)
 	return ok;
 }
 
+/* The client is watched until the peer arrives: its FIN or reset ends the session
+ * (and frees its slot) whether or not it sent bytes first. Those bytes belong to
+ * the peer, so they are only peeked at; once some wait, input stays readable, and
+ * only the end of the client's stream (EPOLLRDHUP) is asked for. */
 static void bind_on_control(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
 {
 	struct session *s = container_of(io, struct session, cio);
@@ -48,15 +52,17 @@ static void bind_on_control(struct ev_loop *loop, struct ev_io *io, uint32_t rev
 	ssize_t n;
 
 	(void)loop;
-	(void)revents;
-	/* Only look: bytes sent early belong to the peer once it is there. */
+	if (revents & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+		session_close(s, "client closed while waiting for the BIND peer");
+		return;
+	}
 	n = recv(io->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		session_close(s, "client closed while waiting for the BIND peer");
 		return;
 	}
 	if (n > 0)
-		ev_io_set(srv.loop, io, 0);
+		ev_io_set(srv.loop, io, EPOLLRDHUP);
 }
 
 static void bind_on_accept(struct ev_loop *loop, struct ev_io *io, uint32_t revents)
@@ -130,7 +136,9 @@ void bind_start(struct session *s, const union sa46 *expected)
 		return;
 	}
 	s->cio.cb = bind_on_control;
-	ev_io_set(srv.loop, &s->cio, s->client_eof ? 0 : EPOLLIN);
+	/* A client whose FIN came with its request has already left: EPOLLRDHUP is
+	 * ready at once and ends the session like a FIN seen later. */
+	ev_io_set(srv.loop, &s->cio, EPOLLIN | EPOLLRDHUP);
 	session_touch(s);
 	session_set_state(s, SESS_BIND_WAIT);
 	return;

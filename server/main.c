@@ -225,6 +225,7 @@ static void print_counters(void)
 		 st[SESS_GREETING] + st[SESS_AUTH] + st[SESS_AUTH_CHECK] + st[SESS_REQUEST],
 		 st[SESS_RESOLVE] + st[SESS_CONNECT], st[SESS_RELAY], st[SESS_UDP],
 		 st[SESS_BIND_WAIT], st[SESS_FAILED]);
+	pool_log_counters();
 	log_set_level(lvl);
 }
 

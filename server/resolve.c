@@ -77,7 +77,7 @@ bool resolve_submit(struct resolve_job *rj)
 	rj->job.done = resolve_done;
 	if (!rj->socktype)
 		rj->socktype = SOCK_STREAM;
-	return pool_submit(&rj->job);
+	return pool_submit(&rj->job, POOL_RESOLVE);
 }
 
 void resolve_free(struct resolve_job *rj)

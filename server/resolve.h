@@ -24,9 +24,10 @@ struct resolve_job {
 	uint32_t datalen;
 };
 
-/* Starts a lookup; cb runs on the loop later unless this returns false. The
- * caller keeps rj->job.owner pointing at itself, or NULL to cancel. cb must free
- * the job with resolve_free(). */
+/* Starts a lookup on the resolver lane of the pool (never behind a crypt(3)); cb
+ * runs on the loop later unless this returns false (the lane's queue is full, or
+ * no worker could start). The caller keeps rj->job.owner pointing at itself, and
+ * cancels with pool_cancel(&rj->job). cb must free the job with resolve_free(). */
 bool resolve_submit(struct resolve_job *rj);
 void resolve_free(struct resolve_job *rj);
 /* "1.2.3.4" or "::1" in a name field (curl#8216 sends literals as names). */

@@ -27,11 +27,13 @@
 /* Sessions answering "over the limit" at once; beyond this a new one is closed. */
 #define MAX_REJECTING 64
 
-/* Sessions per client address, for --max-per-client. */
+/* Per client address: sessions, for --max-per-client, and hash checks waiting or
+ * running, for the client's share of the auth queue. */
 struct client_slot {
 	UT_hash_handle hh;
 	uint8_t key[16]; /* IPv6, or IPv4-mapped */
 	unsigned n;
+	unsigned auth;
 };
 
 static struct session *sess_list;
@@ -105,17 +107,34 @@ static struct client_slot *client_find(const union sa46 *a)
 	return c;
 }
 
-static bool client_acquire(struct session *s)
+static struct client_slot *client_get(const union sa46 *a)
 {
-	struct client_slot *c = client_find(&s->client);
+	struct client_slot *c = client_find(a);
 
 	if (!c) {
 		c = calloc(1, sizeof(*c));
 		if (!c)
-			return false;
-		client_key(&s->client, c->key);
+			return NULL;
+		client_key(a, c->key);
 		HASH_ADD(hh, client_slots, key, sizeof(c->key), c);
 	}
+	return c;
+}
+
+static void client_put(struct client_slot *c)
+{
+	if (c->n == 0 && c->auth == 0) {
+		HASH_DEL(client_slots, c);
+		free(c);
+	}
+}
+
+static bool client_acquire(struct session *s)
+{
+	struct client_slot *c = client_get(&s->client);
+
+	if (!c)
+		return false;
 	c->n++;
 	s->counted = true;
 	return true;
@@ -129,9 +148,41 @@ static void client_release(struct session *s)
 		return;
 	s->counted = false;
 	c = client_find(&s->client);
-	if (c && --c->n == 0) {
-		HASH_DEL(client_slots, c);
-		free(c);
+	if (c) {
+		c->n--;
+		client_put(c);
+	}
+}
+
+/* One address's hash checks may hold at most a quarter of the auth queue: a flood
+ * of logins from one client then leaves room for everyone else's. */
+static bool auth_share_take(struct session *s)
+{
+	struct client_slot *c = client_get(&s->client);
+	unsigned share = pool_queue_max(POOL_AUTH) / 4;
+
+	if (!c)
+		return false;
+	if (c->auth >= (share ? share : 1)) {
+		client_put(c);
+		return false;
+	}
+	c->auth++;
+	s->auth_share = true;
+	return true;
+}
+
+static void auth_share_give(struct session *s)
+{
+	struct client_slot *c;
+
+	if (!s->auth_share)
+		return;
+	s->auth_share = false;
+	c = client_find(&s->client);
+	if (c) {
+		c->auth--;
+		client_put(c);
 	}
 }
 
@@ -170,14 +221,23 @@ bool session_reply(struct session *s, uint8_t rep, const struct socks_addr *bnd)
 	return n > 0 && session_send(s, buf, (size_t)n, false);
 }
 
+/* A worker job of a session that no longer wants it: dropped unrun if still queued,
+ * its result discarded if running. */
+static void session_drop_job(struct session *s)
+{
+	struct pool_job *job = s->job;
+
+	s->job = NULL;
+	auth_share_give(s);
+	if (job)
+		pool_cancel(job);
+}
+
 static void session_drain_mode(struct session *s, const char *why)
 {
 	s->why = why;
 	/* Whatever was in progress must not come back to a finished session. */
-	if (s->job) {
-		s->job->owner = NULL;
-		s->job = NULL;
-	}
+	session_drop_job(s);
 	connect_cancel(s);
 	/* Our side is finished: FIN now, then read until the client's EOF (or a short
 	 * timer) so that unread input cannot turn the close into a reset that would
@@ -216,6 +276,8 @@ static const char *cmd_name(uint8_t cmd)
 static void session_log_close(struct session *s)
 {
 	char cs[ADDR_STR_MAX], ds[ADDR_STR_MAX] = "-";
+	/* The user and the name asked for come from the client: quoted when needed. */
+	char us[LOG_FIELD_SIZE(SOCKS_USER_MAX)], as[LOG_FIELD_SIZE(ADDR_STR_MAX)];
 	uint64_t dur = ev_now(srv.loop) - s->start_ms;
 	const char *result;
 
@@ -231,7 +293,8 @@ static void session_log_close(struct session *s)
 	LOG_INFO("session client=%s user=%s ver=%u cmd=%s asked=%s dest=%s up=%llu "
 		 "down=%llu dur=%llu.%03llus rep=%u result=\"%s\" end=\"%s\"",
 		 sockaddr_str(&s->client.sa, sa46_len(&s->client), cs, sizeof(cs)),
-		 s->user ? s->user : "-", s->ver, cmd_name(s->cmd), s->asked ? s->asked : "-",
+		 s->user ? log_field(s->user, us, sizeof(us)) : "-", s->ver, cmd_name(s->cmd),
+		 s->asked ? log_field(s->asked, as, sizeof(as)) : "-",
 		 ds, (unsigned long long)s->up.bytes, (unsigned long long)s->down.bytes,
 		 (unsigned long long)(dur / 1000), (unsigned long long)(dur % 1000),
 		 s->replied ? s->rep : 255, result, s->why ? s->why : "closed");
@@ -243,10 +306,7 @@ void session_close(struct session *s, const char *why)
 		return;
 	if (why)
 		s->why = why;
-	if (s->job) {
-		s->job->owner = NULL; /* the worker's result is dropped when it arrives */
-		s->job = NULL;
-	}
+	session_drop_job(s);
 	connect_cancel(s);
 	udp_free(s);
 	relay_free(s);
@@ -330,10 +390,7 @@ static void session_on_timer(struct ev_loop *loop, struct ev_timer *t)
 	switch (s->state) {
 	case SESS_AUTH_CHECK:
 		/* The client waits for a verdict: a slow check is a failed one. */
-		if (s->job) {
-			s->job->owner = NULL;
-			s->job = NULL;
-		}
+		session_drop_job(s);
 		auth_done(s, false);
 		s->why = "handshake timeout";
 		return;
@@ -545,8 +602,8 @@ static void auth_done(struct session *s, bool ok)
 
 struct auth_job {
 	struct pool_job job;
-	bool known, ok;
-	char secret[SOCKS_USER_MAX + 1];
+	bool ok;
+	struct users_check check;
 	char pass[SOCKS_USER_MAX + 1];
 };
 
@@ -554,7 +611,7 @@ static void auth_job_work(struct pool_job *job)
 {
 	struct auth_job *aj = (struct auth_job *)job;
 
-	aj->ok = users_check_secret(aj->secret, aj->pass) && aj->known;
+	aj->ok = users_verify(&aj->check, aj->pass);
 }
 
 static void auth_job_done(struct pool_job *job)
@@ -568,14 +625,14 @@ static void auth_job_done(struct pool_job *job)
 	if (!s)
 		return;
 	s->job = NULL;
+	auth_share_give(s);
 	auth_done(s, ok);
 }
 
 static void session_auth(struct session *s, const struct s5_auth *a)
 {
-	const char *secret;
-	bool known;
 	struct auth_job *aj;
+	enum users_verdict v;
 
 	free(s->user);
 	s->user = strdup(a->user);
@@ -585,31 +642,45 @@ static void session_auth(struct session *s, const struct s5_auth *a)
 		auth_done(s, true);
 		return;
 	}
-	secret = users_secret(srv.users, a->user, &known);
-	if (!users_secret_is_hash(secret)) {
-		auth_done(s, users_check_secret(secret, a->pass) && known);
-		return;
-	}
-	/* crypt(3) with a modern hash takes milliseconds on purpose: not on the loop. */
 	aj = calloc(1, sizeof(*aj));
 	if (!aj) {
 		auth_done(s, false);
 		return;
 	}
-	aj->known = known;
-	str_copy(aj->secret, secret, sizeof(aj->secret));
+	v = users_begin(srv.users, a->user, a->pass, &aj->check);
+	if (v != USERS_SLOW) {
+		explicit_bzero(aj, sizeof(*aj));
+		free(aj);
+		auth_done(s, v == USERS_OK);
+		return;
+	}
+	/* crypt(3) takes milliseconds on purpose: not on the loop. A full queue, or
+	 * a client over its share of it, fails the login at once (counted) rather
+	 * than keep it waiting. */
 	str_copy(aj->pass, a->pass, sizeof(aj->pass));
 	aj->job.work = auth_job_work;
 	aj->job.done = auth_job_done;
 	aj->job.owner = s;
-	if (!pool_submit(&aj->job)) {
+	if (!auth_share_take(s)) {
+		pool_count_refused(POOL_AUTH);
+		explicit_bzero(aj, sizeof(*aj));
+		free(aj);
+		auth_done(s, false);
+		return;
+	}
+	if (!pool_submit(&aj->job, POOL_AUTH)) {
+		auth_share_give(s);
+		explicit_bzero(aj, sizeof(*aj));
 		free(aj);
 		auth_done(s, false);
 		return;
 	}
 	s->job = &aj->job;
 	session_set_state(s, SESS_AUTH_CHECK);
-	ev_io_set(srv.loop, &s->cio, 0);
+	/* Keep reading: a client that leaves while its check waits is seen at once,
+	 * and its job is dropped before a worker spends a crypt on it. */
+	if (!s->client_eof)
+		ev_io_set(srv.loop, &s->cio, EPOLLIN);
 }
 
 static uint8_t session_pick_method(const struct session *s, const struct s5_greeting *g)
@@ -698,7 +769,10 @@ static void session_resolved(struct resolve_job *rj)
 
 	s->job = NULL;
 	if (rj->eai) {
-		LOG_DEBUG("resolving %s: %s", rj->name, gai_strerror(rj->eai));
+		char ns[LOG_FIELD_SIZE(SOCKS_NAME_MAX)];
+
+		LOG_DEBUG("resolving %s: %s", log_field(rj->name, ns, sizeof(ns)),
+			  gai_strerror(rj->eai));
 		session_fail(s, eai_to_s5_rep(rj->eai), gai_strerror(rj->eai));
 	} else {
 		session_go(s, rj->addrs, rj->n);
@@ -879,7 +953,11 @@ static void session_parse(struct session *s)
 		;
 	if (s->state == SESS_DONE)
 		return;
-	if (s->client_eof && (s->state == SESS_GREETING || s->state == SESS_AUTH ||
-			      s->state == SESS_REQUEST))
+	if (!s->client_eof)
+		return;
+	/* A client that ends its side before its request is whole cannot be served;
+	 * one that pipelined the request and then half-closed can. */
+	if (s->state == SESS_GREETING || s->state == SESS_AUTH || s->state == SESS_REQUEST ||
+	    (s->state == SESS_AUTH_CHECK && !next_msg_here(s, 0, SESS_REQUEST)))
 		session_close(s, "client closed during handshake");
 }

@@ -71,6 +71,7 @@ struct session {
 	bool strict;            /* non-loopback listener: deny local destinations */
 	bool client_eof;        /* EOF seen while reading the handshake */
 	bool counted;           /* holds a per-client slot */
+	bool auth_share;        /* holds one of its client's auth queue places */
 	const char *why;        /* how it ended, for the close log line */
 	uint64_t start_ms, last_ms;
 	uint64_t connect_deadline; /* resolve + connect, set when that phase starts */

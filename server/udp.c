@@ -65,7 +65,7 @@ void udp_free(struct session *s)
 		return;
 	for (unsigned i = 0; i < UDP_MAX_RESOLVING; i++)
 		if (u->jobs[i])
-			u->jobs[i]->job.owner = NULL;
+			pool_cancel(&u->jobs[i]->job);
 	ev_io_close(srv.loop, &u->rio4);
 	ev_io_close(srv.loop, &u->rio6);
 	s->udp = NULL;
