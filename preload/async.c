@@ -100,6 +100,14 @@ void async_note_epoll(int epfd)
 {
 	if (epfd < 0 || shim_inside)
 		return;
+	/* The number again (an epoll closed and another made), or a free slot, before
+	 * the oldest one goes. */
+	for (size_t k = 0; k < ASYNC_EPOLLS; k++) {
+		int e = 0, have = atomic_load_explicit(&async_epolls[k], memory_order_relaxed);
+		if (have == epfd + 1 ||
+		    (have == 0 && atomic_compare_exchange_strong(&async_epolls[k], &e, epfd + 1)))
+			return;
+	}
 	unsigned i = atomic_fetch_add_explicit(&async_epoll_next, 1, memory_order_relaxed);
 	atomic_store_explicit(&async_epolls[i % ASYNC_EPOLLS], epfd + 1, memory_order_relaxed);
 }
