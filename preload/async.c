@@ -83,7 +83,7 @@ static void async_free(struct async_rec *r)
 		}
 	}
 	atomic_fetch_sub_explicit(&async_live, 1, memory_order_relaxed);
-	if (fdreg_kind(r->fd) == FD_PENDING)
+	if (fdreg_kind(r->fd) == FD_CONNECTING)
 		fdreg_clear(r->fd);
 	free(r);
 }
@@ -347,7 +347,7 @@ static bool async_register(struct async_rec *r)
 		return false;
 	async_recs[async_n++] = r;
 	atomic_fetch_add_explicit(&async_live, 1, memory_order_relaxed);
-	fdreg_set_pending(r->fd);
+	fdreg_set_connecting(r->fd);
 	async_adopt_regs(r);
 	struct epoll_event ev = { .events = EPOLLONESHOT | EPOLLOUT, .data.u64 = (uint64_t)r->fd };
 	real()->epoll_ctl(async_ep, EPOLL_CTL_ADD, r->fd, &ev);

@@ -56,7 +56,7 @@ static enum connect_policy connect_classify(int fd, const struct sockaddr *sa, s
 	 * a stale record (the number reused behind our back) is dropped by fdreg_peer. */
 	if (fdreg_kind(fd) == FD_INTERNAL)
 		return CONNECT_PASS;
-	if (fdreg_kind(fd) == FD_PENDING) {
+	if (fdreg_kind(fd) == FD_CONNECTING) {
 		bool pending;
 		if (async_connect_again(fd, &pending) != 0 && pending) {
 			*err = EALREADY;

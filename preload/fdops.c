@@ -101,7 +101,7 @@ SHIM_EXPORT int close(int fd)
 		if (!fdops_vforked())
 			fdreg_clear(fd);
 		break;
-	case FD_PENDING:
+	case FD_CONNECTING:
 		if (!fdops_vforked())
 			async_forget(fd);
 		break;
@@ -194,7 +194,7 @@ static int fdops_dup_onto(int oldfd, int newfd, int flags, bool three)
 	}
 	if (fdops_vforked()) /* its own fd table; the registries are the parent's */
 		return three ? real()->dup3(oldfd, newfd, flags) : real()->dup2(oldfd, newfd);
-	if (oldfd != newfd && fdreg_kind(newfd) == FD_PENDING)
+	if (oldfd != newfd && fdreg_kind(newfd) == FD_CONNECTING)
 		async_forget(newfd);
 	if (oldfd != newfd && fdreg_kind(newfd) == FD_INTERNAL) {
 		if (fdreg_internal_valid(newfd))
@@ -226,7 +226,7 @@ SHIM_EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 	socklen_t kl = sizeof(k), plen, cap;
 	const struct sockaddr *kp = sa;
 
-	if (fdreg_kind(fd) == FD_PENDING) {
+	if (fdreg_kind(fd) == FD_CONNECTING) {
 		/* Connecting, as far as the program knows (the kernel would name the proxy). */
 		errno = ENOTCONN;
 		return -1;

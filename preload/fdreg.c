@@ -224,12 +224,12 @@ void fdreg_set_internal(int fd)
 	}
 }
 
-void fdreg_set_pending(int fd)
+void fdreg_set_connecting(int fd)
 {
 	_Atomic uint8_t *k = fdreg_table();
 
 	if (k != NULL && fd >= 0 && (size_t)fd < fdreg_size)
-		fdreg_mark(k, fd, FD_PENDING);
+		fdreg_mark(k, fd, FD_CONNECTING);
 }
 
 bool fdreg_internal_valid(int fd)

@@ -30,7 +30,8 @@ static int64_t ready_now_ms(void)
 
 static bool ready_pending(int fd)
 {
-	return fd >= 0 && fdreg_kind(fd) == FD_PENDING && async_pending_state(fd) == ASYNC_IS_PENDING;
+	return fd >= 0 && fdreg_kind(fd) == FD_CONNECTING &&
+	       async_pending_state(fd) == ASYNC_IS_PENDING;
 }
 
 /* ---- poll / ppoll ---- */
@@ -75,7 +76,7 @@ static int ready_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ms, const si
 			/* A failed handshake whose proxy connection never came up shows only
 			 * POLLHUP; say it is an error, as the kernel would have. */
 			for (nfds_t i = 0; r > 0 && i < n; i++)
-				if ((fds[i].revents & POLLHUP) && fdreg_kind(fds[i].fd) == FD_PENDING)
+				if ((fds[i].revents & POLLHUP) && fdreg_kind(fds[i].fd) == FD_CONNECTING)
 					fds[i].revents |= POLLERR;
 			free(hidden);
 			errno = e;
@@ -204,7 +205,7 @@ SHIM_EXPORT int epoll_create1(int flags)
 
 SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
-	if (__builtin_expect(!async_any(), 1) || shim_inside || fdreg_kind(fd) != FD_PENDING)
+	if (__builtin_expect(!async_any(), 1) || shim_inside || fdreg_kind(fd) != FD_CONNECTING)
 		return real()->epoll_ctl(epfd, op, fd, ev);
 	bool handled;
 	int rc = async_epoll_ctl(epfd, op, fd, ev, &handled);
@@ -219,7 +220,7 @@ SHIM_EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *le
 	socklen_t kl = sizeof(kernel);
 
 	if (__builtin_expect(!async_any(), 1) || level != SOL_SOCKET || name != SO_ERROR ||
-	    fdreg_kind(fd) != FD_PENDING || val == NULL || len == NULL || *len < sizeof(int) ||
+	    fdreg_kind(fd) != FD_CONNECTING || val == NULL || len == NULL || *len < sizeof(int) ||
 	    !async_so_error(fd, &err))
 		return real()->getsockopt(fd, level, name, val, len);
 	/* The disconnect after a failure left the kernel's own (ECONNRESET): it goes too. */

@@ -74,7 +74,7 @@ enum fd_kind {
 	FD_NONE = 0,      /* the program's, untouched */
 	FD_TUNNEL = 1,    /* connected through the chain: getpeername shows the destination */
 	FD_INTERNAL = 2,  /* the shim's own (log file): protected from the program */
-	FD_PENDING = 3,   /* an asynchronous connect's handshake (async.c has the rest) */
+	FD_CONNECTING = 3, /* an asynchronous connect's handshake (async.c has the rest) */
 };
 enum fd_kind fdreg_kind(int fd);
 /* Beside the kind, one bit: a UDP socket the datagram family manages (datagram.c
@@ -95,7 +95,7 @@ void fdreg_clear(int fd);
 /* dup2/dup3: new now refers to the same connection as old. */
 void fdreg_copy(int oldfd, int newfd);
 void fdreg_set_internal(int fd);
-void fdreg_set_pending(int fd);
+void fdreg_set_connecting(int fd);
 /* Still the same open file we registered (not closed and reused behind our back). */
 bool fdreg_internal_valid(int fd);
 /* Forgets every tunnelled fd in [first, last] (close_range). */

@@ -105,12 +105,12 @@ int main(void)
 	ok(!fdreg_known(40), "forgotten by the datagram family: none of ours");
 
 	/* An asynchronous connect's handshake: known (close() must look), then a tunnel. */
-	fdreg_set_pending(41);
-	ok(fdreg_known(41) && fdreg_kind(41) == FD_PENDING, "a pending handshake: known, pending");
+	fdreg_set_connecting(41);
+	ok(fdreg_known(41) && fdreg_kind(41) == FD_CONNECTING, "a pending handshake: known, pending");
 	fdreg_set_tunnel(41, (struct sockaddr *)&dst, sizeof(dst), (struct sockaddr *)&hop,
 			 sizeof(hop));
 	ok(fdreg_kind(41) == FD_TUNNEL, "the tunnel up: a tunnel");
-	fdreg_set_pending(41);
+	fdreg_set_connecting(41);
 	fdreg_clear(41);
 	ok(!fdreg_known(41), "a failed handshake forgotten: none of ours");
 
