@@ -71,9 +71,11 @@ struct dial_hop {
 	 * socket's family (an IPv4 proxy as ::ffff:a.b.c.d for an AF_INET6 socket). */
 	struct sockaddr_storage sa;
 	socklen_t salen;
-	/* This hop is known to stall on a pipelined handshake: ask step by step even
-	 * with DIAL_F_PIPELINE. */
+	/* This hop is known (or suspected) to stall on a pipelined handshake: ask step
+	 * by step even with DIAL_F_PIPELINE. */
 	bool nopipe;
+	/* This hop is known to be slow to answer, not to stall: no stall check. */
+	bool nostall;
 };
 
 #define DIAL_MAX_HOPS CONF_MAX_PROXIES
@@ -108,9 +110,10 @@ struct dial {
 	 * connect failed), which spares a poll and an SO_ERROR query per connect. */
 	bool tcp_pending;
 
-	/* A pipelined hop: when its bytes went out and when the method reply came
-	 * (io->now_ms clock; 0: not yet), for telling a stall (dial_pipeline_stall). */
-	uint64_t pipe_sent_ms, pipe_method_ms;
+	/* The SOCKS5 hop now running: when its greeting (pipelined or not) went out
+	 * and when the method reply came (io->now_ms clock; 0: not yet), for telling a
+	 * stall from a slow proxy (dial_pipeline_stall). */
+	uint64_t s5_sent_ms, s5_method_ms;
 
 	/* What the hops answered, for --check and for the later UDP path. */
 	uint8_t method;               /* last SOCKS5 method selected */
@@ -151,9 +154,9 @@ int dial_run(struct dial *d, uint64_t deadline_ms);
 
 /* A proxy that does not take pipelining (microsocks) answers the greeting and then
  * waits for the request it already swallowed. While a pipelined hop has its method
- * reply but nothing after it, this is the time past which that is what happens:
+ * reply but nothing after it, this is the time past which that is suspected:
  * twice the greeting's round trip plus 300 ms, 600 ms at least, after the method
- * reply. 0 when no stall is possible now. */
+ * reply. 0 when no stall is possible now (or the hop is marked nostall). */
 uint64_t dial_pipeline_stall(const struct dial *d);
 
 /* Fails the dial with ETIMEDOUT, naming the state it was stuck in (a first hop that

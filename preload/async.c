@@ -3,10 +3,10 @@
  * started on the first such connect (a process that never makes one starts none).
  * The program sees the fd as a connecting socket until the tunnel is up:
  *   - its epoll registrations of the fd (found at connect time in /proc/self/fdinfo of
- *     the epolls it created, or made later through epoll_ctl) are masked to no event;
- *     when the handshake ends they are put back (EPOLL_CTL_MOD), so the kernel itself
- *     delivers EPOLLOUT (or EPOLLERR), level- or edge-triggered, to whichever thread
- *     waits (readiness.c);
+ *     the epolls it created, or made later through epoll_ctl) are taken out of the
+ *     kernel and kept here; when the handshake ends they are made again
+ *     (EPOLL_CTL_ADD), so the kernel itself delivers EPOLLOUT (or EPOLLERR), level- or
+ *     edge-triggered or one-shot, to whichever thread waits (readiness.c);
  *   - poll/select leave the fd out while it is pending (readiness.c);
  *   - a failed handshake leaves the socket disconnected (EPOLLERR/POLLERR where the
  *     proxy connection was up) and SO_ERROR reads the errno the blocking connect
@@ -138,12 +138,14 @@ static bool async_fdinfo_reg(int epfd, int fd, struct epoll_event *ev)
 	return found;
 }
 
-/* The epolls fd was already registered in (before connect, as nginx does): masked. */
+/* The epolls fd was already registered in (before connect, as nginx does): taken
+ * out of them for the handshake (even a registration for no event would report the
+ * EPOLLHUP of a chain that disconnects to fail over), remembered to be put back. */
 static void async_adopt_regs(struct async_rec *r)
 {
 	for (size_t i = 0; i < ASYNC_EPOLLS && r->nregs < ASYNC_REGS; i++) {
 		int epfd = atomic_load_explicit(&async_epolls[i], memory_order_relaxed) - 1;
-		struct epoll_event ev, none = { 0 };
+		struct epoll_event ev;
 		bool dup = false;
 		if (epfd < 0)
 			continue;
@@ -151,24 +153,27 @@ static void async_adopt_regs(struct async_rec *r)
 			dup |= r->regs[k].epfd == epfd;
 		if (dup || !async_fdinfo_reg(epfd, r->fd, &ev))
 			continue;
-		none.data = ev.data;
-		if (real()->epoll_ctl(epfd, EPOLL_CTL_MOD, r->fd, &none) == 0)
+		if (real()->epoll_ctl(epfd, EPOLL_CTL_DEL, r->fd, NULL) == 0)
 			r->regs[r->nregs++] = (struct async_reg){ .epfd = epfd, .ev = ev };
 	}
 }
 
-/* The handshake is over: the program's registrations get their own events back,
- * and the kernel reports the socket's state as it is now. */
+/* The handshake is over: the program's registrations are made again with its own
+ * events, and the kernel reports the socket as it is now (EPOLL_CTL_ADD checks
+ * readiness at once, so an edge-triggered or one-shot registration gets its edge). */
 static void async_restore_regs(struct async_rec *r)
 {
 	for (size_t i = 0; i < r->nregs; i++)
-		real()->epoll_ctl(r->regs[i].epfd, EPOLL_CTL_MOD, r->fd, &r->regs[i].ev);
+		real()->epoll_ctl(r->regs[i].epfd, EPOLL_CTL_ADD, r->fd, &r->regs[i].ev);
 	r->nregs = 0;
 }
 
+/* The program's epoll_ctl on a pending fd, answered as the kernel would, with the
+ * registration kept here until the handshake ends. */
 int async_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev, bool *handled)
 {
 	struct async_rec *r;
+	struct epoll_event none = { 0 };
 	int rc = 0;
 
 	*handled = false;
@@ -178,26 +183,34 @@ int async_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev, bool *hand
 		pthread_mutex_unlock(&async_mu);
 		return 0;
 	}
-	*handled = true;
 	size_t k = 0;
 	while (k < r->nregs && r->regs[k].epfd != epfd)
 		k++;
-	if (op == EPOLL_CTL_DEL) {
-		rc = real()->epoll_ctl(epfd, op, fd, ev);
-		if (rc == 0 && k < r->nregs)
-			r->regs[k] = r->regs[--r->nregs];
+	*handled = true;
+	if (op == EPOLL_CTL_DEL && k < r->nregs) {
+		r->regs[k] = r->regs[--r->nregs];
+	} else if (op == EPOLL_CTL_DEL) {
+		*handled = false; /* not ours to know: the kernel answers */
 	} else if (ev == NULL) {
 		errno = EFAULT;
 		rc = -1;
+	} else if (op == EPOLL_CTL_ADD && k < r->nregs) {
+		errno = EEXIST;
+		rc = -1;
+	} else if (op == EPOLL_CTL_MOD && k < r->nregs) {
+		r->regs[k].ev = *ev;
+	} else if (r->nregs >= ASYNC_REGS) {
+		*handled = false; /* no room to remember it: it sees the truth */
 	} else {
-		struct epoll_event none = { .events = 0, .data = ev->data };
+		/* A new ADD, or a MOD of a registration made where we did not look: the
+		 * kernel says whether it is valid (EBADF, EINVAL, ENOENT...), then it
+		 * waits here. */
+		none.data = ev->data;
 		rc = real()->epoll_ctl(epfd, op, fd, &none);
-		if (rc == 0 && k < r->nregs)
-			r->regs[k].ev = *ev;
-		else if (rc == 0 && r->nregs < ASYNC_REGS)
+		if (rc == 0) {
+			real()->epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
 			r->regs[r->nregs++] = (struct async_reg){ .epfd = epfd, .ev = *ev };
-		else if (rc == 0)
-			*handled = false; /* cannot remember it: let it see the truth */
+		}
 	}
 	pthread_mutex_unlock(&async_mu);
 	return rc;

@@ -280,6 +280,7 @@ static int chain_build(const struct socksify_conf *c, const size_t *order, size_
 			continue;
 		h->proxy = p;
 		h->nopipe = pipeline_refused(c, p);
+		h->nostall = pipeline_slow(c, p);
 		if (t->n == 0) {
 			size_t na = chain_resolve(p, i, addrs, &gai);
 			if (na == 0 || !chain_hop0_sockaddr(h, addrs, na, fd, family)) {
@@ -408,6 +409,7 @@ enum dial_state chain_job_start(struct chain_job *j, int fd, int family,
 	j->family = family;
 	j->dst = *dst;
 	j->attempt = 0;
+	j->suspect = 0;
 	j->msg[0] = '\0';
 	j->err = ECONNREFUSED;
 	j->conf = c;
@@ -423,12 +425,33 @@ enum dial_state chain_job_start(struct chain_job *j, int fd, int family,
 	return chain_job_end(j, chain_job_attempt(j));
 }
 
+/* The suspect hop's step-by-step answer is in (this step took it from waiting for
+ * the method or the reply past its reply): quick means the pipelined try stalled. */
+static void chain_job_verdict(struct chain_job *j, size_t hop, enum dial_state before,
+			      uint64_t method_ms)
+{
+	if (j->suspect != hop + 1 || (before != S5_RECV_METHOD && before != S5_RECV_REPLY) ||
+	    (j->d.hop == hop && j->d.state != DIAL_DONE))
+		return;
+	uint64_t now = dial_now_ms(&chain_io);
+	uint64_t took = before == S5_RECV_REPLY && method_ms != 0 ? now - method_ms : 0;
+	pipeline_verdict(j->conf, j->t.hops[hop].proxy, hop + 1, took < 600);
+	j->suspect = 0;
+}
+
 enum dial_state chain_job_step(struct chain_job *j)
 {
+	size_t hop = j->d.hop;
+	enum dial_state before = j->d.state;
+	uint64_t method_ms = j->d.s5_method_ms;
+
 	if (j->d.state == DIAL_DONE || j->d.state == DIAL_FAILED)
 		return j->d.state;
-	if (dial_step(&j->d) != DIAL_FAILED)
+	if (dial_step(&j->d) != DIAL_FAILED) {
+		if (j->suspect != 0)
+			chain_job_verdict(j, hop, before, method_ms);
 		return j->d.state;
+	}
 	return chain_job_end(j, chain_job_next(j) ? chain_job_attempt(j) : DIAL_FAILED);
 }
 
@@ -438,9 +461,11 @@ enum dial_state chain_job_tick(struct chain_job *j, uint64_t now)
 		return j->d.state;
 	uint64_t stall = dial_pipeline_stall(&j->d);
 	if (stall != 0 && now >= stall && now < j->deadline) {
-		/* This hop swallowed the pipelined request: remember it, and ask it again
-		 * step by step on a fresh connection (the same hops, no attempt spent). */
-		pipeline_note_refused(j->conf, j->d.hops[j->d.hop].proxy, j->d.hop + 1);
+		/* This hop may have swallowed the pipelined request: ask it again step by
+		 * step on a fresh connection (the same hops, no attempt spent); how fast
+		 * that answer comes tells a stall from a slow proxy (chain_job_step). */
+		pipeline_suspect(j->conf, j->d.hops[j->d.hop].proxy, j->d.hop + 1);
+		j->suspect = j->d.hop + 1;
 		chain_disconnect(j->fd);
 		return chain_job_end(j, chain_job_attempt(j));
 	}

@@ -132,6 +132,7 @@ struct chain_job {
 	uint64_t deadline; /* on dial_now_ms()'s clock */
 	struct chain_try t;
 	struct dial d;
+	size_t suspect;    /* hop number (1-based) retried step by step after a stall; 0 */
 	int err;           /* the errno connect() reports, once FAILED */
 	char msg[DIAL_MSG_MAX];
 };
@@ -152,10 +153,16 @@ bool chain_is_proxy_addr(const struct socks_addr *dst);
 /* DIAL_F_PIPELINE unless the configuration says pipeline = off. */
 unsigned shim_dial_flags(void);
 /* With pipeline = auto: true when p was seen to stall on pipelining (by any of the
- * user's processes, within a day). */
+ * user's processes, within a day), or is suspected of it in this process. */
 bool pipeline_refused(const struct socksify_conf *c, const struct proxy *p);
-/* p (hop number `hop`) stalled on a pipelined handshake: remembered, logged once. */
-void pipeline_note_refused(const struct socksify_conf *c, const struct proxy *p, size_t hop);
+/* True when p turned out slow rather than stalling: no stall check for it. */
+bool pipeline_slow(const struct socksify_conf *c, const struct proxy *p);
+/* p (hop number `hop`) gave no reply to a pipelined request in time: suspected. */
+void pipeline_suspect(const struct socksify_conf *c, const struct proxy *p, size_t hop);
+/* The step-by-step retry's answer to a suspect: quick (stalled: remembered in the
+ * user's file, logged once) or as slow (a slow proxy: pipelining kept). */
+void pipeline_verdict(const struct socksify_conf *c, const struct proxy *p, size_t hop,
+		      bool stalled);
 
 /* ---- connect.c: the remote-DNS hook point (a later issue fills it) ---- */
 /* Maps a fake address handed out by the resolver back to the name it stands for;

@@ -302,13 +302,42 @@ handshake_ms() {
 	assert_output 1
 }
 
+@test "a slow proxy is not taken for a stalling one: pipelining kept" {
+	local port=$((20000 + RANDOM % 20000)) cache
+	cache=/tmp/.socksify-$(id -u)-nopipe
+	netns_bg "$NS_PROXY" "$NETNS_DIR/slow-$port.log" "$NETNS_PY" "$ASYNC_DIR/slow_socks.py" \
+		198.18.1.2 "$port" 1200
+	wait_for_line "$NETNS_DIR/slow-$port.log" '^slow-socks ready' 10
+	local px=socks5://198.18.1.2:$port
+	# The first connection suspects a stall after 600 ms, asks again step by step, and
+	# that answer is as slow: a slow proxy, noted as such.
+	run shim_run SOCKSIFY_PROXY="$px" SOCKSIFY_LOG=info "$SNIPPETS/async_loop" \
+		"$NS_TARGET_IP" 7 epoll-et
+	assert_snippet_pass
+	assert_output --partial "is slow to answer, not stalling"
+	refute_output --partial "stalls on a pipelined"
+	run grep -c "^198.18.1.2 $port [0-9]* slow$" "$cache"
+	assert_output 1
+	# Another process pipelines at once and waits: one slow answer, no second try.
+	run shim_run SOCKSIFY_PROXY="$px" SOCKSIFY_LOG=debug "$NETNS_PY" \
+		"$SHIM_DIR/connect_errno.py" "$NS_TARGET_IP" 7 ping
+	assert_success
+	assert_output --partial "result=OK"
+	refute_output --partial "no reply to a pipelined request"
+	local ms
+	ms=$(sed -n 's/.*elapsed_ms=\([0-9]*\).*/\1/p' <<<"$output")
+	[ "$ms" -lt 2000 ] || fail "the second connection took ${ms} ms: asked twice"
+}
+
 @test "pipeline = off works with microsocks from the first connection" {
 	require_cmd microsocks
 	local port=$((20000 + RANDOM % 20000))
 	shim_microsocks "$port"
+	delay_relay "$NS_PROXY" 198.18.1.2 198.18.1.2 "$port" 50
 	printf 'pipeline = off\n' >"$NETNS_DIR/off.conf"
-	run shim_run SOCKSIFY_CONF="$NETNS_DIR/off.conf" SOCKSIFY_PROXY=socks5://198.18.1.2:$port \
-		SOCKSIFY_LOG=info "$SNIPPETS/async_loop" "$NS_TARGET_IP" 7 poll ok 0
+	run shim_run SOCKSIFY_CONF="$NETNS_DIR/off.conf" \
+		SOCKSIFY_PROXY=socks5://198.18.1.2:$DELAY_RELAY_PORT SOCKSIFY_LOG=info \
+		"$SNIPPETS/async_loop" "$NS_TARGET_IP" 7 poll
 	assert_snippet_pass
 	refute_output --partial "stalls on a pipelined"
 }
