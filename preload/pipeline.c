@@ -145,30 +145,30 @@ static struct pipe_entry *pipe_of(const struct proxy *p)
 	return pipe_find(p->host, p->port);
 }
 
-bool pipeline_refused(const struct socksify_conf *c, const struct proxy *p)
+/* The state of p for a new chain: -1 when nothing is known or pipeline is not auto. */
+static int pipe_state_of(const struct socksify_conf *c, const struct proxy *p)
 {
-	bool bad;
+	int st = -1;
 
 	if (c->pipeline != PIPELINE_AUTO || p->type != PROXY_SOCKS5)
-		return false;
+		return -1;
 	pthread_mutex_lock(&pipe_mu);
 	struct pipe_entry *e = pipe_of(p);
-	bad = e != NULL && (e->st == PIPE_BAD || e->st == PIPE_SUSPECT);
+	if (e != NULL)
+		st = (int)e->st;
 	pthread_mutex_unlock(&pipe_mu);
-	return bad;
+	return st;
+}
+
+bool pipeline_refused(const struct socksify_conf *c, const struct proxy *p)
+{
+	int st = pipe_state_of(c, p);
+	return st == PIPE_BAD || st == PIPE_SUSPECT;
 }
 
 bool pipeline_slow(const struct socksify_conf *c, const struct proxy *p)
 {
-	bool slow;
-
-	if (c->pipeline != PIPELINE_AUTO || p->type != PROXY_SOCKS5)
-		return false;
-	pthread_mutex_lock(&pipe_mu);
-	struct pipe_entry *e = pipe_of(p);
-	slow = e != NULL && e->st == PIPE_SLOW;
-	pthread_mutex_unlock(&pipe_mu);
-	return slow;
+	return pipe_state_of(c, p) == PIPE_SLOW;
 }
 
 void pipeline_suspect(const struct socksify_conf *c, const struct proxy *p, size_t hop)
