@@ -101,6 +101,31 @@ SHIM_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 	return ready_poll(fds, n, ms, mask, true);
 }
 
+/* The _FORTIFY_SOURCE forms (Debian builds with it): glibc's own check, then ours. A
+ * set bigger than its buffer goes to glibc's, which reports the overflow. */
+int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen);
+int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask,
+		size_t fdslen);
+
+SHIM_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
+{
+	if (__builtin_expect(!async_any(), 1) || shim_inside || fdslen / sizeof(*fds) < n ||
+	    real()->poll_chk == NULL)
+		return real()->poll_chk ? real()->poll_chk(fds, n, timeout, fdslen)
+					: real()->poll(fds, n, timeout);
+	return ready_poll(fds, n, timeout, NULL, false);
+}
+
+SHIM_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+			    const sigset_t *mask, size_t fdslen)
+{
+	if (__builtin_expect(!async_any(), 1) || shim_inside || fdslen / sizeof(*fds) < n ||
+	    real()->ppoll_chk == NULL)
+		return real()->ppoll_chk ? real()->ppoll_chk(fds, n, ts, mask, fdslen)
+					 : real()->ppoll(fds, n, ts, mask);
+	return ppoll(fds, n, ts, mask);
+}
+
 /* ---- select / pselect ---- */
 
 static bool ready_fdset_pending(int nfds, fd_set *r, fd_set *w, fd_set *x)

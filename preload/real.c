@@ -30,6 +30,8 @@ int epoll_create(int);
 int epoll_create1(int);
 int epoll_ctl(int, int, int, struct epoll_event *);
 int getsockopt(int, int, int, void *, socklen_t *);
+int __poll_chk(struct pollfd *, nfds_t, int, size_t);
+int __ppoll_chk(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *, size_t);
 
 static void *real_sym(const char *name, void *ours)
 {
@@ -69,6 +71,8 @@ static void real_resolve(void)
 	t->epoll_create1 = real_sym("epoll_create1", (void *)epoll_create1);
 	t->epoll_ctl = real_sym("epoll_ctl", (void *)epoll_ctl);
 	t->getsockopt = real_sym("getsockopt", (void *)getsockopt);
+	t->poll_chk = real_sym("__poll_chk", (void *)__poll_chk);
+	t->ppoll_chk = real_sym("__ppoll_chk", (void *)__ppoll_chk);
 	if (t->close_range == NULL)
 		t->close_range = real_enosys_close_range;
 }

@@ -45,6 +45,10 @@ struct real_syms {
 	int (*epoll_create1)(int);
 	int (*epoll_ctl)(int, int, int, struct epoll_event *);
 	int (*getsockopt)(int, int, int, void *, socklen_t *);
+	/* _FORTIFY_SOURCE's poll and ppoll (glibc calls its own poll past ours) */
+	int (*poll_chk)(struct pollfd *, unsigned long, int, size_t);
+	int (*ppoll_chk)(struct pollfd *, unsigned long, const struct timespec *,
+			 const sigset_t *, size_t);
 };
 /* Resolved once (pthread_once); safe to call from any hook at any time. */
 const struct real_syms *real(void);

@@ -53,6 +53,13 @@ async_run() {
 	assert_snippet_pass
 }
 
+@test "poll and ppoll in a program built with _FORTIFY_SOURCE (__poll_chk, __ppoll_chk)" {
+	run async_run "$SNIPPETS/async_loop_fortify" "$NS_TARGET_IP" 7 poll
+	assert_snippet_pass
+	run async_run "$SNIPPETS/async_loop_fortify" "$NS_TARGET_IP" 7 ppoll
+	assert_snippet_pass
+}
+
 @test "select" {
 	run async_run "$SNIPPETS/async_loop" "$NS_TARGET_IP" 7 select
 	assert_snippet_pass

@@ -26,6 +26,8 @@ static long now_ms(void)
 }
 
 static const char *api;
+/* Not a constant: built with _FORTIFY_SOURCE, poll/ppoll then go through __poll_chk. */
+static volatile nfds_t one = 1;
 static int ep = -1;
 
 static bool is_epoll(void)
@@ -52,7 +54,7 @@ static int wait_once(int fd, int *err_ev)
 	if (strcmp(api, "poll") == 0 || strcmp(api, "ppoll") == 0) {
 		struct pollfd p = { .fd = fd, .events = POLLOUT };
 		struct timespec ts = { 0, 5 * 1000000L };
-		int r = api[0] == 'p' && api[1] == 'p' ? ppoll(&p, 1, &ts, NULL) : poll(&p, 1, 5);
+		int r = api[0] == 'p' && api[1] == 'p' ? ppoll(&p, one, &ts, NULL) : poll(&p, one, 5);
 		if (r < 0)
 			return -1;
 		if (r > 0 && (p.revents & POLLERR))
