@@ -19,26 +19,18 @@
 #include "addr.h"
 #include "cli.h"
 #include "dial.h"
+#include "hops.h"
 #include "errmap.h"
 #include "util.h"
 
-/* A proxy as --check prepares it once: where to connect when it is the first hop,
- * and how the hop before it names it. */
-struct check_proxy {
-	const struct proxy *proxy;
-	struct sockaddr_storage sa; /* resolved here, for the first hop */
-	socklen_t salen;             /* 0: did not resolve (gai_err says why) */
-	char gai_err[128];
-	struct socks_addr by_name;   /* literal, or the name for a resolving hop */
-	struct socks_addr by_ip;     /* resolved, for after a socks4 hop */
-};
-
 struct check {
 	const struct socksify_conf *conf;
-	struct check_proxy px[CONF_MAX_PROXIES];
 	size_t npx;
 	struct socks_addr dst; /* the CONNECT test destination */
 	bool ok;               /* everything the settings need works, so far */
+	/* The last hop answered that it cannot reach the destination: that reply proves
+	 * the chain, the destination is what fails. */
+	bool dest_unreachable;
 };
 
 /* Milliseconds with a fraction: loopback and LAN proxies answer in well under one. */
@@ -94,44 +86,35 @@ static bool resolve(const char *host, uint16_t port, int family, struct sockaddr
 	return true;
 }
 
-static void prepare_proxy(struct check_proxy *cp, const struct proxy *p)
+/* The resolver for common/hops.c: this process's own getaddrinfo. */
+static size_t check_resolve(void *ctx, size_t i, struct socks_addr *out, size_t cap, int *gai)
 {
-	memset(cp, 0, sizeof(*cp));
-	cp->proxy = p;
-	if (resolve(p->host, p->port, AF_UNSPEC, &cp->sa, &cp->salen, cp->gai_err,
-		    sizeof(cp->gai_err)))
-		addr_from_sockaddr(&cp->by_ip, (struct sockaddr *)&cp->sa, cp->salen);
-	else
-		cp->salen = 0;
-	if (!addr_parse_ip(p->host, &cp->by_name)) {
-		cp->by_name.atyp = SOCKS5_ATYP_DOMAINNAME;
-		str_copy(cp->by_name.u.name, p->host, sizeof(cp->by_name.u.name));
-	}
-	cp->by_name.port = p->port;
+	const struct check *ck = ctx;
+	const struct proxy *p = &ck->conf->proxies[i];
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+	size_t n = 0;
+
+	*gai = getaddrinfo(p->host, NULL, &hints, &res);
+	if (*gai != 0)
+		return 0;
+	for (const struct addrinfo *ai = res; ai != NULL && n < cap; ai = ai->ai_next)
+		if (addr_from_sockaddr(&out[n], ai->ai_addr, ai->ai_addrlen))
+			out[n++].port = p->port;
+	freeaddrinfo(res);
+	if (n == 0)
+		*gai = EAI_NONAME;
+	return n;
 }
 
-/* Fills hops[] for the proxies path[0..n-1]. false when the first one did not
- * resolve (err says why). */
+/* Fills hops[] for the proxies path[0..n-1], as the library does (common/hops.c).
+ * false when one cannot be built (err says why). */
 static bool build_hops(const struct check *ck, const size_t *path, size_t n,
 		       struct dial_hop *hops, char *err, size_t errlen)
 {
-	const struct check_proxy *first = &ck->px[path[0]];
-	if (!first->salen) {
-		str_copy(err, first->gai_err, errlen);
-		return false;
-	}
-	memset(hops, 0, n * sizeof(*hops));
-	for (size_t i = 0; i < n; i++) {
-		const struct check_proxy *cp = &ck->px[path[i]];
-		hops[i].proxy = cp->proxy;
-		/* A socks4 hop cannot be handed a name, so the hop after it goes by the
-		 * address we resolved (when we could). */
-		bool after_s4 = i > 0 && ck->px[path[i - 1]].proxy->type == PROXY_SOCKS4;
-		hops[i].addr = after_s4 && cp->salen ? cp->by_ip : cp->by_name;
-	}
-	memcpy(&hops[0].sa, &first->sa, first->salen);
-	hops[0].salen = first->salen;
-	return true;
+	struct hops_resolver r = {check_resolve, (void *)ck};
+	size_t bad;
+
+	return hops_build(ck->conf, path, n, AF_UNSPEC, false, &r, hops, &bad, err, errlen) == 0;
 }
 
 /* Runs one blocking dial through hops to dst; returns the connected fd or -1 with
@@ -141,10 +124,10 @@ static int run_dial(const struct check *ck, struct dial *d, const struct dial_ho
 {
 	int fd = socket(hops[0].sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
+		/* No dial was started: what its failure would have said, no state. */
+		memset(d, 0, sizeof(*d));
 		d->err = errno;
 		snprintf(d->msg, sizeof(d->msg), "socket: %s", strerror(errno));
-		d->fail_hop = 0;
-		d->state = DIAL_FAILED;
 		return -1;
 	}
 	dial_init(d, fd, hops, n, dst, cmd, NULL, 0);
@@ -257,7 +240,7 @@ static bool probe_methods(const struct check *ck, int fd, uint8_t *method, char 
 static bool check_reach(struct check *ck, const size_t *path, size_t k)
 {
 	struct dial_hop hops[DIAL_MAX_HOPS];
-	const struct proxy *p = ck->px[path[k]].proxy;
+	const struct proxy *p = &ck->conf->proxies[path[k]];
 	char err[DIAL_MSG_MAX + 64];
 	double t0 = now_ms();
 	int fd;
@@ -338,6 +321,7 @@ enum hs_result {
 	HS_OK,
 	HS_FAIL,      /* this hop (or one before it) failed */
 	HS_NEXT_DEAD, /* this hop works but cannot reach the next hop */
+	HS_DEST_FAIL, /* the last hop works and answered: the destination cannot be reached */
 };
 
 /* The hop's own handshake and its CONNECT onwards (next hop, or the destination).
@@ -346,7 +330,7 @@ static enum hs_result check_handshake(struct check *ck, const size_t *path, size
 				      bool show_auth)
 {
 	struct dial_hop hops[DIAL_MAX_HOPS];
-	const struct proxy *p = ck->px[path[k]].proxy;
+	const struct proxy *p = &ck->conf->proxies[path[k]];
 	char err[DIAL_MSG_MAX], a[ADDR_STR_MAX];
 	struct dial d;
 
@@ -374,6 +358,13 @@ static enum hs_result check_handshake(struct check *ck, const size_t *path, size
 	}
 	if (fd < 0) {
 		line("CONNECT", "FAIL", "%s %s: %s", to, a, d.msg);
+		if (k + 1 == n && d.fail_hop >= n) {
+			printf("  %-13s %-5s the last hop answered, so the chain works; %s cannot be "
+			       "reached from it (try --check=HOST:PORT with a destination it can "
+			       "reach)\n", "chain", "ok", a);
+			ck->dest_unreachable = true;
+			return HS_DEST_FAIL;
+		}
 		return d.fail_hop == k + 1 && k + 1 < n ? HS_NEXT_DEAD : HS_FAIL;
 	}
 	line("CONNECT", "ok", "%s %s in %.1f ms", to, a, took);
@@ -385,7 +376,7 @@ static size_t drop_hop(struct check *ck, size_t *path, size_t n, size_t k)
 {
 	char label[URL_MAX];
 	printf("  (dynamic chain: %s is skipped)\n",
-	       proxy_label(ck->px[path[k]].proxy, label, sizeof(label)));
+	       proxy_label(&ck->conf->proxies[path[k]], label, sizeof(label)));
 	memmove(path + k, path + k + 1, (n - k - 1) * sizeof(*path));
 	return n - 1;
 }
@@ -393,7 +384,7 @@ static size_t drop_hop(struct check *ck, size_t *path, size_t n, size_t k)
 static void check_udp(struct check *ck, const size_t *path, size_t n)
 {
 	bool needed = ck->conf->udp == UDP_PROXY;
-	const struct proxy *last = ck->px[path[n - 1]].proxy;
+	const struct proxy *last = &ck->conf->proxies[path[n - 1]];
 	const char *bad = needed ? "FAIL" : "-";
 	char err[DIAL_MSG_MAX], a[ADDR_STR_MAX];
 
@@ -433,7 +424,7 @@ static bool check_chain(struct check *ck, size_t *path, size_t n, bool dynamic)
 	char label[URL_MAX];
 	size_t k = 0;
 	while (k < n) {
-		printf("hop %zu: %s\n", k + 1, proxy_label(ck->px[path[k]].proxy, label, sizeof(label)));
+		printf("hop %zu: %s\n", k + 1, proxy_label(&ck->conf->proxies[path[k]], label, sizeof(label)));
 		if (!check_reach(ck, path, k)) {
 			if (!dynamic)
 				return false;
@@ -445,7 +436,7 @@ static bool check_chain(struct check *ck, size_t *path, size_t n, bool dynamic)
 			n = drop_hop(ck, path, n, k + 1);
 			r = check_handshake(ck, path, k, n, false);
 		}
-		if (r != HS_OK)
+		if (r != HS_OK && r != HS_DEST_FAIL)
 			return false;
 		k++;
 	}
@@ -504,10 +495,8 @@ int check_run(const struct socksify_conf *c, const char *dest)
 	if (!parse_dest(&ck, dest ? dest : CHECK_DEFAULT_DEST))
 		return CLI_EXIT_FAIL;
 	ck.npx = c->nproxies;
-	for (size_t i = 0; i < ck.npx; i++) {
-		prepare_proxy(&ck.px[i], &c->proxies[i]);
+	for (size_t i = 0; i < ck.npx; i++)
 		path[i] = i;
-	}
 
 	char a[ADDR_STR_MAX];
 	printf("socksify --check: %zu prox%s, chain=%s, dns=%s, udp=%s, connect_timeout=%u ms, "
@@ -534,6 +523,12 @@ int check_run(const struct socksify_conf *c, const char *dest)
 		}
 		printf("%zu of %zu proxies work; chain_len is %zu\n", good, ck.npx, want);
 		ck.ok &= good >= want;
+	}
+	if (ck.ok && ck.dest_unreachable) {
+		printf("result: the chain works, but %s cannot be reached through it\n",
+		       addr_str(&ck.dst, a, sizeof(a)));
+		fflush(stdout);
+		return 2;
 	}
 	printf("result: %s\n", ck.ok ? "OK, everything the settings need works" : "FAILED");
 	fflush(stdout);

@@ -69,7 +69,14 @@ void probe_warn(const char *path, const char *lib);
 #define CHECK_DEFAULT_DEST "example.com:80"
 /* Tests every hop of c's chain and prints a report on stdout. dest: "HOST:PORT" for
  * the CONNECT test (NULL: CHECK_DEFAULT_DEST). Returns the exit status: 0 when
- * everything the settings need works, 1 when not, CLI_EXIT_FAIL for a bad dest. */
+ * everything the settings need works, 2 when the chain works (the last hop answered)
+ * but dest cannot be reached through it, 1 when the chain does not work,
+ * CLI_EXIT_FAIL for a bad dest. */
 int check_run(const struct socksify_conf *c, const char *dest);
+
+/* ---- socksify --route (route.c) ---- */
+/* Prints the routing decision for HOST:PORT under c, as the library makes it.
+ * Returns the exit status (0; 1 when the name does not resolve under dns=local). */
+int route_run(const struct socksify_conf *c, const char *dest);
 
 #endif

@@ -43,7 +43,7 @@ void cli_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
-enum { OPT_CHECK = 0x100, OPT_ENV };
+enum { OPT_CHECK = 0x100, OPT_ENV, OPT_ROUTE };
 
 /* What the command line asked for, kept as given: the URLs verbatim (so credentials
  * reach the library exactly as typed) and the rules as strings. */
@@ -58,6 +58,7 @@ struct cli_opts {
 	bool log_set;
 	bool check, env;
 	const char *check_dest;
+	const char *route_dest; /* --route HOST:PORT */
 	char **command; /* NULL-terminated argv of COMMAND, or NULL */
 };
 
@@ -72,6 +73,7 @@ static const struct option long_opts[] = {
 	{"log-file", required_argument, NULL, 'L'},
 	{"check", optional_argument, NULL, OPT_CHECK},
 	{"env", no_argument, NULL, OPT_ENV},
+	{"route", required_argument, NULL, OPT_ROUTE},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -82,6 +84,7 @@ static void usage(FILE *f)
 	fputs("usage: socksify [OPTIONS] [--] COMMAND [ARG...]\n"
 	      "       socksify [OPTIONS] --check[=HOST:PORT]\n"
 	      "       socksify [OPTIONS] --env\n"
+	      "       socksify [OPTIONS] --route HOST:PORT\n"
 	      "Runs COMMAND with its TCP, UDP and DNS traffic sent through SOCKS proxies.\n"
 	      "\n"
 	      "  -p, --proxy URL       a proxy (socks5://, socks5h://, socks4://, socks4a://,\n"
@@ -100,8 +103,11 @@ static void usage(FILE *f)
 	      "                        test the chain (reachability, methods, auth, CONNECT\n"
 	      "                        to HOST:PORT, default " CHECK_DEFAULT_DEST ", UDP\n"
 	      "                        ASSOCIATE) and print a report; exit 0 when everything\n"
-	      "                        the settings need works, else 1\n"
+	      "                        the settings need works, 2 when the chain works but\n"
+	      "                        HOST:PORT cannot be reached through it, else 1\n"
 	      "      --env             print export lines: eval \"$(socksify --env)\"\n"
+	      "      --route HOST:PORT print where a connection to HOST:PORT goes: direct\n"
+	      "                        (which rule), blocked (which rule) or which hops\n"
 	      "  -h, --help            this help\n"
 	      "  -V, --version         print the version\n"
 	      "\n"
@@ -161,6 +167,9 @@ static int parse_args(int argc, char **argv, struct cli_opts *o)
 		case OPT_ENV:
 			o->env = true;
 			break;
+		case OPT_ROUTE:
+			o->route_dest = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -181,16 +190,16 @@ static int parse_args(int argc, char **argv, struct cli_opts *o)
 	if (optind < argc)
 		o->command = argv + optind;
 
-	if (o->check && o->env) {
-		cli_err("--check and --env cannot be used together");
+	if (o->check + o->env + (o->route_dest != NULL) > 1) {
+		cli_err("--check, --env and --route cannot be used together");
 		return CLI_EXIT_FAIL;
 	}
-	if ((o->check || o->env) && o->command) {
-		cli_err("%s takes no COMMAND (got '%s')", o->check ? "--check" : "--env",
-			o->command[0]);
+	if ((o->check || o->env || o->route_dest) && o->command) {
+		cli_err("%s takes no COMMAND (got '%s')",
+			o->check ? "--check" : o->env ? "--env" : "--route", o->command[0]);
 		return CLI_EXIT_FAIL;
 	}
-	if (!o->check && !o->env && !o->command) {
+	if (!o->check && !o->env && !o->route_dest && !o->command) {
 		cli_err("no COMMAND given (see socksify --help)");
 		return CLI_EXIT_FAIL;
 	}
@@ -456,7 +465,7 @@ int main(int argc, char **argv)
 		cli_err("%s", err);
 		goto out;
 	}
-	if (opts.check) {
+	if (opts.check || opts.route_dest) {
 		/* After eval "$(socksify --env)" the library is in our own process, and
 		 * it would tunnel or fake the probes' own lookups and connections: run
 		 * again without it (once: the second time there is nothing to strip). */
@@ -464,7 +473,7 @@ int main(int argc, char **argv)
 			fflush(NULL);
 			execv("/proc/self/exe", argv);
 		}
-		rc = check_run(&conf, opts.check_dest);
+		rc = opts.check ? check_run(&conf, opts.check_dest) : route_run(&conf, opts.route_dest);
 		goto out;
 	}
 	if (!env_find_library(lib, sizeof(lib), err, sizeof(err)) ||

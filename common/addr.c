@@ -480,14 +480,17 @@ bool rule_match(const struct rule *r, const struct socks_addr *dst)
 	return false;
 }
 
+const struct rule *rules_first(const struct rule *rules, size_t n, const struct socks_addr *dst)
+{
+	for (size_t i = 0; i < n; i++)
+		if (rule_match(&rules[i], dst))
+			return &rules[i];
+	return NULL;
+}
+
 bool rules_match(const struct rule *rules, size_t n, const struct socks_addr *dst)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (rule_match(&rules[i], dst))
-			return true;
-	return false;
+	return rules_first(rules, n, dst) != NULL;
 }
 
 const char *rule_str(const struct rule *r, char *buf, size_t cap)
@@ -572,4 +575,46 @@ bool addr_is_link_local(const struct socks_addr *a)
 		       memcmp(a->u.v6, unspec, 16) == 0 || memcmp(a->u.v6, aws_md, 16) == 0;
 	}
 	return false;
+}
+
+bool addr_is_unspecified(const struct socks_addr *a)
+{
+	static const uint8_t zero[16];
+
+	if (a->atyp == SOCKS5_ATYP_IPV4)
+		return memcmp(a->u.v4, zero, 4) == 0;
+	return a->atyp == SOCKS5_ATYP_IPV6 && memcmp(a->u.v6, zero, 16) == 0;
+}
+
+socklen_t addr_to_sockaddr_family(const struct socks_addr *a, int family,
+				  struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET6 && a->atyp == SOCKS5_ATYP_IPV4) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(a->port);
+		s6->sin6_addr.s6_addr[10] = 0xff;
+		s6->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&s6->sin6_addr.s6_addr[12], a->u.v4, 4);
+		return sizeof(*s6);
+	}
+	if ((family == AF_INET && a->atyp == SOCKS5_ATYP_IPV4) ||
+	    (family == AF_INET6 && a->atyp == SOCKS5_ATYP_IPV6))
+		return addr_to_sockaddr(a, ss);
+	return 0;
+}
+
+bool addr_same_ip(const struct socks_addr *a, const struct socks_addr *b)
+{
+	if (a->atyp != b->atyp)
+		return false;
+	if (a->atyp == SOCKS5_ATYP_IPV4)
+		return memcmp(a->u.v4, b->u.v4, 4) == 0;
+	return a->atyp == SOCKS5_ATYP_IPV6 && memcmp(a->u.v6, b->u.v6, 16) == 0;
+}
+
+bool addr_equal(const struct socks_addr *a, const struct socks_addr *b)
+{
+	return a->port == b->port && addr_same_ip(a, b);
 }

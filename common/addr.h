@@ -20,6 +20,16 @@
 bool addr_from_sockaddr(struct socks_addr *out, const struct sockaddr *sa, socklen_t len);
 /* socks_addr (IPV4/IPV6) -> sockaddr; returns its length, 0 for DOMAINNAME. */
 socklen_t addr_to_sockaddr(const struct socks_addr *a, struct sockaddr_storage *ss);
+/* a as a sockaddr of the given socket family: an IPv4 address on an AF_INET6 socket
+ * as IPv4-mapped (::ffff:a.b.c.d). Returns 0 when a cannot be expressed there (IPv6
+ * on AF_INET, a name). */
+socklen_t addr_to_sockaddr_family(const struct socks_addr *a, int family,
+				  struct sockaddr_storage *ss);
+/* The same IPv4 or IPv6 address (names never compare equal), and the same port too. */
+bool addr_same_ip(const struct socks_addr *a, const struct socks_addr *b);
+bool addr_equal(const struct socks_addr *a, const struct socks_addr *b);
+/* 0.0.0.0 or :: (which Linux takes to mean this host, like loopback). */
+bool addr_is_unspecified(const struct socks_addr *a);
 /* Writes "ip:port" / "[ip6]:port" / "name:port" into buf (always NUL-terminated). */
 const char *addr_str(const struct socks_addr *a, char *buf, size_t cap);
 const char *sockaddr_str(const struct sockaddr *sa, socklen_t len, char *buf, size_t cap);
@@ -67,6 +77,8 @@ bool rule_parse(const char *s, struct rule *out, char *err, size_t errlen);
  * test each. */
 bool rule_match(const struct rule *r, const struct socks_addr *dst);
 bool rules_match(const struct rule *rules, size_t n, const struct socks_addr *dst);
+/* The first of rules that matches dst, or NULL. */
+const struct rule *rules_first(const struct rule *rules, size_t n, const struct socks_addr *dst);
 /* Formats a rule back as rule_parse accepts it ("*.example.com:443", "[fd00::/8]:443"). */
 const char *rule_str(const struct rule *r, char *buf, size_t cap);
 

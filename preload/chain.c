@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -16,11 +17,12 @@
 
 #include "addr.h"
 #include "dial.h"
+#include "hops.h"
 #include "log.h"
 #include "shim.h"
 #include "util.h"
 
-#define CHAIN_ADDRS_MAX 8
+#define CHAIN_ADDRS_MAX HOPS_ADDRS_MAX
 
 /* The addresses a proxy's host resolved to; literals never get here. */
 struct chain_resolved {
@@ -79,7 +81,7 @@ static int chain_connect_fn(void *ctx, int fd, const struct sockaddr *sa, sockle
 	return real()->connect(fd, sa, len);
 }
 
-static const struct dial_io chain_io = {
+const struct dial_io chain_io = {
 	.send = chain_send,
 	.recv = chain_recv,
 	.wait = chain_wait,
@@ -93,7 +95,8 @@ static const struct dial_io chain_io = {
 static size_t chain_resolve(const struct proxy *p, size_t i, struct socks_addr *out, int *gai)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
-	struct chain_resolved r = { .done = true };
+	size_t n = 0;
+	bool done;
 
 	*gai = 0;
 	if (addr_parse_ip(p->host, &out[0])) {
@@ -101,105 +104,66 @@ static size_t chain_resolve(const struct proxy *p, size_t i, struct socks_addr *
 		return 1;
 	}
 	pthread_mutex_lock(&chain_lock);
-	r = chain_cache[i];
+	done = chain_cache[i].done;
+	if (done) {
+		n = chain_cache[i].n;
+		memcpy(out, chain_cache[i].addrs, n * sizeof(*out));
+	}
 	pthread_mutex_unlock(&chain_lock);
-	if (!r.done) {
+	if (!done) {
 		/* Not under the lock: a slow resolver must not stall other threads. */
 		*gai = real()->getaddrinfo(p->host, NULL, &hints, &res);
 		if (*gai != 0)
 			return 0;
-		r.done = true;
-		r.n = 0;
-		for (ai = res; ai != NULL && r.n < CHAIN_ADDRS_MAX; ai = ai->ai_next)
-			if (addr_from_sockaddr(&r.addrs[r.n], ai->ai_addr, ai->ai_addrlen))
-				r.n++;
+		for (ai = res; ai != NULL && n < CHAIN_ADDRS_MAX; ai = ai->ai_next)
+			if (addr_from_sockaddr(&out[n], ai->ai_addr, ai->ai_addrlen))
+				n++;
 		real()->freeaddrinfo(res);
 		pthread_mutex_lock(&chain_lock);
-		chain_cache[i] = r;
+		memcpy(chain_cache[i].addrs, out, n * sizeof(*out));
+		chain_cache[i].n = n;
+		chain_cache[i].done = true;
 		pthread_mutex_unlock(&chain_lock);
 	}
-	for (size_t k = 0; k < r.n; k++) {
-		out[k] = r.addrs[k];
+	for (size_t k = 0; k < n; k++)
 		out[k].port = p->port;
-	}
-	if (r.n == 0)
+	if (n == 0)
 		*gai = EAI_NONAME;
-	return r.n;
+	return n;
 }
 
-static bool chain_same_addr(const struct socks_addr *a, const struct socks_addr *b)
+bool chain_is_proxy_addr(const struct socksify_conf *c, const struct socks_addr *dst)
 {
-	if (a->atyp != b->atyp || a->port != b->port)
-		return false;
-	if (a->atyp == SOCKS5_ATYP_IPV4)
-		return memcmp(a->u.v4, b->u.v4, 4) == 0;
-	if (a->atyp == SOCKS5_ATYP_IPV6)
-		return memcmp(a->u.v6, b->u.v6, 16) == 0;
-	return false;
-}
-
-bool chain_is_proxy_addr(const struct socks_addr *dst)
-{
-	const struct socksify_conf *c = shim_conf();
 	struct socks_addr lit;
+	bool hit = false;
 
-	if (c == NULL)
-		return false;
-	for (size_t i = 0; i < c->nproxies; i++) {
-		const struct proxy *p = &c->proxies[i];
-		if (addr_parse_ip(p->host, &lit)) {
-			lit.port = p->port;
-			if (chain_same_addr(&lit, dst))
-				return true;
-			continue;
-		}
-		/* Names: only what we resolved ourselves can be a connection we make. */
-		pthread_mutex_lock(&chain_lock);
-		bool hit = false;
+	if (route_is_proxy_literal(c, dst))
+		return true;
+	/* Names: only what we resolved ourselves can be a connection we make. */
+	pthread_mutex_lock(&chain_lock);
+	for (size_t i = 0; i < c->nproxies && !hit; i++) {
 		for (size_t k = 0; k < chain_cache[i].n && !hit; k++) {
 			lit = chain_cache[i].addrs[k];
-			lit.port = p->port;
-			hit = chain_same_addr(&lit, dst);
+			lit.port = c->proxies[i].port;
+			hit = addr_equal(&lit, dst);
 		}
-		pthread_mutex_unlock(&chain_lock);
-		if (hit)
-			return true;
 	}
-	return false;
+	pthread_mutex_unlock(&chain_lock);
+	return hit;
 }
 
-/* The first hop's sockaddr in the socket's own family: an IPv4 proxy is reached from
- * an AF_INET6 socket as ::ffff:a.b.c.d (IPV6_V6ONLY permitting). */
-static bool chain_hop0_sockaddr(struct dial_hop *h, const struct socks_addr *addrs, size_t n,
-				int fd, int family)
+static size_t chain_resolve_hop(void *ctx, size_t i, struct socks_addr *out, size_t cap,
+				int *gai)
 {
-	int v6only = 0;
-	socklen_t ol = sizeof(v6only);
+	const struct socksify_conf *c = ctx;
 
-	if (family == AF_INET6)
-		getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol);
-	for (size_t k = 0; k < n; k++) {
-		const struct socks_addr *a = &addrs[k];
-		memset(&h->sa, 0, sizeof(h->sa));
-		if (family == AF_INET && a->atyp == SOCKS5_ATYP_IPV4) {
-			h->salen = addr_to_sockaddr(a, &h->sa);
-		} else if (family == AF_INET6 && a->atyp == SOCKS5_ATYP_IPV6) {
-			h->salen = addr_to_sockaddr(a, &h->sa);
-		} else if (family == AF_INET6 && a->atyp == SOCKS5_ATYP_IPV4 && !v6only) {
-			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&h->sa;
-			s6->sin6_family = AF_INET6;
-			s6->sin6_port = htons(a->port);
-			s6->sin6_addr.s6_addr[10] = 0xff;
-			s6->sin6_addr.s6_addr[11] = 0xff;
-			memcpy(&s6->sin6_addr.s6_addr[12], a->u.v4, 4);
-			h->salen = sizeof(*s6);
-		} else {
-			continue;
-		}
-		h->addr = *a;
-		return h->salen != 0;
-	}
-	return false;
+	return chain_resolve(&c->proxies[i], i, out, gai);
+}
+
+void chain_resolver(const struct socksify_conf *c, struct hops_resolver *r)
+{
+	r->resolve = chain_resolve_hop;
+	r->ctx = (void *)c;
 }
 
 /* ---- which proxies, in which order ---- */
@@ -260,65 +224,41 @@ static void chain_disconnect(int fd)
 	real()->connect(fd, &sa, sizeof(sa));
 }
 
-/* Fills t with the first `want` live proxies of order[]; a hop 0 that cannot be
- * reached from this socket's family is marked dead. Returns the errno if the chain
- * cannot be built, with msg set. */
+/* Fills t with the first `want` live proxies of order[] (common/hops.c names each
+ * hop); a hop that cannot be built (hop 0 not in this socket's family, a name that
+ * does not resolve) is marked dead. Returns the errno if the chain cannot be built,
+ * with msg set. */
 static int chain_build(const struct socksify_conf *c, const size_t *order, size_t want,
 		       bool *dead, int fd, int family, struct chain_try *t, char *msg,
 		       size_t msglen)
 {
-	struct socks_addr addrs[CHAIN_ADDRS_MAX];
-	int gai, err = 0;
+	struct hops_resolver r;
+	int v6only = 0, err = 0;
+	socklen_t ol = sizeof(v6only);
 
+	chain_resolver(c, &r);
+	if (family == AF_INET6)
+		getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol);
 	t->n = 0;
 	for (size_t k = 0; k < c->nproxies && t->n < want; k++) {
 		size_t i = order[k];
-		const struct proxy *p = &c->proxies[i];
-		struct dial_hop *h = &t->hops[t->n];
+		int e;
 
 		if (dead[i])
 			continue;
-		h->proxy = p;
-		h->nopipe = pipeline_refused(c, p);
-		h->nostall = pipeline_slow(c, p);
-		if (t->n == 0) {
-			size_t na = chain_resolve(p, i, addrs, &gai);
-			if (na == 0 || !chain_hop0_sockaddr(h, addrs, na, fd, family)) {
-				snprintf(msg, msglen, "hop 1 (%s %s:%u): %s",
-					 proxy_type_name(p->type), p->host, (unsigned)p->port,
-					 na == 0 ? gai_strerror(gai)
-						 : "no address in the socket's family");
-				err = na == 0 ? EHOSTUNREACH : ENETUNREACH;
-				dead[i] = true;
-				if (c->chain == CHAIN_STRICT)
-					return err;
-				continue;
-			}
-		} else if (addr_parse_ip(p->host, &h->addr)) {
-			h->addr.port = p->port;
-		} else if (t->hops[t->n - 1].proxy->type == PROXY_SOCKS4) {
-			/* SOCKS4 carries no names: resolve this hop here. */
-			size_t na = chain_resolve(p, i, addrs, &gai);
-			size_t v4 = 0;
-			while (v4 < na && addrs[v4].atyp != SOCKS5_ATYP_IPV4)
-				v4++;
-			if (v4 == na) {
-				snprintf(msg, msglen, "hop %zu (%s): no IPv4 address for a socks4 hop",
-					 t->n + 1, p->host);
-				err = EHOSTUNREACH;
-				dead[i] = true;
-				if (c->chain == CHAIN_STRICT)
-					return EHOSTUNREACH;
-				continue;
-			}
-			h->addr = addrs[v4];
-		} else {
-			/* The hop before resolves it: the name may only mean something there. */
-			memset(&h->addr, 0, sizeof(h->addr));
-			h->addr.atyp = SOCKS5_ATYP_DOMAINNAME;
-			str_copy(h->addr.u.name, p->host, sizeof(h->addr.u.name));
-			h->addr.port = p->port;
+		e = t->n == 0 ? hops_first(c, i, family, v6only != 0, &r, &t->hops[0], msg, msglen)
+			      : hops_next(c, t->idx[t->n - 1], i, t->n, &r, &t->hops[t->n], msg,
+					  msglen);
+		if (e != 0) {
+			err = e;
+			dead[i] = true;
+			if (c->chain == CHAIN_STRICT)
+				return err;
+			continue;
 		}
+		/* What pipeline.c knows of this proxy's pipelining (pipeline = auto). */
+		t->hops[t->n].nopipe = pipeline_refused(c, &c->proxies[i]);
+		t->hops[t->n].nostall = pipeline_slow(c, &c->proxies[i]);
 		t->idx[t->n++] = i;
 	}
 	if (t->n == 0 || (c->chain != CHAIN_DYNAMIC && t->n < want))
@@ -496,30 +436,36 @@ socklen_t chain_job_via(const struct chain_job *j, struct sockaddr_storage *via)
 int chain_connect(int fd, int family, const struct socks_addr *dst,
 		  struct sockaddr_storage *via, socklen_t *vialen, unsigned dial_flags)
 {
-	struct chain_job j;
-	enum dial_state st = chain_job_start(&j, fd, family, dst, dial_flags);
+	/* The job (some 18 KB) on the heap: the program's thread may have a small stack. */
+	struct chain_job *j = malloc(sizeof(*j));
+	int err = 0;
 
+	if (j == NULL)
+		return ENOBUFS;
+	enum dial_state st = chain_job_start(j, fd, family, dst, dial_flags);
 	while (st != DIAL_DONE && st != DIAL_FAILED) {
-		uint64_t now = dial_now_ms(&chain_io), until = chain_job_wake(&j);
+		uint64_t now = dial_now_ms(&chain_io), until = chain_job_wake(j);
 		if (now >= until) {
-			st = chain_job_tick(&j, now);
+			st = chain_job_tick(j, now);
 			continue;
 		}
 		uint64_t left = until - now;
-		int r = chain_wait(NULL, fd, dial_events(&j.d),
+		int r = chain_wait(NULL, fd, dial_events(&j->d),
 				   left > 0x7fffffff ? 0x7fffffff : (int)left);
 		if (r < 0 && errno != EINTR) {
-			j.err = errno;
-			snprintf(j.msg, sizeof(j.msg), "poll: %s", strerror(j.err));
+			j->err = errno;
+			snprintf(j->msg, sizeof(j->msg), "poll: %s", strerror(j->err));
 			chain_disconnect(fd);
-			st = chain_job_end(&j, DIAL_FAILED);
+			st = chain_job_end(j, DIAL_FAILED);
 			break;
 		}
 		/* POLLERR/POLLHUP surface through the next send/recv. */
-		st = chain_job_step(&j);
+		st = chain_job_step(j);
 	}
-	if (st != DIAL_DONE)
-		return j.err;
-	*vialen = chain_job_via(&j, via);
-	return 0;
+	if (st == DIAL_DONE)
+		*vialen = chain_job_via(j, via);
+	else
+		err = j->err;
+	free(j);
+	return err;
 }

@@ -20,49 +20,22 @@ enum connect_policy {
 	CONNECT_PASS,    /* libc's connect, untouched */
 	CONNECT_TUNNEL,  /* through the chain, on this very fd */
 	CONNECT_REFUSE,  /* fail with *err, nothing sent anywhere */
-	CONNECT_DATAGRAM, /* a UDP socket: the datagram family decides (datagram.c) */
+	CONNECT_DATAGRAM, /* a UDP socket: the datagram family decides (dgram_assoc.c) */
 	CONNECT_ALREADY, /* an asynchronous handshake is under way on this fd (async.c) */
 };
 
-bool shim_fake_name(const struct socks_addr *addr, struct socks_addr *name_out)
+/* What the socket is: PASS for anything but an inet stream socket of sa's family (or
+ * a datagram one); *family set for a stream one. */
+static enum connect_policy connect_socket(int fd, const struct sockaddr *sa,
+					  const struct socks_addr *dst, int *family)
 {
-	/* With dns=remote the resolver (resolver.c) hands out fake addresses for
-	 * names; the last hop must receive the name itself. */
-	return fakedns_name(addr, name_out);
-}
-
-static bool connect_is_unspecified(const struct socks_addr *a)
-{
-	static const uint8_t zero[16];
-
-	if (a->atyp == SOCKS5_ATYP_IPV4)
-		return memcmp(a->u.v4, zero, 4) == 0;
-	return a->atyp == SOCKS5_ATYP_IPV6 && memcmp(a->u.v6, zero, 16) == 0;
-}
-
-static enum connect_policy connect_classify(int fd, const struct sockaddr *sa, socklen_t len,
-					    struct socks_addr *dst, int *family, int *err)
-{
-	const struct socksify_conf *c;
-	struct socks_addr name;
 	int type = 0;
 	socklen_t ol = sizeof(int);
 
-	if (shim_inside || sa == NULL || len < sizeof(sa_family_t))
-		return CONNECT_PASS;
-	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
-		return CONNECT_PASS;
 	/* A second connect() on a tunnelled fd gets the kernel's own answer (EISCONN);
 	 * a stale record (the number reused behind our back) is dropped by fdreg_peer. */
 	if (fdreg_kind(fd) == FD_INTERNAL)
 		return CONNECT_PASS;
-	if (fdreg_kind(fd) == FD_CONNECTING) {
-		bool pending;
-		if (async_connect_again(fd, &pending) != 0 && pending) {
-			*err = EALREADY;
-			return CONNECT_ALREADY;
-		}
-	}
 	if (fdreg_kind(fd) == FD_TUNNEL) {
 		struct sockaddr_storage k, ss;
 		socklen_t kl = sizeof(k), sl;
@@ -81,11 +54,6 @@ static enum connect_policy connect_classify(int fd, const struct sockaddr *sa, s
 	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, family, &ol) != 0 ||
 	    (*family != AF_INET && *family != AF_INET6) || *family != sa->sa_family)
 		return CONNECT_PASS; /* a family mismatch: let the kernel say EAFNOSUPPORT */
-	if (!addr_from_sockaddr(dst, sa, len))
-		return CONNECT_PASS;
-	/* 0.0.0.0 and :: mean this host to Linux, like loopback. */
-	if (addr_is_loopback(dst) || connect_is_unspecified(dst))
-		return CONNECT_PASS;
 	if (sa->sa_family == AF_INET6 && dst->atyp == SOCKS5_ATYP_IPV4) {
 		/* A mapped address on an IPV6_V6ONLY socket: the kernel refuses it
 		 * (ENETUNREACH) without sending anything, so let it. */
@@ -94,29 +62,41 @@ static enum connect_policy connect_classify(int fd, const struct sockaddr *sa, s
 		if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol) == 0 && v6only)
 			return CONNECT_PASS;
 	}
-	c = shim_conf();
-	if (c == NULL) {
-		*err = ECONNREFUSED; /* chain_connect says why */
-		return CONNECT_TUNNEL;
-	}
-	bool named = shim_fake_name(dst, &name);
-	if (!named && fakedns_is_fake(dst)) {
-		/* A fake address whose name is gone (stale, or never ours): it would only
-		 * reach the proxy as a bogus IP. As if the host did not exist. */
-		*err = EHOSTUNREACH;
-		return CONNECT_REFUSE;
-	}
-	if (rules_match(c->block, c->nblock, dst) || (named && rules_match(c->block, c->nblock, &name))) {
-		*err = EACCES;
-		return CONNECT_REFUSE;
-	}
-	if (rules_match(c->direct, c->ndirect, dst) ||
-	    (named && rules_match(c->direct, c->ndirect, &name)))
+	return CONNECT_TUNNEL;
+}
+
+/* Classifies a connect to sa; for TUNNEL and REFUSE, r holds the decision (r->dst:
+ * what the last hop is asked for). */
+static enum connect_policy connect_classify(int fd, const struct sockaddr *sa, socklen_t len,
+					    int *family, struct route *r)
+{
+	struct socks_addr dst;
+	enum connect_policy p;
+
+	if (shim_inside || sa == NULL || len < sizeof(sa_family_t))
 		return CONNECT_PASS;
-	if (chain_is_proxy_addr(dst))
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
 		return CONNECT_PASS;
-	if (named)
-		*dst = name;
+	if (!addr_from_sockaddr(&dst, sa, len))
+		return CONNECT_PASS;
+	if (fdreg_kind(fd) == FD_CONNECTING) {
+		bool pending;
+		if (async_connect_again(fd, &pending) != 0 && pending)
+			return CONNECT_ALREADY;
+	}
+	p = connect_socket(fd, sa, &dst, family);
+	if (p != CONNECT_TUNNEL)
+		return p;
+	shim_route(&dst, ROUTE_TCP, r);
+	switch (r->verdict) {
+	case ROUTE_PASS:
+		return CONNECT_PASS;
+	case ROUTE_REFUSE:
+		r->dst = dst; /* the log names what the program asked for */
+		return CONNECT_REFUSE;
+	case ROUTE_PROXY:
+		break;
+	}
 	return CONNECT_TUNNEL;
 }
 
@@ -127,7 +107,6 @@ static int connect_tunnel(int fd, const struct sockaddr *sa, socklen_t len, int 
 	socklen_t vialen = 0;
 	int err, saved = errno;
 	int fl = fcntl(fd, F_GETFL);
-
 	struct timeval snd = { 0, 0 };
 	socklen_t sl = sizeof(snd);
 	bool taken;
@@ -160,34 +139,33 @@ static int connect_tunnel(int fd, const struct sockaddr *sa, socklen_t len, int 
 	return 0;
 }
 
-static int connect_refuse(const struct socks_addr *dst, int err)
+static int connect_refuse(const struct socks_addr *dst, enum route_reason why, int err)
 {
 	char a[ADDR_STR_MAX];
 
-	LOG_WARN("connect to %s refused: %s", addr_str(dst, a, sizeof(a)),
-		 err == EACCES ? "a block rule matches" : "a fake DNS address with no name");
+	LOG_WARN("connect to %s refused: %s", addr_str(dst, a, sizeof(a)), route_reason_str(why));
 	errno = err;
 	return -1;
 }
 
-SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+int shim_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	struct socks_addr dst;
-	int family = 0, err = 0, saved = errno;
+	struct route r;
+	int family = 0, saved = errno;
 
 	/* A UDP socket already through the proxy: a new peer must not reach the
 	 * kernel directly (it would be a direct destination). */
 	if (dgram_known(fd))
 		return dgram_connect(fd, sa, len);
-	switch (connect_classify(fd, sa, len, &dst, &family, &err)) {
+	switch (connect_classify(fd, sa, len, &family, &r)) {
 	case CONNECT_DATAGRAM:
 		return dgram_connect(fd, sa, len);
 	case CONNECT_TUNNEL:
-		return connect_tunnel(fd, sa, len, family, &dst);
+		return connect_tunnel(fd, sa, len, family, &r.dst);
 	case CONNECT_REFUSE:
-		return connect_refuse(&dst, err);
+		return connect_refuse(&r.dst, r.reason, r.err);
 	case CONNECT_ALREADY:
-		errno = err;
+		errno = EALREADY;
 		return -1;
 	case CONNECT_PASS:
 		break;
@@ -196,4 +174,9 @@ SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	 * connect must be what the program sees. */
 	errno = saved;
 	return real()->connect(fd, sa, len);
+}
+
+SHIM_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return shim_connect(fd, sa, len);
 }

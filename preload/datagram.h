@@ -1,4 +1,4 @@
-/* The datagram family of libsocksify.so (preload/datagram.c), as the rest of the shim
+/* The datagram family of libsocksify.so (preload/dgram_*.c), as the rest of the shim
  * sees it: UDP sockets whose datagrams go through a SOCKS5 UDP ASSOCIATE, and the
  * bookkeeping hooks (connect, close, dup) that keep their state in step. */
 #ifndef SOCKSIFY_DATAGRAM_H

@@ -2,7 +2,7 @@
  * registry in step with the program's fds (and keep the program's sweeps off the
  * shim's own fds); getpeername shows a tunnelled socket's destination rather than
  * the proxy. Each is one registry load and straight to libc for fds the shim knows
- * nothing about. Also fork handling: one-time set-up is never copied half done. */
+ * nothing about. A vfork()ed child leaves the bookkeeping alone. */
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
@@ -16,34 +16,6 @@
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
-
-/* ---- fork ----
- * The shim's one-time set-ups (configuration, registry) run under pthread_once. A
- * fork while another thread is inside one would give the child a once-control
- * stuck "in progress" and a child that hangs on its first connect. So set-ups hold
- * this lock, fork takes it first (waiting for a set-up to finish), and the child,
- * with one thread, starts from a fresh lock. */
-static pthread_mutex_t fdops_setup_mu = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP; /* set-ups nest */
-
-void shim_setup_begin(void)
-{
-	pthread_mutex_lock(&fdops_setup_mu);
-}
-
-void shim_setup_end(void)
-{
-	pthread_mutex_unlock(&fdops_setup_mu);
-}
-
-static void fdops_atfork_prepare(void)
-{
-	pthread_mutex_lock(&fdops_setup_mu);
-}
-
-static void fdops_atfork_parent(void)
-{
-	pthread_mutex_unlock(&fdops_setup_mu);
-}
 
 /* ---- vfork ----
  * A vfork()ed child runs in its parent's memory, and no fork handler runs for it.
@@ -62,15 +34,13 @@ static bool fdops_vforked(void)
 
 static void fdops_atfork_child(void)
 {
-	static const pthread_mutex_t fresh = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
-	memcpy(&fdops_setup_mu, &fresh, sizeof(fresh));
 	__atomic_store_n(&fdops_pid, getpid(), __ATOMIC_RELAXED);
 }
 
 __attribute__((constructor)) static void fdops_init(void)
 {
 	__atomic_store_n(&fdops_pid, getpid(), __ATOMIC_RELAXED);
-	pthread_atfork(fdops_atfork_prepare, fdops_atfork_parent, fdops_atfork_child);
+	pthread_atfork(NULL, NULL, fdops_atfork_child);
 }
 
 static int fdops_enosys(void)
@@ -102,8 +72,11 @@ SHIM_EXPORT int close(int fd)
 			fdreg_clear(fd);
 		break;
 	case FD_CONNECTING:
-		if (!fdops_vforked())
+		/* The handshake's record goes (and the helper stops watching), then the kind. */
+		if (!fdops_vforked()) {
 			async_forget(fd);
+			fdreg_clear(fd);
+		}
 		break;
 	case FD_NONE:
 		break;

@@ -1,8 +1,10 @@
-/* The fd registry: what the shim knows about each fd. A flat array indexed by fd,
- * one atomic byte per fd, so every hook classifies an fd with a single load; the
- * destinations of tunnelled fds (for getpeername) sit in a parallel array. Both are
- * one anonymous mapping made on the first registration, so a process that never
- * tunnels pays nothing, and untouched pages cost no memory. */
+/* The fd registry: the one record the shim keeps per fd. A flat array indexed by fd,
+ * one atomic byte per fd (its kind and the datagram bit), so every hook classifies an
+ * fd with a single load; the records themselves (a tunnel's destination for
+ * getpeername, a UDP socket's association, an asynchronous connect's pending
+ * handshake) sit in a parallel array. Both are one anonymous mapping made on the
+ * first registration, so a process that never tunnels pays nothing, and untouched
+ * pages cost no memory. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -31,6 +33,12 @@ struct fdreg_peer {
 	socklen_t len;
 	union fdreg_sa via;
 	ino_t ino; /* internal fds: the open file we registered */
+	/* A UDP socket's association (dgram_state.c's), made on first use and never freed
+	 * (another thread's hook may still hold it while this one closes the fd). */
+	_Atomic(struct dg_assoc *) assoc;
+	/* The asynchronous connect's handshake still in progress on this fd. */
+	_Atomic int pending; /* enum fd_pending */
+	void *_Atomic pending_ctx;
 };
 
 /* A cap for an "unlimited" RLIMIT_NOFILE: fds beyond it are simply not tracked
@@ -86,6 +94,13 @@ static uint8_t fdreg_byte(int fd)
 	return atomic_load_explicit(&k[fd], memory_order_acquire);
 }
 
+/* A tunnel, made or still being made. */
+static bool fdreg_is_tunnel(uint8_t byte)
+{
+	unsigned kind = byte & FDREG_KIND_MASK;
+	return kind == FD_TUNNEL || kind == FD_CONNECTING;
+}
+
 enum fd_kind fdreg_kind(int fd)
 {
 	return (enum fd_kind)(fdreg_byte(fd) & FDREG_KIND_MASK);
@@ -94,6 +109,55 @@ enum fd_kind fdreg_kind(int fd)
 bool fdreg_known(int fd)
 {
 	return fdreg_byte(fd) != 0;
+}
+
+bool fdreg_is_dgram(int fd)
+{
+	return (fdreg_byte(fd) & FDREG_DGRAM) != 0;
+}
+
+unsigned fdreg_high_water(void)
+{
+	return atomic_load_explicit(&fdreg_high, memory_order_acquire);
+}
+
+struct dg_assoc *fdreg_assoc(int fd)
+{
+	if (atomic_load_explicit(&fdreg_kinds, memory_order_acquire) == NULL || fd < 0 ||
+	    (size_t)fd >= fdreg_size)
+		return NULL;
+	return atomic_load_explicit(&fdreg_peers[fd].assoc, memory_order_acquire);
+}
+
+bool fdreg_assoc_attach(int fd, struct dg_assoc *a)
+{
+	struct dg_assoc *none = NULL;
+
+	if (fdreg_table() == NULL || fd < 0 || (size_t)fd >= fdreg_size)
+		return false;
+	return atomic_compare_exchange_strong_explicit(&fdreg_peers[fd].assoc, &none, a,
+						       memory_order_acq_rel, memory_order_acquire);
+}
+
+void fdreg_set_pending(int fd, enum fd_pending state, void *ctx)
+{
+	if (fdreg_table() == NULL || fd < 0 || (size_t)fd >= fdreg_size)
+		return;
+	atomic_store_explicit(&fdreg_peers[fd].pending_ctx, ctx, memory_order_relaxed);
+	atomic_store_explicit(&fdreg_peers[fd].pending, (int)state, memory_order_release);
+}
+
+enum fd_pending fdreg_pending(int fd, void **ctx)
+{
+	enum fd_pending st;
+
+	if (atomic_load_explicit(&fdreg_kinds, memory_order_acquire) == NULL || fd < 0 ||
+	    (size_t)fd >= fdreg_size)
+		return FD_PENDING_NONE;
+	st = (enum fd_pending)atomic_load_explicit(&fdreg_peers[fd].pending, memory_order_acquire);
+	if (ctx != NULL)
+		*ctx = atomic_load_explicit(&fdreg_peers[fd].pending_ctx, memory_order_relaxed);
+	return st;
 }
 
 static void fdreg_raise_high(int fd)
@@ -149,7 +213,9 @@ void fdreg_set_tunnel(int fd, const struct sockaddr *sa, socklen_t len,
 		len = sizeof(fdreg_peers[fd].u);
 	if (vialen > sizeof(fdreg_peers[fd].via))
 		vialen = sizeof(fdreg_peers[fd].via);
-	memset(&fdreg_peers[fd], 0, sizeof(fdreg_peers[fd]));
+	/* The association (a connected UDP socket's) stays with the record. */
+	memset(&fdreg_peers[fd].u, 0, sizeof(fdreg_peers[fd].u));
+	memset(&fdreg_peers[fd].via, 0, sizeof(fdreg_peers[fd].via));
 	memcpy(&fdreg_peers[fd].u, sa, len);
 	fdreg_peers[fd].len = len;
 	memcpy(&fdreg_peers[fd].via, via, vialen);
@@ -209,8 +275,11 @@ void fdreg_copy(int oldfd, int newfd)
 		fdreg_clear(newfd);
 		return;
 	}
-	/* The same socket: the record holds for the copy as it is (checked on use). */
-	fdreg_peers[newfd] = fdreg_peers[oldfd];
+	/* The same socket: the peer holds for the copy as it is (checked on use); the
+	 * association is the copy's own (dgram_copy). */
+	fdreg_peers[newfd].u = fdreg_peers[oldfd].u;
+	fdreg_peers[newfd].len = fdreg_peers[oldfd].len;
+	fdreg_peers[newfd].via = fdreg_peers[oldfd].via;
 	fdreg_mark(k, newfd, FD_TUNNEL);
 }
 
@@ -246,7 +315,7 @@ void fdreg_clear_range(unsigned int first, unsigned int last)
 		return;
 	/* Only up to the high-water mark: a closefrom(3) costs what was used. */
 	for (unsigned fd = first; fd <= last && fd < hi; fd++)
-		if ((atomic_load_explicit(&k[fd], memory_order_relaxed) & FDREG_KIND_MASK) == FD_TUNNEL)
+		if (fdreg_is_tunnel(atomic_load_explicit(&k[fd], memory_order_relaxed)))
 			atomic_fetch_and_explicit(&k[fd], (uint8_t)FDREG_DGRAM,
 						  memory_order_release);
 }

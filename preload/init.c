@@ -19,8 +19,6 @@
 
 #define SHIM_SYSTEM_CONF "/etc/socksify.conf"
 
-__thread int shim_inside;
-
 static struct socksify_conf shim_config;
 static bool shim_config_ok;
 static pthread_once_t shim_conf_once = PTHREAD_ONCE_INIT;

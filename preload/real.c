@@ -1,80 +1,148 @@
-/* The real libc functions behind our hooks, resolved once with dlsym(RTLD_NEXT) into
- * one table. A symbol that resolves back into this library (a broken link order)
- * is refused, so a hook can never call itself in a loop. */
+/* The real libc functions behind our hooks: the one table of them in the library,
+ * resolved with dlsym(RTLD_NEXT). Every result is checked to lie outside this library,
+ * so a hook can never call itself in a loop (a broken link order, a second copy of us
+ * earlier in the search list). The calls the hooks need on every path are resolved by
+ * the constructor; the resolver's own (gethostby*, res_*, getnameinfo) on its first
+ * use, since libresolv, where older glibc keeps res_*, may be loaded later. */
 #include <dlfcn.h>
 #include <errno.h>
-#include <netdb.h>
-#include <poll.h>
+#include <link.h>
 #include <pthread.h>
-#include <sys/epoll.h>
-#include <sys/select.h>
-#include <unistd.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "shim.h"
 
-static struct real_syms real_table;
+struct real_syms real_table;
+bool real_ready;
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
+static pthread_once_t real_dns_once = PTHREAD_ONCE_INIT;
+/* Where this library is mapped: [real_lo, real_hi). Found from the program headers
+ * (dl_iterate_phdr), not dladdr, which scans every symbol of the object it lands in
+ * and so would bring libc's whole symbol table into every process's memory. */
+static uintptr_t real_lo, real_hi;
 
-/* Our own hooks, to recognise a dlsym that found us again. */
-int connect(int, const struct sockaddr *, socklen_t);
-int close(int);
-int close_range(unsigned int, unsigned int, int);
-int dup(int);
-int dup2(int, int);
-int dup3(int, int, int);
-int getpeername(int, struct sockaddr *, socklen_t *);
-int ppoll(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
-int select(int, fd_set *, fd_set *, fd_set *, struct timeval *);
-int pselect(int, fd_set *, fd_set *, fd_set *, const struct timespec *, const sigset_t *);
-int epoll_create(int);
-int epoll_create1(int);
-int epoll_ctl(int, int, int, struct epoll_event *);
-int getsockopt(int, int, int, void *, socklen_t *);
-int __poll_chk(struct pollfd *, nfds_t, int, size_t);
-int __ppoll_chk(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *, size_t);
+static int real_find_self(struct dl_phdr_info *info, size_t size, void *data)
+{
+	uintptr_t me = (uintptr_t)data, lo = UINTPTR_MAX, hi = 0;
 
-static void *real_sym(const char *name, void *ours)
+	for (size_t i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (info->dlpi_addr + ph->p_vaddr < lo)
+			lo = info->dlpi_addr + ph->p_vaddr;
+		if (info->dlpi_addr + ph->p_vaddr + ph->p_memsz > hi)
+			hi = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+	}
+	if (me < lo || me >= hi)
+		return 0;
+	real_lo = lo;
+	real_hi = hi;
+	return 1;
+}
+
+static void *real_lookup(const char *name)
 {
 	void *p = dlsym(RTLD_NEXT, name);
 
-	return p == ours && ours != NULL ? NULL : p;
+	if ((uintptr_t)p >= real_lo && (uintptr_t)p < real_hi)
+		return NULL; /* ourselves again */
+	return p;
 }
 
-/* Fallbacks for a libc without the symbol (close_range before glibc 2.34): the
- * hooks then behave as the missing call would. */
+/* name, or (before glibc 2.34, in libresolv) its __res_* spelling. */
+static void *real_lookup2(const char *name, const char *compat)
+{
+	void *p = real_lookup(name);
+
+	return p == NULL && compat != NULL ? real_lookup(compat) : p;
+}
+
+/* Fallbacks for a symbol this libc lacks (close_range before glibc 2.34, a sendto
+ * that was our own): the hook then fails as the missing call would. */
 static int real_enosys_close_range(unsigned int a, unsigned int b, int c)
 {
 	errno = ENOSYS;
 	return -1;
 }
 
+static ssize_t real_enosys_sendto(int a, const void *b, size_t c, int d,
+				  const struct sockaddr *e, socklen_t f)
+{
+	errno = ENOSYS;
+	return -1;
+}
+
+#define REAL(field, name) (t->field = real_lookup(name))
+
 static void real_resolve(void)
 {
 	struct real_syms *t = &real_table;
 
-	t->connect = real_sym("connect", (void *)connect);
-	t->close = real_sym("close", (void *)close);
-	t->close_range = real_sym("close_range", (void *)close_range);
-	t->dup = real_sym("dup", (void *)dup);
-	t->dup2 = real_sym("dup2", (void *)dup2);
-	t->dup3 = real_sym("dup3", (void *)dup3);
-	t->getpeername = real_sym("getpeername", (void *)getpeername);
-	t->getaddrinfo = real_sym("getaddrinfo", NULL);
-	t->freeaddrinfo = real_sym("freeaddrinfo", NULL);
-	t->send = real_sym("send", NULL);
-	t->recv = real_sym("recv", NULL);
-	t->poll = real_sym("poll", (void *)poll);
-	t->ppoll = real_sym("ppoll", (void *)ppoll);
-	t->select = real_sym("select", (void *)select);
-	t->pselect = real_sym("pselect", (void *)pselect);
-	t->epoll_create = real_sym("epoll_create", (void *)epoll_create);
-	t->epoll_create1 = real_sym("epoll_create1", (void *)epoll_create1);
-	t->epoll_ctl = real_sym("epoll_ctl", (void *)epoll_ctl);
-	t->getsockopt = real_sym("getsockopt", (void *)getsockopt);
-	t->poll_chk = real_sym("__poll_chk", (void *)__poll_chk);
-	t->ppoll_chk = real_sym("__ppoll_chk", (void *)__ppoll_chk);
+	dl_iterate_phdr(real_find_self, (void *)(uintptr_t)real_resolve);
+	REAL(connect, "connect");
+	REAL(close, "close");
+	REAL(close_range, "close_range");
+	REAL(dup, "dup");
+	REAL(dup2, "dup2");
+	REAL(dup3, "dup3");
+	REAL(getpeername, "getpeername");
+	REAL(getaddrinfo, "getaddrinfo");
+	REAL(freeaddrinfo, "freeaddrinfo");
+	REAL(poll, "poll");
+	REAL(sendto, "sendto");
+	REAL(sendmsg, "sendmsg");
+	REAL(sendmmsg, "sendmmsg");
+	REAL(send, "send");
+	REAL(write, "write");
+	REAL(writev, "writev");
+	REAL(recvfrom, "recvfrom");
+	REAL(recvmsg, "recvmsg");
+	REAL(recvmmsg, "recvmmsg");
+	REAL(recv, "recv");
+	REAL(read, "read");
+	REAL(readv, "readv");
+	REAL(recv_chk, "__recv_chk");
+	REAL(recvfrom_chk, "__recvfrom_chk");
+	REAL(read_chk, "__read_chk");
+	REAL(syscall, "syscall");
+	REAL(ppoll, "ppoll");
+	REAL(select, "select");
+	REAL(pselect, "pselect");
+	REAL(epoll_create, "epoll_create");
+	REAL(epoll_create1, "epoll_create1");
+	REAL(epoll_ctl, "epoll_ctl");
+	REAL(getsockopt, "getsockopt");
+	REAL(poll_chk, "__poll_chk");
+	REAL(ppoll_chk, "__ppoll_chk");
 	if (t->close_range == NULL)
 		t->close_range = real_enosys_close_range;
+	if (t->sendto == NULL)
+		t->sendto = real_enosys_sendto;
+	/* The fast path (read/write) trusts the table from here on without a call. */
+	__atomic_store_n(&real_ready, true, __ATOMIC_RELEASE);
+}
+
+static void real_dns_resolve(void)
+{
+	struct real_syms *t = &real_table;
+
+	real_slow();
+	t->getnameinfo = real_lookup("getnameinfo");
+	t->gethostbyname2_r = real_lookup("gethostbyname2_r");
+	t->gethostbyaddr_r = real_lookup("gethostbyaddr_r");
+	t->gethostbyname2 = real_lookup("gethostbyname2");
+	t->gethostbyaddr = real_lookup("gethostbyaddr");
+	t->getaddrinfo_a = real_lookup("getaddrinfo_a");
+	t->res_nquery = real_lookup2("res_nquery", "__res_nquery");
+	t->res_nsearch = real_lookup2("res_nsearch", "__res_nsearch");
+	t->res_nquerydomain = real_lookup2("res_nquerydomain", "__res_nquerydomain");
+	t->res_nsend = real_lookup2("res_nsend", "__res_nsend");
+	t->res_query = real_lookup2("res_query", "__res_query");
+	t->res_search = real_lookup2("res_search", "__res_search");
+	t->res_querydomain = real_lookup2("res_querydomain", "__res_querydomain");
+	t->res_send = real_lookup2("res_send", "__res_send");
 }
 
 void real_init(void)
@@ -82,8 +150,14 @@ void real_init(void)
 	pthread_once(&real_once, real_resolve);
 }
 
-const struct real_syms *real(void)
+const struct real_syms *real_slow(void)
 {
 	pthread_once(&real_once, real_resolve);
+	return &real_table;
+}
+
+const struct real_syms *real_resolver(void)
+{
+	pthread_once(&real_dns_once, real_dns_resolve);
 	return &real_table;
 }

@@ -15,7 +15,6 @@
  * SOCKSIFY_HOSTS_FILE (default /etc/hosts; empty: none). */
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
@@ -44,64 +43,11 @@
 #define RS_ENV_TABLE "SOCKSIFY_NAMETABLE"
 #define RS_HOSTS_MAX (4u << 20) /* a bigger hosts file is read up to this size */
 
-/* ---- the real functions (those real.c does not carry), resolved once ---- */
+/* ---- the real functions: real.c's one table ---- */
 
-struct rs_real_syms {
-	int (*getnameinfo)(const struct sockaddr *, socklen_t, char *, socklen_t, char *,
-			   socklen_t, int);
-	int (*gethostbyname2_r)(const char *, int, struct hostent *, char *, size_t,
-				struct hostent **, int *);
-	int (*gethostbyaddr_r)(const void *, socklen_t, int, struct hostent *, char *, size_t,
-			       struct hostent **, int *);
-	struct hostent *(*gethostbyname2)(const char *, int);
-	struct hostent *(*gethostbyaddr)(const void *, socklen_t, int);
-	int (*res_nquery)(res_state, const char *, int, int, unsigned char *, int);
-	int (*res_nsearch)(res_state, const char *, int, int, unsigned char *, int);
-	int (*res_nquerydomain)(res_state, const char *, const char *, int, int,
-				unsigned char *, int);
-	int (*res_nsend)(res_state, const unsigned char *, int, unsigned char *, int);
-	int (*res_query)(const char *, int, int, unsigned char *, int);
-	int (*res_search)(const char *, int, int, unsigned char *, int);
-	int (*res_querydomain)(const char *, const char *, int, int, unsigned char *, int);
-	int (*res_send)(const unsigned char *, int, unsigned char *, int);
-	int (*getaddrinfo_a)(int, struct gaicb **, int, struct sigevent *);
-};
-static struct rs_real_syms rs_real;
-static pthread_once_t rs_real_once = PTHREAD_ONCE_INIT;
-
-static void *rs_sym(const char *name, const char *compat)
+static inline const struct real_syms *rs_libc(void)
 {
-	void *p = dlsym(RTLD_NEXT, name);
-	/* Before glibc 2.34 the res_* calls live in libresolv as __res_*; a program that
-	 * uses them has libresolv loaded, where dlsym finds them. */
-	if (p == NULL && compat != NULL)
-		p = dlsym(RTLD_NEXT, compat);
-	return p;
-}
-
-static void rs_real_resolve(void)
-{
-	struct rs_real_syms *r = &rs_real;
-	r->getnameinfo = rs_sym("getnameinfo", NULL);
-	r->gethostbyname2_r = rs_sym("gethostbyname2_r", NULL);
-	r->gethostbyaddr_r = rs_sym("gethostbyaddr_r", NULL);
-	r->gethostbyname2 = rs_sym("gethostbyname2", NULL);
-	r->gethostbyaddr = rs_sym("gethostbyaddr", NULL);
-	r->res_nquery = rs_sym("res_nquery", "__res_nquery");
-	r->res_nsearch = rs_sym("res_nsearch", "__res_nsearch");
-	r->res_nquerydomain = rs_sym("res_nquerydomain", "__res_nquerydomain");
-	r->res_nsend = rs_sym("res_nsend", "__res_nsend");
-	r->res_query = rs_sym("res_query", "__res_query");
-	r->res_search = rs_sym("res_search", "__res_search");
-	r->res_querydomain = rs_sym("res_querydomain", "__res_querydomain");
-	r->res_send = rs_sym("res_send", "__res_send");
-	r->getaddrinfo_a = rs_sym("getaddrinfo_a", NULL);
-}
-
-static const struct rs_real_syms *rs_libc(void)
-{
-	pthread_once(&rs_real_once, rs_real_resolve);
-	return &rs_real;
+	return real_resolver();
 }
 
 /* ---- policy ---- */
@@ -813,8 +759,8 @@ static int rs_getaddrinfo(const char *node, const char *service, const struct ad
 	return rs_build_ai(&ans, svc, nsvc, h, res);
 }
 
-SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
-			    struct addrinfo **res)
+static int rs_getaddrinfo_hook(const char *node, const char *service,
+			       const struct addrinfo *hints, struct addrinfo **res)
 {
 	bool pass = true;
 	if (rs_passthrough())
@@ -830,6 +776,18 @@ SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct 
 		return real()->getaddrinfo(node, service, &numeric, res);
 	}
 	return real()->getaddrinfo(node, service, hints, res);
+}
+
+SHIM_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+			    struct addrinfo **res)
+{
+	int rc = rs_getaddrinfo_hook(node, service, hints, res);
+
+	/* Real addresses for a name a rule names: the routing decision needs the name
+	 * (policy.c). */
+	if (rc == 0 && !shim_inside)
+		shim_route_note(node, *res);
+	return rc;
 }
 
 SHIM_EXPORT void freeaddrinfo(struct addrinfo *ai)
@@ -1119,7 +1077,7 @@ SHIM_EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len, int t
 SHIM_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *host,
 			    socklen_t hostlen, char *serv, socklen_t servlen, int flags)
 {
-	const struct rs_real_syms *r = rs_libc();
+	const struct real_syms *r = rs_libc();
 	if (rs_passthrough() || host == NULL || hostlen == 0 || (flags & NI_NUMERICHOST) ||
 	    sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
 		return r->getnameinfo(sa, salen, host, hostlen, serv, servlen, flags);

@@ -13,15 +13,24 @@
 
 #include "conf.h"
 #include "dial.h"
+#include "route.h"
 #include "socks.h"
 
 #define SHIM_EXPORT __attribute__((visibility("default")))
+#define SHIM_HIDDEN __attribute__((visibility("hidden")))
 
 struct addrinfo;
 struct epoll_event;
+struct gaicb;
+struct hostent;
+struct iovec;
+struct mmsghdr;
 struct pollfd;
+struct __res_state;
+struct sigevent;
+struct timespec;
 
-/* ---- real.c: every libc symbol we interpose or must call past our own hooks ---- */
+/* ---- real.c: the one table of libc symbols we interpose or must call past our hooks ---- */
 struct real_syms {
 	int (*connect)(int, const struct sockaddr *, socklen_t);
 	int (*close)(int);
@@ -33,9 +42,44 @@ struct real_syms {
 	int (*getaddrinfo)(const char *, const char *, const struct addrinfo *,
 			   struct addrinfo **);
 	void (*freeaddrinfo)(struct addrinfo *);
-	ssize_t (*send)(int, const void *, size_t, int);
-	ssize_t (*recv)(int, void *, size_t, int);
 	int (*poll)(struct pollfd *, unsigned long, int);
+	/* the datagram family's */
+	ssize_t (*sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+	ssize_t (*sendmsg)(int, const struct msghdr *, int);
+	int (*sendmmsg)(int, struct mmsghdr *, unsigned int, int);
+	ssize_t (*send)(int, const void *, size_t, int);
+	ssize_t (*write)(int, const void *, size_t);
+	ssize_t (*writev)(int, const struct iovec *, int);
+	ssize_t (*recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+	ssize_t (*recvmsg)(int, struct msghdr *, int);
+	int (*recvmmsg)(int, struct mmsghdr *, unsigned int, int, struct timespec *);
+	ssize_t (*recv)(int, void *, size_t, int);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*readv)(int, const struct iovec *, int);
+	ssize_t (*recv_chk)(int, void *, size_t, size_t, int);
+	ssize_t (*recvfrom_chk)(int, void *, size_t, size_t, int, struct sockaddr *,
+				socklen_t *);
+	ssize_t (*read_chk)(int, void *, size_t, size_t);
+	long (*syscall)(long, ...);
+	/* the resolver's (real_resolver() resolves these on first use) */
+	int (*getnameinfo)(const struct sockaddr *, socklen_t, char *, socklen_t, char *,
+			   socklen_t, int);
+	int (*gethostbyname2_r)(const char *, int, struct hostent *, char *, size_t,
+				struct hostent **, int *);
+	int (*gethostbyaddr_r)(const void *, socklen_t, int, struct hostent *, char *, size_t,
+			       struct hostent **, int *);
+	struct hostent *(*gethostbyname2)(const char *, int);
+	struct hostent *(*gethostbyaddr)(const void *, socklen_t, int);
+	int (*res_nquery)(struct __res_state *, const char *, int, int, unsigned char *, int);
+	int (*res_nsearch)(struct __res_state *, const char *, int, int, unsigned char *, int);
+	int (*res_nquerydomain)(struct __res_state *, const char *, const char *, int, int,
+				unsigned char *, int);
+	int (*res_nsend)(struct __res_state *, const unsigned char *, int, unsigned char *, int);
+	int (*res_query)(const char *, int, int, unsigned char *, int);
+	int (*res_search)(const char *, int, int, unsigned char *, int);
+	int (*res_querydomain)(const char *, const char *, int, int, unsigned char *, int);
+	int (*res_send)(const unsigned char *, int, unsigned char *, int);
+	int (*getaddrinfo_a)(int, struct gaicb **, int, struct sigevent *);
 	/* the readiness calls (readiness.c) */
 	int (*ppoll)(struct pollfd *, unsigned long, const struct timespec *, const sigset_t *);
 	int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
@@ -50,15 +94,28 @@ struct real_syms {
 	int (*ppoll_chk)(struct pollfd *, unsigned long, const struct timespec *,
 			 const sigset_t *, size_t);
 };
+/* The table and its "resolved" flag, read directly by real() so that the hot hooks
+ * (read, write) pay one load, not a call, once the constructor has run. */
+extern struct real_syms real_table SHIM_HIDDEN;
+extern bool real_ready SHIM_HIDDEN;
+const struct real_syms *real_slow(void);
 /* Resolved once (pthread_once); safe to call from any hook at any time. */
-const struct real_syms *real(void);
+static inline const struct real_syms *real(void)
+{
+	if (__builtin_expect(__atomic_load_n(&real_ready, __ATOMIC_ACQUIRE), 1))
+		return &real_table;
+	return real_slow();
+}
+/* The same table with the resolver's symbols resolved too. */
+const struct real_syms *real_resolver(void);
 void real_init(void);
 
-/* ---- init.c: the configuration, loaded once on first need, immutable after ---- */
+/* ---- guard.c: the re-entrancy guard ---- */
 /* The guard: set while the shim itself calls libc, so our own calls (and those libc
  * makes for us, e.g. getaddrinfo's sockets) go straight through. */
 extern __thread int shim_inside;
 
+/* ---- init.c: the configuration, loaded once on first need, immutable after ---- */
 /* NULL when the configuration is bad (the error was logged once); connections that
  * would be proxied must then fail. */
 const struct socksify_conf *shim_conf(void);
@@ -68,25 +125,43 @@ void shim_relocate_log(int fd);
  * writing the log there, since the number now belongs to the program. */
 void shim_lost_internal(int fd);
 
-/* ---- fdops.c: fork handling ---- */
+/* ---- guard.c: the set-up lock fork waits for ---- */
 /* Around every one-time set-up (pthread_once routines): fork waits for it. */
 void shim_setup_begin(void);
 void shim_setup_end(void);
 
-/* ---- fdreg.c: what the shim knows about each fd, classified by one atomic load ---- */
+/* ---- fdreg.c: the one record per fd, classified by one atomic load ---- */
 enum fd_kind {
-	FD_NONE = 0,      /* the program's, untouched */
-	FD_TUNNEL = 1,    /* connected through the chain: getpeername shows the destination */
-	FD_INTERNAL = 2,  /* the shim's own (log file): protected from the program */
-	FD_CONNECTING = 3, /* an asynchronous connect's handshake (async.c has the rest) */
+	FD_NONE = 0,       /* the program's, untouched */
+	FD_TUNNEL = 1,     /* connected through the chain: getpeername shows the destination */
+	FD_INTERNAL = 2,   /* the shim's own (log file): protected from the program */
+	FD_CONNECTING = 3, /* a tunnel whose handshake is still running (asynchronous connect) */
 };
 enum fd_kind fdreg_kind(int fd);
-/* Beside the kind, one bit: a UDP socket the datagram family manages (datagram.c
+/* Beside the kind, one bit: a UDP socket the datagram family manages (dgram_state.c
  * keeps its state). So close() learns with one load that an fd is none of ours. */
 #define FDREG_DGRAM 4u
 /* True when the shim knows anything about fd (any kind, or the datagram bit). */
 bool fdreg_known(int fd);
 void fdreg_set_dgram(int fd, bool on);
+bool fdreg_is_dgram(int fd);
+/* One above the highest fd ever registered: sweeps stop there. */
+unsigned fdreg_high_water(void);
+/* fd's datagram association (dgram_state.c's own type), whatever its state; NULL if none
+ * was ever attached. Attached once per fd number and kept (never freed): attach
+ * fails when one is there already, or fd is past the table. */
+struct dg_assoc;
+struct dg_assoc *fdreg_assoc(int fd);
+bool fdreg_assoc_attach(int fd, struct dg_assoc *a);
+/* The asynchronous connect's handshake on fd (the async family fills this in): a
+ * state and its context, FD_PENDING_NONE when nothing is pending. */
+enum fd_pending {
+	FD_PENDING_NONE = 0,
+	FD_PENDING_HANDSHAKE, /* the chain's handshake runs; the program polls for it */
+	FD_PENDING_FAILED,    /* it failed: the next call reports the errno */
+};
+void fdreg_set_pending(int fd, enum fd_pending state, void *ctx);
+enum fd_pending fdreg_pending(int fd, void **ctx);
 /* Records a tunnelled fd: the address the program asked for (its own form) and the
  * first hop (via) the socket is really connected to. */
 void fdreg_set_tunnel(int fd, const struct sockaddr *sa, socklen_t len,
@@ -111,6 +186,10 @@ int fdreg_internal_in(unsigned int first, unsigned int last);
 int fdreg_relocate_internal(int fd);
 
 /* ---- chain.c: dialling through the configured chain ---- */
+/* The dialler's I/O seam past our own hooks (libc's send/recv/poll/connect), for
+ * every handshake the shim makes: the chain's and the UDP associations'. */
+struct dial_io;
+extern const struct dial_io chain_io;
 /* Runs the chain on fd (a TCP socket of family `family`) to dst. Returns 0 with via
  * set to the first hop's address, or an errno, having logged one warn line naming
  * the hop and the reason. dial_flags: DIAL_F_PIPELINE or 0. */
@@ -150,8 +229,29 @@ enum dial_state chain_job_tick(struct chain_job *j, uint64_t now_ms);
 uint64_t chain_job_wake(const struct chain_job *j);
 /* The first hop's address (what the kernel's getpeername shows); returns its length. */
 socklen_t chain_job_via(const struct chain_job *j, struct sockaddr_storage *via);
-/* True when sa is one of the proxies' own addresses (never tunnelled: no loops). */
-bool chain_is_proxy_addr(const struct socks_addr *dst);
+/* The resolver for common/hops.c: libc's getaddrinfo past our hooks, cached per
+ * proxy (a proxy is never the program's destination, so this leaks no names). */
+struct hops_resolver;
+void chain_resolver(const struct socksify_conf *c, struct hops_resolver *r);
+/* True when dst is one of c's proxies' own addresses (never tunnelled: no loops),
+ * literals and the addresses their names resolved to alike. */
+bool chain_is_proxy_addr(const struct socksify_conf *c, const struct socks_addr *dst);
+
+/* ---- connect.c: the connect path, for every caller inside the shim (TCP Fast Open,
+ * syscall(SYS_connect)) as for the exported connect() ---- */
+int shim_connect(int fd, const struct sockaddr *sa, socklen_t len);
+
+/* ---- policy.c: the routing decision (common/route.c) for a destination ---- */
+/* Decides for dst as the program gave it (an address), with the name behind it when
+ * there is one (a fake address's, or one the program resolved here under a rule). */
+void shim_route(const struct socks_addr *dst, enum route_proto proto, struct route *out);
+
+/* ---- localnames.c: names resolved here that a rule names ---- */
+/* getaddrinfo answered node with res on this host: remember the addresses when a
+ * block or direct rule names node, so connects to them are decided by the name. */
+void shim_route_note(const char *node, const struct addrinfo *res);
+/* The name (with dst's port) the program resolved here to dst's address, if any. */
+bool localnames_find(const struct socks_addr *dst, struct socks_addr *name);
 
 /* ---- pipeline.c: which proxies take a pipelined SOCKS5 handshake ---- */
 /* DIAL_F_PIPELINE unless the configuration says pipeline = off. */
@@ -167,10 +267,5 @@ void pipeline_suspect(const struct socksify_conf *c, const struct proxy *p, size
  * user's file, logged once) or as slow (a slow proxy: pipelining kept). */
 void pipeline_verdict(const struct socksify_conf *c, const struct proxy *p, size_t hop,
 		      bool stalled);
-
-/* ---- connect.c: the remote-DNS hook point (a later issue fills it) ---- */
-/* Maps a fake address handed out by the resolver back to the name it stands for;
- * false for a real address. */
-bool shim_fake_name(const struct socks_addr *addr, struct socks_addr *name_out);
 
 #endif

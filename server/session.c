@@ -311,7 +311,7 @@ void session_close(struct session *s, const char *why)
 	udp_free(s);
 	relay_free(s);
 	session_log_close(s);
-	s->state = SESS_DONE;
+	session_set_state(s, SESS_DONE); /* stops the timer too */
 	ev_timer_stop(srv.loop, &s->timer);
 	ev_io_close(srv.loop, &s->cio);
 	ev_io_close(srv.loop, &s->tio);
@@ -502,8 +502,7 @@ void session_accept(int fd, const union sa46 *client, bool strict)
 		session_close(s, "epoll failed");
 		return;
 	}
-	s->state = SESS_GREETING;
-	session_arm_timer(s);
+	session_set_state(s, SESS_GREETING);
 }
 
 /* ---- the handshake ---- */

@@ -140,6 +140,67 @@ elapsed() {
 	refute_output --partial "socksify["
 }
 
+# direct_web: a web server on the client's own address (198.18.1.1:8282) and the name
+# web.direct.test for it in the client's hosts file. The proxy reaches it too, so
+# which way a fetch went is told by the library's debug log: a dial through the
+# proxy logs its states, a direct connect nothing.
+direct_web() {
+	local www=$NETNS_DIR/direct-www
+	[ -f "$www/index.html" ] && return 0
+	mkdir -p "$www/http:/web.direct.test:8282"
+	echo direct-page >"$www/index.html"
+	# curl -x sends the absolute URL as the path: the same page there.
+	echo direct-page >"$www/http:/web.direct.test:8282/index.html"
+	netns_bg "$NS_CLIENT" "$NETNS_DIR/direct-httpd.log" "$NETNS_PY" "$NETNS_LIB_DIR/httpd.py" \
+		8282 "$www"
+	wait_for_line "$NETNS_DIR/direct-httpd.log" '^httpd ready' 10
+	shim_hosts web.direct.test 198.18.1.1
+}
+
+# direct_fetch CONF [CURL ARGS...]: curl http://web.direct.test:8282/ under the shim
+# with debug logging.
+direct_fetch() {
+	local f=$1
+	shift
+	shim_run SOCKSIFY_CONF="$f" SOCKSIFY_LOG=debug curl -sS --max-time 5 "$@" \
+		http://web.direct.test:8282/
+}
+
+@test "direct *.suffix rule holds for a name the hosts file resolves (issue 8)" {
+	direct_web
+	local f
+	f=$(conf direct-suffix "direct = *.direct.test")
+	run direct_fetch "$f"
+	assert_success
+	assert_line "direct-page"
+	refute_output --partial "dial_set_state"
+	# The program's own proxy given by that name: direct too.
+	run direct_fetch "$f" -x http://web.direct.test:8282
+	assert_success
+	assert_line "direct-page"
+	refute_output --partial "dial_set_state"
+	# A host rule, under dns=local as well.
+	f=$(conf direct-host "direct = web.direct.test" "dns = local")
+	run direct_fetch "$f"
+	assert_success
+	assert_line "direct-page"
+	refute_output --partial "dial_set_state"
+}
+
+@test "... and its twins: without the rule through the proxy; a block rule by name refuses" {
+	direct_web
+	local f
+	f=$(conf direct-none "direct = *.other.test")
+	run direct_fetch "$f"
+	assert_success
+	assert_line "direct-page"
+	assert_output --partial "DIAL_DONE"
+	f=$(conf block-host "block = web.direct.test" "dns = local")
+	run direct_fetch "$f"
+	assert_failure
+	assert_output --partial "198.18.1.1:8282 refused: a block rule matches"
+}
+
 @test "loopback is always direct, even with the proxy down" {
 	run shim_run SOCKSIFY_PROXY="socks5://198.18.1.2:1" "$NETNS_PY" -c '
 import socket

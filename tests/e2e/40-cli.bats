@@ -59,7 +59,7 @@ sfy_env() {
 	assert_success
 	local o
 	for o in -p --proxy -f --config -d --dns -u --udp -x --direct -q --quiet -v --verbose \
-		-L --log-file --check --env -h --help -V --version; do
+		-L --log-file --check --env --route -h --help -V --version; do
 		assert_output --partial -- "$o"
 	done
 	run "$SOCKSIFY" -h
@@ -573,15 +573,70 @@ while time.time() < end:
 	[ "$SECONDS" -le 5 ] || fail "took ${SECONDS}s with connect_timeout 500 ms"
 }
 
-@test "--check: a CONNECT the proxy refuses fails the check" {
+@test "--check: a destination the chain cannot reach: the chain works (exit 2), UDP still tested" {
 	check_server
 	local port
 	port=$("$NETNS_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 	run "$SOCKSIFY" -p "socks5://127.0.0.1:$SOCKSIFYD_PORT" --check="127.0.0.1:$port"
 	stop_socksifyd
-	assert_failure 1
+	# The proxy's reply proves the chain: told apart from a broken one (exit 1).
+	assert_failure 2
 	assert_line --regexp '^  reachable +ok'
 	assert_line --regexp '^  CONNECT +FAIL'
+	assert_line --regexp "^  chain +ok +the last hop answered, so the chain works; 127\.0\.0\.1:$port cannot be reached from it \(try --check=HOST:PORT"
+	assert_line --regexp '^  UDP ASSOCIATE +ok'
+	assert_line "result: the chain works, but 127.0.0.1:$port cannot be reached through it"
+}
+
+@test "--check: a broken chain is not a destination problem (exit 1, no chain ok line)" {
+	local port
+	port=$("$NETNS_PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	run timeout 20 "$SOCKSIFY" -p "socks5://127.0.0.1:$port" --check=127.0.0.1:9
+	assert_failure 1
+	refute_line --regexp '^  chain +ok'
+	assert_line "result: FAILED"
+}
+
+# ---- --route: the library's routing decision ----
+
+@test "--route: direct by which rule, blocked by which rule, this host" {
+	run "$SOCKSIFY" -p socks5://198.18.1.2:1080 -x '*.direct.test' -x 10.0.0.0/8 \
+		--route web.direct.test:8282
+	assert_success
+	assert_output "web.direct.test:8282: direct: rule *.direct.test"
+	run "$SOCKSIFY" -p socks5://198.18.1.2:1080 -x 10.0.0.0/8 --route 10.1.2.3:22
+	assert_output "10.1.2.3:22: direct: rule 10.0.0.0/8"
+	printf 'proxy = socks5://198.18.1.2:1080\nblock = *.bad.test:443\n' >"$T/route.conf"
+	run "$SOCKSIFY" -f "$T/route.conf" --route www.bad.test:443
+	assert_success
+	assert_output "www.bad.test:443: blocked: rule *.bad.test:443 (EACCES)"
+	run "$SOCKSIFY" -f "$T/route.conf" --route 127.0.0.1:80
+	assert_output "127.0.0.1:80: direct: this host (loopback or unspecified)"
+	run "$SOCKSIFY" -p socks5://198.18.1.2:1080 --route 198.18.1.2:1080
+	assert_output "198.18.1.2:1080: direct: one of the proxies itself"
+}
+
+@test "--route: through which hops, with remote DNS or not" {
+	run "$SOCKSIFY" -p socks5://198.18.1.2:1080 -p http://198.18.3.3:3128 \
+		--route www.example.test:443
+	assert_success
+	assert_line "www.example.test:443: proxy: strict chain, the last hop asked for www.example.test:443, the name resolved by the last hop (remote DNS)"
+	assert_line "  hop 1: socks5://198.18.1.2:1080"
+	assert_line "  hop 2: http://198.18.3.3:3128"
+	run "$SOCKSIFY" -p socks5://198.18.1.2:1080 --route 203.0.113.7:80
+	assert_line "203.0.113.7:80: proxy: strict chain, the last hop asked for 203.0.113.7:80, no name sent (resolved on this host)"
+	run "$SOCKSIFY" -p socks5://198.18.1.2:1080 -d local --route localhost:80
+	assert_output "localhost:80: direct: this host (loopback or unspecified)"
+}
+
+@test "--route: a bad destination, or with a COMMAND or --check: 125" {
+	run "$SOCKSIFY" -p socks5://198.18.1.2:1080 --route nocolon
+	assert_failure 125
+	assert_output --partial "--route=nocolon"
+	run "$SOCKSIFY" --route a.test:1 true
+	assert_failure 125
+	run "$SOCKSIFY" --route a.test:1 --check
+	assert_failure 125
 }
 
 @test "--check through a 2-hop chain reports each hop" {
@@ -666,8 +721,9 @@ while time.time() < end:
 	assert_line --regexp '^  CONNECT +ok +to target.test:80'
 	assert_line --regexp '^  UDP ASSOCIATE +ok'
 	run in_client "$SOCKSIFY" -p "$proxy" --check=target.test:81
-	assert_failure 1
+	assert_failure 2
 	assert_line --regexp '^  CONNECT +FAIL'
+	assert_line --regexp '^  chain +ok'
 	stop_socksifyd
 	assert_no_sanitizer "$SERVER_LOG"
 }

@@ -218,6 +218,42 @@ s.sendto(b"after", dst); print(s.recv(100).decode(), flush=True)
 	refute_output 0
 }
 
+@test "UDP ASSOCIATE names the program socket's own port (DST.PORT), binding it first" {
+	# RFC 1928: DST.PORT is the port the client will send its datagrams from. The
+	# library sends them from the program's socket, so it names that socket's port
+	# (an unbound socket is bound first), never 0. Both a bound and an unbound one.
+	start_socksifyd "$NS_PROXY" "$NETNS_DIR/s5-port.log" --open -l 198.18.1.2:0 -v
+	local port p
+	port=$(socksifyd_port 198.18.1.2)
+	run shim_run SOCKSIFY_PROXY="socks5://198.18.1.2:$port" "$NETNS_PY" -c '
+import socket, sys
+for bind in (False, True):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    if bind:
+        s.bind(("0.0.0.0", 0))
+    s.settimeout(5)
+    s.sendto(b"x" * 16, (sys.argv[1], 7))
+    s.recv(100)
+    print("port=%d" % s.getsockname()[1], flush=True)
+    s.close()
+' "$NS_TARGET_IP"
+	assert_success
+	[ "$(grep -c '^port=' <<<"$output")" -eq 2 ]
+	for p in $(sed -n 's/^port=//p' <<<"$output"); do
+		[ "$p" -gt 0 ]
+		wait_for_line "$NETNS_DIR/s5-port.log" "cmd=udp asked=0\.0\.0\.0:$p " 10
+	done
+	run grep -c 'cmd=udp asked=0\.0\.0\.0:0 ' "$NETNS_DIR/s5-port.log"
+	assert_output 0
+}
+
+@test "a 64 KiB thread stack is enough: getaddrinfo, a tunnelled connect, a proxied sendto" {
+	# Each on a fresh painted stack: the snippet fails when one takes more than 16 KiB
+	# beyond an empty thread (the library's hooks take a few KB).
+	run shim_run "$SNIPPETS/small_stack" "$NS_TARGET_IP" 7 small-stack.test
+	assert_snippet_pass
+}
+
 @test "a direct rule sends the datagram direct (here: unreachable), not through the proxy" {
 	local before
 	before=$(grep -c 'cmd=udp' "$NETNS_DIR/s5.log" || true)

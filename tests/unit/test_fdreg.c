@@ -14,10 +14,11 @@
 
 /* ---- stubs for what fdreg.c uses from the rest of the library ---- */
 __thread int shim_inside;
-static struct real_syms stub_real = { .close = close };
-const struct real_syms *real(void)
+struct real_syms real_table = { .close = close };
+bool real_ready = true;
+const struct real_syms *real_slow(void)
 {
-	return &stub_real;
+	return &real_table;
 }
 void shim_setup_begin(void)
 {
@@ -119,5 +120,32 @@ int main(void)
 	fdreg_set_tunnel(1 << 30, (struct sockaddr *)&dst, sizeof(dst), (struct sockaddr *)&hop,
 			 sizeof(hop));
 	ok(fdreg_kind(1 << 30) == FD_NONE, "a record past the table is ignored, not a crash");
+
+	/* The one record holds the datagram association and the pending handshake too. */
+	static int a1, a2;
+	ok(fdreg_assoc(41) == NULL, "no association before one is attached");
+	ok(fdreg_assoc_attach(41, (struct dg_assoc *)&a1), "an association is attached");
+	ok(!fdreg_assoc_attach(41, (struct dg_assoc *)&a2) &&
+		   fdreg_assoc(41) == (struct dg_assoc *)&a1,
+	   "a second attach loses to the first (a race between two threads)");
+	fdreg_set_dgram(41, true);
+	fdreg_set_tunnel(41, (struct sockaddr *)&dst, sizeof(dst), (struct sockaddr *)&hop,
+			 sizeof(hop));
+	fdreg_clear(41);
+	ok(fdreg_assoc(41) == (struct dg_assoc *)&a1 && fdreg_is_dgram(41),
+	   "recording and clearing a peer keeps the association");
+	fdreg_copy(41, 42);
+	ok(fdreg_assoc(42) == NULL, "a dup copies the peer, not the association");
+	ok(!fdreg_assoc_attach(1 << 30, (struct dg_assoc *)&a2), "no association past the table");
+	ok(fdreg_high_water() > 42, "the high-water mark covers every record");
+
+	void *ctx = NULL;
+	ok(fdreg_pending(43, &ctx) == FD_PENDING_NONE, "nothing pending by default");
+	fdreg_set_pending(43, FD_PENDING_HANDSHAKE, &a2);
+	ok(fdreg_pending(43, &ctx) == FD_PENDING_HANDSHAKE && ctx == &a2,
+	   "a pending handshake and its context are kept");
+	fdreg_set_pending(43, FD_PENDING_NONE, NULL);
+	ok(fdreg_pending(43, NULL) == FD_PENDING_NONE, "and cleared");
+	ok(fdreg_pending(-1, &ctx) == FD_PENDING_NONE, "out of range: nothing pending");
 	return tap_done();
 }
