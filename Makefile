@@ -95,6 +95,8 @@ $(B)/snippets/%: tests/snippets/%.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) -O1 -g $(WARN) -Wno-missing-prototypes -pthread -fPIC $(if $(findstring lib,$*),-shared) -o $@ $< -ldl
 snippets: $(SNIPPET_BIN)
+# The fortified build of async_loop includes its source.
+$(B)/snippets/async_loop_fortify: tests/snippets/async_loop.c
 
 # ASan+UBSan build of the server, the unit tests and the shim, in its own tree. The
 # shim is run under it by tests/run.sh (the snippet suite once more, with

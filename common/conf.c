@@ -373,6 +373,7 @@ void conf_defaults(struct socksify_conf *c)
 	c->dns = DNS_REMOTE;
 	c->udp = UDP_PROXY;
 	c->connect_timeout_ms = CONF_DEFAULT_TIMEOUT_MS;
+	c->pipeline = PIPELINE_AUTO;
 	c->log_level = LOG_WARN;
 	str_copy(c->fake_net4, NT_DEFAULT_NET4, sizeof(c->fake_net4));
 	str_copy(c->fake_net6, NT_DEFAULT_NET6, sizeof(c->fake_net6));
@@ -566,6 +567,7 @@ bool conf_set(struct socksify_conf *c, const char *key, const char *value, const
 	static const char *const chains[] = { "strict", "dynamic", "random", "round_robin", NULL };
 	static const char *const udps[] = { "proxy", "block", "direct", NULL };
 	static const char *const unspecs[] = { "both", "ipv4", "ipv6", NULL };
+	static const char *const pipes[] = { "auto", "on", "off", NULL };
 	const char *expect = NULL;
 	char expect_buf[96];
 	unsigned long n;
@@ -633,6 +635,12 @@ bool conf_set(struct socksify_conf *c, const char *key, const char *value, const
 			return true;
 		}
 		expect = "milliseconds, 1 to 3600000";
+	} else if (strcmp(key, "pipeline") == 0) {
+		if ((i = conf_pick(value, pipes)) >= 0) {
+			c->pipeline = (enum pipeline_mode)i;
+			return true;
+		}
+		expect = "auto, on or off";
 	} else if (strcmp(key, "log") == 0) {
 		if (conf_parse_level(value, &c->log_level))
 			return true;

@@ -42,6 +42,10 @@ enum udp_mode { UDP_PROXY, UDP_BLOCK, UDP_DIRECT };
 /* What an AF_UNSPEC lookup gets with dns=remote: both fakes (as libc answers a
  * dual-stack name), or one family only. */
 enum dns_unspec { DNS_UNSPEC_BOTH, DNS_UNSPEC_IPV4, DNS_UNSPEC_IPV6 };
+
+/* SOCKS5 greeting, authentication and request in one write: auto (where the proxy
+ * has not been seen to stall on it), always, never. */
+enum pipeline_mode { PIPELINE_AUTO, PIPELINE_ON, PIPELINE_OFF };
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
 /* The limits, documented in socksify.conf.example; going past one is an error that
@@ -68,6 +72,7 @@ struct socksify_conf {
 	struct rule block[CONF_MAX_RULES];
 	size_t nblock;
 	unsigned connect_timeout_ms;
+	enum pipeline_mode pipeline;
 	enum log_level log_level;
 	char log_file[CONF_PATH_MAX];
 	/* Remote DNS: the fake ranges and how long an unused fake stays reserved (a table

@@ -226,7 +226,8 @@ static enum dial_state dial_hop_begin(struct dial *d)
 	case PROXY_SOCKS5: {
 		uint8_t methods[2];
 		size_t n = 0;
-		d->pipelined = (d->flags & DIAL_F_PIPELINE) != 0;
+		d->pipelined = (d->flags & DIAL_F_PIPELINE) != 0 && !d->hops[d->hop].nopipe;
+		d->s5_sent_ms = d->s5_method_ms = 0;
 		/* Pipelined, the server must pick the one method whose bytes follow. */
 		if (!px->has_auth || !d->pipelined)
 			methods[n++] = SOCKS5_METHOD_NOAUTH;
@@ -472,6 +473,7 @@ static enum dial_state dial_s5_method(struct dial *d)
 	if (rc != CODEC_DONE)
 		return dial_fail(d, d->hop, ECONNREFUSED, "bad method reply: %s", codec_strerror(rc));
 	d->inlen = 0;
+	d->s5_method_ms = dial_now_ms(d->io);
 	if (d->method == SOCKS5_METHOD_NONE_ACCEPTABLE)
 		return dial_fail(d, d->hop, EACCES, "no acceptable authentication method%s",
 				 px->has_auth ? "" : " (the proxy wants a username)");
@@ -616,6 +618,7 @@ void dial_init(struct dial *d, int fd, const struct dial_hop *hops, size_t nhops
 	d->outlen = d->outoff = d->inlen = 0;
 	d->pipelined = false;
 	d->tcp_pending = false;
+	d->s5_sent_ms = d->s5_method_ms = 0;
 	d->method = 0;
 	d->reply = 0;
 	d->http_status = 0;
@@ -660,6 +663,8 @@ enum dial_state dial_step(struct dial *d)
 			};
 			if (!dial_flush(d, &st))
 				return st;
+			if (d->state == S5_SEND_GREETING)
+				d->s5_sent_ms = dial_now_ms(d->io);
 			/* The answer to what just left cannot be here yet: wait for it
 			 * rather than spend a recv() on EAGAIN. */
 			dial_set_state(d, next[d->state]);
@@ -724,6 +729,23 @@ short dial_events(const struct dial *d)
 	return 0;
 }
 
+uint64_t dial_pipeline_stall(const struct dial *d)
+{
+	if (!d->pipelined || d->hops[d->hop].nostall || d->s5_method_ms == 0 || d->inlen != 0 ||
+	    (d->state != S5_RECV_AUTH && d->state != S5_RECV_REPLY))
+		return 0;
+	uint64_t rtt = d->s5_method_ms - d->s5_sent_ms, wait = 2 * rtt + 300;
+	return d->s5_method_ms + (wait < 600 ? 600 : wait);
+}
+
+void dial_timeout(struct dial *d)
+{
+	if (d->tcp_pending)
+		dial_fail(d, 0, ETIMEDOUT, "connect: timed out");
+	else
+		dial_fail(d, d->hop, ETIMEDOUT, "timed out in %s", dial_state_name(d->state));
+}
+
 int dial_run(struct dial *d, uint64_t deadline_ms)
 {
 	for (;;) {
@@ -737,10 +759,7 @@ int dial_run(struct dial *d, uint64_t deadline_ms)
 		if (d->tcp_pending && d->connect_deadline_ms != 0 && d->connect_deadline_ms < until)
 			until = d->connect_deadline_ms;
 		if (now >= until) {
-			if (d->tcp_pending)
-				dial_fail(d, 0, ETIMEDOUT, "connect: timed out");
-			else
-				dial_fail(d, d->hop, ETIMEDOUT, "timed out in %s", dial_state_name(st));
+			dial_timeout(d);
 			return -1;
 		}
 		uint64_t left = until - now;

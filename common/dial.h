@@ -71,6 +71,11 @@ struct dial_hop {
 	 * socket's family (an IPv4 proxy as ::ffff:a.b.c.d for an AF_INET6 socket). */
 	struct sockaddr_storage sa;
 	socklen_t salen;
+	/* This hop is known (or suspected) to stall on a pipelined handshake: ask step
+	 * by step even with DIAL_F_PIPELINE. */
+	bool nopipe;
+	/* This hop is known to be slow to answer, not to stall: no stall check. */
+	bool nostall;
 };
 
 #define DIAL_MAX_HOPS CONF_MAX_PROXIES
@@ -104,6 +109,11 @@ struct dial {
 	 * at once and confirms it (EAGAIN: wait for writability; an error: how the
 	 * connect failed), which spares a poll and an SO_ERROR query per connect. */
 	bool tcp_pending;
+
+	/* The SOCKS5 hop now running: when its greeting (pipelined or not) went out
+	 * and when the method reply came (io->now_ms clock; 0: not yet), for telling a
+	 * stall from a slow proxy (dial_pipeline_stall). */
+	uint64_t s5_sent_ms, s5_method_ms;
 
 	/* What the hops answered, for --check and for the later UDP path. */
 	uint8_t method;               /* last SOCKS5 method selected */
@@ -141,6 +151,17 @@ short dial_events(const struct dial *d);
  * io->now_ms clock) passes (then err ETIMEDOUT naming the state it was stuck in).
  * Returns 0 on DONE, else -1 with d->err set (errno is not touched). */
 int dial_run(struct dial *d, uint64_t deadline_ms);
+
+/* A proxy that does not take pipelining (microsocks) answers the greeting and then
+ * waits for the request it already swallowed. While a pipelined hop has its method
+ * reply but nothing after it, this is the time past which that is suspected:
+ * twice the greeting's round trip plus 300 ms, 600 ms at least, after the method
+ * reply. 0 when no stall is possible now (or the hop is marked nostall). */
+uint64_t dial_pipeline_stall(const struct dial *d);
+
+/* Fails the dial with ETIMEDOUT, naming the state it was stuck in (a first hop that
+ * never answered the SYN: "connect: timed out"). For drivers with their own clock. */
+void dial_timeout(struct dial *d);
 
 /* The monotonic clock dial uses by default, for computing deadlines. */
 uint64_t dial_now_ms(const struct dial_io *io);

@@ -224,12 +224,6 @@ static void chain_disconnect(int fd)
 	real()->connect(fd, &sa, sizeof(sa));
 }
 
-struct chain_try {
-	struct dial_hop hops[DIAL_MAX_HOPS];
-	size_t idx[DIAL_MAX_HOPS]; /* which proxy each hop is */
-	size_t n;
-};
-
 /* Fills t with the first `want` live proxies of order[] (common/hops.c names each
  * hop); a hop that cannot be built (hop 0 not in this socket's family, a name that
  * does not resolve) is marked dead. Returns the errno if the chain cannot be built,
@@ -262,6 +256,9 @@ static int chain_build(const struct socksify_conf *c, const size_t *order, size_
 				return err;
 			continue;
 		}
+		/* What pipeline.c knows of this proxy's pipelining (pipeline = auto). */
+		t->hops[t->n].nopipe = pipeline_refused(c, &c->proxies[i]);
+		t->hops[t->n].nostall = pipeline_slow(c, &c->proxies[i]);
 		t->idx[t->n++] = i;
 	}
 	if (t->n == 0 || (c->chain != CHAIN_DYNAMIC && t->n < want))
@@ -285,63 +282,190 @@ static uint64_t chain_hop0_deadline(const struct socksify_conf *c, uint64_t dead
 	return now + (deadline - now) / 2;
 }
 
-int chain_connect(int fd, int family, const struct socks_addr *dst,
-		  struct sockaddr_storage *via, socklen_t *vialen)
+/* After a failed attempt: true when another may be made (its dead hop marked). */
+static bool chain_job_next(struct chain_job *j)
+{
+	const struct socksify_conf *c = j->conf;
+
+	j->err = j->d.err;
+	str_copy(j->msg, j->d.msg, sizeof(j->msg));
+	chain_disconnect(j->fd);
+	/* Strict never fails over; a failing destination is not the chain's fault;
+	 * past the deadline there is nothing left to try with. */
+	if (c->chain == CHAIN_STRICT || j->d.fail_hop >= j->t.n ||
+	    dial_now_ms(&chain_io) >= j->deadline || ++j->attempt >= c->nproxies)
+		return false;
+	LOG_INFO("skipping a dead hop: %s", j->d.msg);
+	j->dead[j->t.idx[j->d.fail_hop]] = true;
+	return true;
+}
+
+/* Starts attempts until one is under way (or done), or none is left to make. */
+static enum dial_state chain_job_attempt(struct chain_job *j)
+{
+	const struct socksify_conf *c = j->conf;
+
+	for (;;) {
+		int berr = chain_build(c, j->order, j->want, j->dead, j->fd, j->family, &j->t, j->msg,
+				       sizeof(j->msg));
+		if (berr != 0) {
+			if (berr > 0)
+				j->err = berr;
+			if (j->msg[0] == '\0')
+				str_copy(j->msg, "no live proxy left in the chain", sizeof(j->msg));
+			j->d.state = DIAL_FAILED;
+			return DIAL_FAILED;
+		}
+		dial_init(&j->d, j->fd, j->t.hops, j->t.n, &j->dst, SOCKS_CMD_CONNECT, &chain_io,
+			  j->dial_flags);
+		if (c->chain != CHAIN_STRICT)
+			j->d.connect_deadline_ms = chain_hop0_deadline(c, j->deadline, j->dead,
+								       j->t.idx[0]);
+		if (dial_step(&j->d) != DIAL_FAILED)
+			return j->d.state;
+		if (!chain_job_next(j))
+			return DIAL_FAILED;
+	}
+}
+
+/* The end of a step: a failure is logged once, with the last hop's reason. */
+static enum dial_state chain_job_end(struct chain_job *j, enum dial_state st)
+{
+	char dstr[ADDR_STR_MAX];
+
+	if (st == DIAL_FAILED)
+		LOG_WARN("connect to %s failed: %s", addr_str(&j->dst, dstr, sizeof(dstr)), j->msg);
+	return st;
+}
+
+enum dial_state chain_job_start(struct chain_job *j, int fd, int family,
+				const struct socks_addr *dst, unsigned dial_flags)
 {
 	const struct socksify_conf *c = shim_conf();
-	size_t order[CONF_MAX_PROXIES];
-	bool dead[CONF_MAX_PROXIES] = { false };
 	char dstr[ADDR_STR_MAX];
-	char msg[DIAL_MSG_MAX] = "";
-	/* The hops and the dial (some 18 KB) on the heap: the program's thread may have
-	 * a small stack. */
-	struct chain_work {
-		struct chain_try t;
-		struct dial d;
-	} *w;
-	int err = ECONNREFUSED;
 
+	memset(j->dead, 0, sizeof(j->dead));
+	j->fd = fd;
+	j->family = family;
+	j->dst = *dst;
+	j->attempt = 0;
+	j->suspect = 0;
+	j->msg[0] = '\0';
+	j->err = ECONNREFUSED;
+	j->conf = c;
+	j->dial_flags = dial_flags;
+	j->d.state = DIAL_FAILED;
 	if (c == NULL) {
 		LOG_WARN("connect to %s refused: the socksify configuration is invalid",
 			 addr_str(dst, dstr, sizeof(dstr)));
-		return ECONNREFUSED;
+		return DIAL_FAILED;
 	}
-	w = malloc(sizeof(*w));
-	if (w == NULL)
-		return ENOBUFS;
-	size_t want = chain_order(c, order);
-	uint64_t deadline = dial_now_ms(&chain_io) + c->connect_timeout_ms;
+	j->want = chain_order(c, j->order);
+	j->deadline = dial_now_ms(&chain_io) + c->connect_timeout_ms;
+	return chain_job_end(j, chain_job_attempt(j));
+}
 
-	for (size_t attempt = 0; attempt < c->nproxies; attempt++) {
-		int berr = chain_build(c, order, want, dead, fd, family, &w->t, msg, sizeof(msg));
-		if (berr != 0) {
-			if (berr > 0)
-				err = berr;
-			if (msg[0] == '\0')
-				str_copy(msg, "no live proxy left in the chain", sizeof(msg));
-			break;
-		}
-		dial_init(&w->d, fd, w->t.hops, w->t.n, dst, SOCKS_CMD_CONNECT, &chain_io, 0);
-		if (c->chain != CHAIN_STRICT)
-			w->d.connect_deadline_ms = chain_hop0_deadline(c, deadline, dead, w->t.idx[0]);
-		if (dial_run(&w->d, deadline) == 0) {
-			memcpy(via, &w->t.hops[0].sa, w->t.hops[0].salen);
-			*vialen = w->t.hops[0].salen;
-			free(w);
-			return 0;
-		}
-		err = w->d.err;
-		str_copy(msg, w->d.msg, sizeof(msg));
-		chain_disconnect(fd);
-		/* Strict never fails over; a failing destination is not the chain's fault;
-		 * past the deadline there is nothing left to try with. */
-		if (c->chain == CHAIN_STRICT || w->d.fail_hop >= w->t.n ||
-		    dial_now_ms(&chain_io) >= deadline)
-			break;
-		LOG_INFO("skipping a dead hop: %s", w->d.msg);
-		dead[w->t.idx[w->d.fail_hop]] = true;
+/* The suspect hop's step-by-step answer is in (this step took it from waiting for
+ * the method or the reply past its reply): quick means the pipelined try stalled. */
+static void chain_job_verdict(struct chain_job *j, size_t hop, enum dial_state before,
+			      uint64_t method_ms)
+{
+	if (j->suspect != hop + 1 || (before != S5_RECV_METHOD && before != S5_RECV_REPLY) ||
+	    (j->d.hop == hop && j->d.state != DIAL_DONE))
+		return;
+	uint64_t now = dial_now_ms(&chain_io);
+	uint64_t took = before == S5_RECV_REPLY && method_ms != 0 ? now - method_ms : 0;
+	pipeline_verdict(j->conf, j->t.hops[hop].proxy, hop + 1, took < 600);
+	j->suspect = 0;
+}
+
+enum dial_state chain_job_step(struct chain_job *j)
+{
+	size_t hop = j->d.hop;
+	enum dial_state before = j->d.state;
+	uint64_t method_ms = j->d.s5_method_ms;
+
+	if (j->d.state == DIAL_DONE || j->d.state == DIAL_FAILED)
+		return j->d.state;
+	if (dial_step(&j->d) != DIAL_FAILED) {
+		if (j->suspect != 0)
+			chain_job_verdict(j, hop, before, method_ms);
+		return j->d.state;
 	}
-	free(w);
-	LOG_WARN("connect to %s failed: %s", addr_str(dst, dstr, sizeof(dstr)), msg);
+	return chain_job_end(j, chain_job_next(j) ? chain_job_attempt(j) : DIAL_FAILED);
+}
+
+enum dial_state chain_job_tick(struct chain_job *j, uint64_t now)
+{
+	if (j->d.state == DIAL_DONE || j->d.state == DIAL_FAILED || now < chain_job_wake(j))
+		return j->d.state;
+	uint64_t stall = dial_pipeline_stall(&j->d);
+	if (stall != 0 && now >= stall && now < j->deadline) {
+		/* This hop may have swallowed the pipelined request: ask it again step by
+		 * step on a fresh connection (the same hops, no attempt spent); how fast
+		 * that answer comes tells a stall from a slow proxy (chain_job_step). */
+		pipeline_suspect(j->conf, j->d.hops[j->d.hop].proxy, j->d.hop + 1);
+		j->suspect = j->d.hop + 1;
+		chain_disconnect(j->fd);
+		return chain_job_end(j, chain_job_attempt(j));
+	}
+	/* Past the whole deadline, or a black-holed first hop whose share of it ran
+	 * out (then on to the next proxy while time is left). */
+	dial_timeout(&j->d);
+	return chain_job_end(j, chain_job_next(j) ? chain_job_attempt(j) : DIAL_FAILED);
+}
+
+uint64_t chain_job_wake(const struct chain_job *j)
+{
+	uint64_t stall = dial_pipeline_stall(&j->d);
+
+	if (stall != 0 && stall < j->deadline)
+		return stall;
+	if (j->d.tcp_pending && j->d.connect_deadline_ms != 0 &&
+	    j->d.connect_deadline_ms < j->deadline)
+		return j->d.connect_deadline_ms;
+	return j->deadline;
+}
+
+socklen_t chain_job_via(const struct chain_job *j, struct sockaddr_storage *via)
+{
+	memcpy(via, &j->t.hops[0].sa, j->t.hops[0].salen);
+	return j->t.hops[0].salen;
+}
+
+int chain_connect(int fd, int family, const struct socks_addr *dst,
+		  struct sockaddr_storage *via, socklen_t *vialen, unsigned dial_flags)
+{
+	/* The job (some 18 KB) on the heap: the program's thread may have a small stack. */
+	struct chain_job *j = malloc(sizeof(*j));
+	int err = 0;
+
+	if (j == NULL)
+		return ENOBUFS;
+	enum dial_state st = chain_job_start(j, fd, family, dst, dial_flags);
+	while (st != DIAL_DONE && st != DIAL_FAILED) {
+		uint64_t now = dial_now_ms(&chain_io), until = chain_job_wake(j);
+		if (now >= until) {
+			st = chain_job_tick(j, now);
+			continue;
+		}
+		uint64_t left = until - now;
+		int r = chain_wait(NULL, fd, dial_events(&j->d),
+				   left > 0x7fffffff ? 0x7fffffff : (int)left);
+		if (r < 0 && errno != EINTR) {
+			j->err = errno;
+			snprintf(j->msg, sizeof(j->msg), "poll: %s", strerror(j->err));
+			chain_disconnect(fd);
+			st = chain_job_end(j, DIAL_FAILED);
+			break;
+		}
+		/* POLLERR/POLLHUP surface through the next send/recv. */
+		st = chain_job_step(j);
+	}
+	if (st == DIAL_DONE)
+		*vialen = chain_job_via(j, via);
+	else
+		err = j->err;
+	free(j);
 	return err;
 }

@@ -3,10 +3,13 @@
  * IPv4/IPv6 is tunnelled; everything else reaches libc after one look at the
  * address family (and, for inet addresses, the socket type). */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "addr.h"
+#include "async.h"
 #include "conf.h"
 #include "datagram.h"
 #include "fakedns.h"
@@ -18,6 +21,7 @@ enum connect_policy {
 	CONNECT_TUNNEL,  /* through the chain, on this very fd */
 	CONNECT_REFUSE,  /* fail with *err, nothing sent anywhere */
 	CONNECT_DATAGRAM, /* a UDP socket: the datagram family decides (dgram_assoc.c) */
+	CONNECT_ALREADY, /* an asynchronous handshake is under way on this fd (async.c) */
 };
 
 /* What the socket is: PASS for anything but an inet stream socket of sa's family (or
@@ -77,6 +81,11 @@ static enum connect_policy connect_classify(int fd, const struct sockaddr *sa, s
 		return CONNECT_PASS;
 	if (!addr_from_sockaddr(&dst, sa, len))
 		return CONNECT_PASS;
+	if (fdreg_kind(fd) == FD_CONNECTING) {
+		bool pending;
+		if (async_connect_again(fd, &pending) != 0 && pending)
+			return CONNECT_ALREADY;
+	}
 	p = connect_socket(fd, sa, &dst, family);
 	if (p != CONNECT_TUNNEL)
 		return p;
@@ -99,9 +108,27 @@ static int connect_tunnel(int fd, const struct sockaddr *sa, socklen_t len, int 
 	struct sockaddr_storage via;
 	socklen_t vialen = 0;
 	int err, saved = errno;
+	int fl = fcntl(fd, F_GETFL);
+	struct timeval snd = { 0, 0 };
+	socklen_t sl = sizeof(snd);
+	bool taken;
 
+	if (fl >= 0 && (fl & O_NONBLOCK)) {
+		/* The program's own event loop waits for the tunnel (async.c). */
+		int rc = async_connect(fd, sa, len, family, dst, &taken);
+		if (taken)
+			return rc;
+	} else if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &snd, &sl) == 0 &&
+		   (snd.tv_sec > 0 || snd.tv_usec > 0)) {
+		/* A send timeout bounds a blocking connect, as the kernel's would. */
+		uint64_t ms = (uint64_t)snd.tv_sec * 1000 + ((uint64_t)snd.tv_usec + 999) / 1000;
+		int rc = async_connect_timed(fd, sa, len, family, dst,
+					     ms > 3600000 ? 3600000 : (unsigned)ms, &taken);
+		if (taken)
+			return rc;
+	}
 	shim_inside++;
-	err = chain_connect(fd, family, dst, &via, &vialen);
+	err = chain_connect(fd, family, dst, &via, &vialen, shim_dial_flags());
 	shim_inside--;
 	if (err != 0) {
 		errno = err;
@@ -139,6 +166,9 @@ int shim_connect(int fd, const struct sockaddr *sa, socklen_t len)
 		return connect_tunnel(fd, sa, len, family, &r.dst);
 	case CONNECT_REFUSE:
 		return connect_refuse(&r.dst, r.reason, r.err);
+	case CONNECT_ALREADY:
+		errno = EALREADY;
+		return -1;
 	case CONNECT_PASS:
 		break;
 	}

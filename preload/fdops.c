@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "async.h"
 #include "datagram.h"
 #include "shim.h"
 
@@ -66,10 +67,16 @@ SHIM_EXPORT int close(int fd)
 			shim_lost_internal(fd);
 		break;
 	case FD_TUNNEL:
-	case FD_CONNECTING:
 		/* Forget before closing: once closed the number may be reused at once. */
 		if (!fdops_vforked())
 			fdreg_clear(fd);
+		break;
+	case FD_CONNECTING:
+		/* The handshake's record goes (and the helper stops watching), then the kind. */
+		if (!fdops_vforked()) {
+			async_forget(fd);
+			fdreg_clear(fd);
+		}
 		break;
 	case FD_NONE:
 		break;
@@ -86,6 +93,7 @@ static int fdops_close_range(unsigned int first, unsigned int last, int flags)
 	int rc = 0;
 
 	if (!(flags & CLOSE_RANGE_CLOEXEC) && !fdops_vforked()) {
+		async_forget_range(first, last);
 		fdreg_clear_range(first, last);
 		dgram_forget_range(first, last);
 	}
@@ -159,6 +167,8 @@ static int fdops_dup_onto(int oldfd, int newfd, int flags, bool three)
 	}
 	if (fdops_vforked()) /* its own fd table; the registries are the parent's */
 		return three ? real()->dup3(oldfd, newfd, flags) : real()->dup2(oldfd, newfd);
+	if (oldfd != newfd && fdreg_kind(newfd) == FD_CONNECTING)
+		async_forget(newfd);
 	if (oldfd != newfd && fdreg_kind(newfd) == FD_INTERNAL) {
 		if (fdreg_internal_valid(newfd))
 			shim_relocate_log(newfd);
@@ -189,6 +199,11 @@ SHIM_EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 	socklen_t kl = sizeof(k), plen, cap;
 	const struct sockaddr *kp = sa;
 
+	if (fdreg_kind(fd) == FD_CONNECTING) {
+		/* Connecting, as far as the program knows (the kernel would name the proxy). */
+		errno = ENOTCONN;
+		return -1;
+	}
 	if (fdreg_kind(fd) != FD_TUNNEL || len == NULL)
 		return real()->getpeername(fd, sa, len);
 	/* The kernel's answer first, into the caller's buffer: errors (ENOTCONN for a

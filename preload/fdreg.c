@@ -293,6 +293,14 @@ void fdreg_set_internal(int fd)
 	}
 }
 
+void fdreg_set_connecting(int fd)
+{
+	_Atomic uint8_t *k = fdreg_table();
+
+	if (k != NULL && fd >= 0 && (size_t)fd < fdreg_size)
+		fdreg_mark(k, fd, FD_CONNECTING);
+}
+
 bool fdreg_internal_valid(int fd)
 {
 	return fdreg_kind(fd) == FD_INTERNAL && fdreg_ino(fd) == fdreg_peers[fd].ino;

@@ -107,6 +107,15 @@ static void real_resolve(void)
 	REAL(recvfrom_chk, "__recvfrom_chk");
 	REAL(read_chk, "__read_chk");
 	REAL(syscall, "syscall");
+	REAL(ppoll, "ppoll");
+	REAL(select, "select");
+	REAL(pselect, "pselect");
+	REAL(epoll_create, "epoll_create");
+	REAL(epoll_create1, "epoll_create1");
+	REAL(epoll_ctl, "epoll_ctl");
+	REAL(getsockopt, "getsockopt");
+	REAL(poll_chk, "__poll_chk");
+	REAL(ppoll_chk, "__ppoll_chk");
 	if (t->close_range == NULL)
 		t->close_range = real_enosys_close_range;
 	if (t->sendto == NULL)

@@ -6,10 +6,13 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <signal.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
 #include "conf.h"
+#include "dial.h"
 #include "route.h"
 #include "socks.h"
 
@@ -17,6 +20,7 @@
 #define SHIM_HIDDEN __attribute__((visibility("hidden")))
 
 struct addrinfo;
+struct epoll_event;
 struct gaicb;
 struct hostent;
 struct iovec;
@@ -76,6 +80,19 @@ struct real_syms {
 	int (*res_querydomain)(const char *, const char *, int, int, unsigned char *, int);
 	int (*res_send)(const unsigned char *, int, unsigned char *, int);
 	int (*getaddrinfo_a)(int, struct gaicb **, int, struct sigevent *);
+	/* the readiness calls (readiness.c) */
+	int (*ppoll)(struct pollfd *, unsigned long, const struct timespec *, const sigset_t *);
+	int (*select)(int, fd_set *, fd_set *, fd_set *, struct timeval *);
+	int (*pselect)(int, fd_set *, fd_set *, fd_set *, const struct timespec *,
+		       const sigset_t *);
+	int (*epoll_create)(int);
+	int (*epoll_create1)(int);
+	int (*epoll_ctl)(int, int, int, struct epoll_event *);
+	int (*getsockopt)(int, int, int, void *, socklen_t *);
+	/* _FORTIFY_SOURCE's poll and ppoll (glibc calls its own poll past ours) */
+	int (*poll_chk)(struct pollfd *, unsigned long, int, size_t);
+	int (*ppoll_chk)(struct pollfd *, unsigned long, const struct timespec *,
+			 const sigset_t *, size_t);
 };
 /* The table and its "resolved" flag, read directly by real() so that the hot hooks
  * (read, write) pay one load, not a call, once the constructor has run. */
@@ -166,6 +183,7 @@ void fdreg_clear(int fd);
 /* dup2/dup3: new now refers to the same connection as old. */
 void fdreg_copy(int oldfd, int newfd);
 void fdreg_set_internal(int fd);
+void fdreg_set_connecting(int fd);
 /* Still the same open file we registered (not closed and reused behind our back). */
 bool fdreg_internal_valid(int fd);
 /* Forgets every tunnelled fd in [first, last] (close_range). */
@@ -183,9 +201,43 @@ struct dial_io;
 extern const struct dial_io chain_io;
 /* Runs the chain on fd (a TCP socket of family `family`) to dst. Returns 0 with via
  * set to the first hop's address, or an errno, having logged one warn line naming
- * the hop and the reason. */
+ * the hop and the reason. dial_flags: DIAL_F_PIPELINE or 0. */
 int chain_connect(int fd, int family, const struct socks_addr *dst,
-		  struct sockaddr_storage *via, socklen_t *vialen);
+		  struct sockaddr_storage *via, socklen_t *vialen, unsigned dial_flags);
+
+/* The same, as a job that never blocks (the asynchronous connect drives it from
+ * readiness events): the hops of the current attempt, the dial running them, and
+ * what is needed to fail over to the next proxy. Big (~18 KB): heap or a big stack. */
+struct chain_try {
+	struct dial_hop hops[DIAL_MAX_HOPS];
+	size_t idx[DIAL_MAX_HOPS]; /* which proxy each hop is */
+	size_t n;
+};
+struct chain_job {
+	const struct socksify_conf *conf;
+	int fd, family;
+	struct socks_addr dst;
+	unsigned dial_flags;
+	size_t order[CONF_MAX_PROXIES];
+	bool dead[CONF_MAX_PROXIES];
+	size_t want, attempt;
+	uint64_t deadline; /* on dial_now_ms()'s clock */
+	struct chain_try t;
+	struct dial d;
+	size_t suspect;    /* hop number (1-based) retried step by step after a stall; 0 */
+	int err;           /* the errno connect() reports, once FAILED */
+	char msg[DIAL_MSG_MAX];
+};
+/* Each returns DIAL_DONE, DIAL_FAILED (err set, one warn line logged) or the state
+ * the dial waits in: then wait for dial_events(&j->d) on fd, or until
+ * chain_job_wake(), and call chain_job_step / chain_job_tick. */
+enum dial_state chain_job_start(struct chain_job *j, int fd, int family,
+				const struct socks_addr *dst, unsigned dial_flags);
+enum dial_state chain_job_step(struct chain_job *j);
+enum dial_state chain_job_tick(struct chain_job *j, uint64_t now_ms);
+uint64_t chain_job_wake(const struct chain_job *j);
+/* The first hop's address (what the kernel's getpeername shows); returns its length. */
+socklen_t chain_job_via(const struct chain_job *j, struct sockaddr_storage *via);
 /* The resolver for common/hops.c: libc's getaddrinfo past our hooks, cached per
  * proxy (a proxy is never the program's destination, so this leaks no names). */
 struct hops_resolver;
@@ -209,5 +261,20 @@ void shim_route(const struct socks_addr *dst, enum route_proto proto, struct rou
 void shim_route_note(const char *node, const struct addrinfo *res);
 /* The name (with dst's port) the program resolved here to dst's address, if any. */
 bool localnames_find(const struct socks_addr *dst, struct socks_addr *name);
+
+/* ---- pipeline.c: which proxies take a pipelined SOCKS5 handshake ---- */
+/* DIAL_F_PIPELINE unless the configuration says pipeline = off. */
+unsigned shim_dial_flags(void);
+/* With pipeline = auto: true when p was seen to stall on pipelining (by any of the
+ * user's processes, within a day), or is suspected of it in this process. */
+bool pipeline_refused(const struct socksify_conf *c, const struct proxy *p);
+/* True when p turned out slow rather than stalling: no stall check for it. */
+bool pipeline_slow(const struct socksify_conf *c, const struct proxy *p);
+/* p (hop number `hop`) gave no reply to a pipelined request in time: suspected. */
+void pipeline_suspect(const struct socksify_conf *c, const struct proxy *p, size_t hop);
+/* The step-by-step retry's answer to a suspect: quick (stalled: remembered in the
+ * user's file, logged once) or as slow (a slow proxy: pipelining kept). */
+void pipeline_verdict(const struct socksify_conf *c, const struct proxy *p, size_t hop,
+		      bool stalled);
 
 #endif

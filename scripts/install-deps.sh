@@ -26,12 +26,15 @@ TEST_PKGS+=(strace util-linux)
 # The supervisor suite (70-supervisor): Go programs built by the suite, static busybox,
 # an io_uring client.
 SUPERVISOR_PKGS=(golang-go busybox-static liburing-dev)
+# The asynchronous-connect suite (80-async): nginx proxy_pass to an upstream through the
+# shim (edge-triggered epoll, registered before connect).
+ASYNC_PKGS=(nginx-light)
 # Browsers for the DNS-leak suite (50-dns-browsers, headless).
 BROWSER_PKGS=(chromium firefox-esr)
 # Benchmarks (scripts/bench).
 BENCH_PKGS=(hyperfine time)
-PKGS=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${SUPERVISOR_PKGS[@]}" "${BROWSER_PKGS[@]}"
-	"${BENCH_PKGS[@]}")
+PKGS=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${SUPERVISOR_PKGS[@]}" "${ASYNC_PKGS[@]}"
+	"${BROWSER_PKGS[@]}" "${BENCH_PKGS[@]}")
 
 # missing_pkgs: every package in PKGS that dpkg does not list as installed ("ii").
 missing_pkgs() {

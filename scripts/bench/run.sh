@@ -12,10 +12,11 @@
 #                      auto: only when the 1-minute load average is below 0.7)
 #   BENCH_SHIM=0       skip the client (shim) part (it needs root for namespaces)
 #   SHIM_SERVER=name   socksifyd | microsocks for the shim part (default: socksifyd if it runs)
-#   BENCH_PARTS="servers shim udp workers supervise system"   which parts to run (all
+#   BENCH_PARTS="servers shim udp workers supervise system async"   which parts to run (all
 #                      by default; udp = udp.sh; workers = socksifyd -w 1 vs -w 2 vs
 #                      microsocks, issue 14; supervise = supervise.sh, issue 13;
-#                      system = system.sh, start-up under /etc/ld.so.preload)
+#                      system = system.sh, start-up under /etc/ld.so.preload;
+#                      async = async.sh: the asynchronous connect through a far proxy)
 #   BENCH_SOCKSIFYD_BEFORE=path   a one-thread socksifyd (e.g. main's build before issue
 #                      14) for the workers part's "bulk CPU unchanged" row
 #   BENCH_MAX_SESSIONS=N   the session-limit test's ceiling (full 10000, quick 0 = skip)
@@ -1099,16 +1100,32 @@ system_tables() {
 	echo
 }
 
-PARTS=${BENCH_PARTS:-servers shim udp workers supervise system}
+# The asynchronous connect (issue 11) has its own script too, carried in the same way.
+async_part() {
+	ASYNC_NOTE=""
+	if over_time; then ASYNC_NOTE="skipped: the run's time budget (BENCH_MAX_SECONDS) was spent"; return; fi
+	log "part 4: asynchronous connect (scripts/bench/async.sh)"
+	timeout 600 bash "$HERE/async.sh" "$BUILD" >"$WORK/async.out" 2>>"$WORK/async.err" ||
+		ASYNC_NOTE="async.sh ended with status $? (its stderr: $(tail -c 300 "$WORK/async.err" | tr '\n' ' '))"
+}
+
+async_tables() {
+	[[ -n ${ASYNC_NOTE:-} ]] && { echo "### Asynchronous connect (issue 11)"; echo; echo "$ASYNC_NOTE"; echo; }
+	[[ -s $WORK/async.out ]] && cat "$WORK/async.out"
+}
+
+PARTS=${BENCH_PARTS:-servers shim udp workers supervise system async}
 WORKERS_NOTE="skipped: not in BENCH_PARTS"
 SV_NOTE="skipped: not in BENCH_PARTS"
 UDP_NOTE="skipped: not in BENCH_PARTS"
+ASYNC_NOTE="skipped: not in BENCH_PARTS"
 [[ $PARTS == *servers* ]] && server_part
 [[ $PARTS == *shim* ]] && shim_part
 [[ $PARTS == *udp* ]] && udp_part
 [[ $PARTS == *workers* ]] && { WORKERS_NOTE=""; workers_part; }
 [[ $PARTS == *supervise* ]] && sv_part
 [[ $PARTS == *system* ]] && system_part
+[[ $PARTS == *async* ]] && async_part
 {
 	header
 	targets_table
@@ -1118,6 +1135,7 @@ UDP_NOTE="skipped: not in BENCH_PARTS"
 	workers_tables
 	sv_tables
 	system_tables
+	async_tables
 	echo "_total run time: $((SECONDS - BENCH_START)) s_"
 	if [[ -s $WORK/errors ]]; then
 		echo

@@ -77,15 +77,7 @@ red_share() {
 @test "Firefox ESR, headless: a screenshot of a page on target.test, by name" {
 	require_cmd firefox-esr
 	local png=$NETNS_DIR/firefox.png prof=$NETNS_DIR/ffprofile
-	mkdir -p "$prof"
-	# Quiet the background services so the run is short; none of them may leak anyway.
-	cat >"$prof/user.js" <<-'JS'
-		user_pref("browser.shell.checkDefaultBrowser", false);
-		user_pref("datareporting.policy.dataSubmissionEnabled", false);
-		user_pref("toolkit.telemetry.reportingpolicy.firstRun", false);
-		user_pref("app.update.auto", false);
-		user_pref("browser.startup.homepage_override.mstone", "ignore");
-	JS
+	shim_firefox_profile "$prof"
 	# debug: the resolver says which res_* queries it refused.
 	run shim_run SOCKSIFY_LOG=debug HOME="$NETNS_DIR/home" MOZ_HEADLESS=1 timeout 120 \
 		firefox-esr --headless --no-remote --profile "$prof" --window-size 800,600 \

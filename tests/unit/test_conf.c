@@ -207,6 +207,7 @@ static void test_set(void)
 		{ "connect_timeout", "5s", "for connect_timeout" },
 		{ "connect_timeout", "-1", "for connect_timeout" },
 		{ "log", "verbose", "for log" },
+		{ "pipeline", "yes", "bad value 'yes' for pipeline (expected auto, on or off)" },
 		{ "direct", "10.0.0.0/33", "bad direct rule" },
 		{ "block", ":0", "bad block rule" },
 		{ "proxy", "socks5://bob:" PW "@h:0", "invalid proxy URL" },
@@ -232,6 +233,11 @@ static void test_set(void)
 	ok(conf_set(&c, "udp", "block", "f:1", err, sizeof(err)) && c.udp == UDP_BLOCK, "udp");
 	ok(conf_set(&c, "connect_timeout", "250", "f:1", err, sizeof(err)) &&
 	   c.connect_timeout_ms == 250, "connect_timeout");
+	ok(c.pipeline == PIPELINE_AUTO, "pipeline defaults to auto");
+	ok(conf_set(&c, "pipeline", "off", "f:1", err, sizeof(err)) && c.pipeline == PIPELINE_OFF,
+	   "pipeline off");
+	ok(conf_set(&c, "pipeline", "On", "f:1", err, sizeof(err)) && c.pipeline == PIPELINE_ON,
+	   "pipeline on, case-insensitive");
 	ok(conf_set(&c, "log", "debug", "f:1", err, sizeof(err)) && c.log_level == LOG_DEBUG, "log");
 	ok(conf_set(&c, "log_file", "/tmp/x.log", "f:1", err, sizeof(err)) &&
 	   strcmp(c.log_file, "/tmp/x.log") == 0, "log_file");

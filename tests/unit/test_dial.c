@@ -306,6 +306,51 @@ static void test_s5_pipeline(void)
 	       "pipelined: a server choosing no-auth after our auth bytes is refused");
 }
 
+/* microsocks: answers the pipelined greeting, then waits for a request it swallowed. */
+static void test_s5_pipeline_stall(void)
+{
+	struct socks_addr dst = dst4();
+	struct dial d;
+
+	fake_reset();
+	F.connect_err = 0;
+	F.now = 1000;
+	hop_set(0, "socks5://198.18.1.2:1080");
+	dial_init(&d, 7, H, 1, &dst, SOCKS_CMD_CONNECT, &fake_io, DIAL_F_PIPELINE);
+	is_int(dial_step(&d), S5_RECV_METHOD, "pipelined: all sent, waiting for the method");
+	is_int((int)dial_pipeline_stall(&d), 0, "no stall before the method reply");
+	F.now = 1080; /* 80 ms round trip */
+	RX(0x05, 0x00);
+	is_int(dial_step(&d), S5_RECV_REPLY, "method in, waiting for the reply");
+	is_int((int)dial_pipeline_stall(&d), 1080 + 600, "a stall: 600 ms at least after the method");
+	F.now = 1500;
+	RX(0x05, 0x00, 0x00);
+	is_int(dial_step(&d), S5_RECV_REPLY, "part of the reply");
+	is_int((int)dial_pipeline_stall(&d), 0, "reply bytes: no stall");
+
+	fake_reset();
+	F.connect_err = 0;
+	F.now = 1000;
+	dial_init(&d, 7, H, 1, &dst, SOCKS_CMD_CONNECT, &fake_io, DIAL_F_PIPELINE);
+	dial_step(&d);
+	F.now = 1400; /* a far proxy: 400 ms round trip */
+	RX(0x05, 0x00);
+	dial_step(&d);
+	is_int((int)dial_pipeline_stall(&d), 1400 + 2 * 400 + 300, "twice the round trip + 300 ms");
+
+	fake_reset();
+	F.connect_err = 0;
+	H[0].nopipe = true;
+	dial_init(&d, 7, H, 1, &dst, SOCKS_CMD_CONNECT, &fake_io, DIAL_F_PIPELINE);
+	dial_step(&d);
+	is_int(F.txlen, 3, "a hop known to stall: the greeting alone");
+	RX(0x05, 0x00);
+	is_int(dial_step(&d), S5_RECV_REPLY, "then the request, step by step");
+	is_int(F.txlen, 3 + 10, "request sent after the method");
+	is_int((int)dial_pipeline_stall(&d), 0, "not pipelined: never a stall");
+	H[0].nopipe = false;
+}
+
 static void test_s5_replies(void)
 {
 	static const struct {
@@ -619,6 +664,7 @@ int main(void)
 	test_s5_nonblocking_untouched();
 	test_s5_auth();
 	test_s5_pipeline();
+	test_s5_pipeline_stall();
 	test_s5_replies();
 	test_s5_domain_and_v6_replies();
 	test_s4();

@@ -105,6 +105,16 @@ int main(void)
 	fdreg_set_dgram(40, false);
 	ok(!fdreg_known(40), "forgotten by the datagram family: none of ours");
 
+	/* An asynchronous connect's handshake: known (close() must look), then a tunnel. */
+	fdreg_set_connecting(41);
+	ok(fdreg_known(41) && fdreg_kind(41) == FD_CONNECTING, "a pending handshake: known, pending");
+	fdreg_set_tunnel(41, (struct sockaddr *)&dst, sizeof(dst), (struct sockaddr *)&hop,
+			 sizeof(hop));
+	ok(fdreg_kind(41) == FD_TUNNEL, "the tunnel up: a tunnel");
+	fdreg_set_connecting(41);
+	fdreg_clear(41);
+	ok(!fdreg_known(41), "a failed handshake forgotten: none of ours");
+
 	ok(fdreg_kind(-1) == FD_NONE && fdreg_kind(1 << 30) == FD_NONE, "out of range: none");
 	ok(!fdreg_known(-1), "out of range: not known");
 	fdreg_set_tunnel(1 << 30, (struct sockaddr *)&dst, sizeof(dst), (struct sockaddr *)&hop,

@@ -158,3 +158,16 @@ shim_sshd_cleanup() {
 	fi
 	return 0
 }
+
+# shim_firefox_profile DIR: a Firefox profile whose background services stay quiet, so
+# a headless run is short (none of them may leak anyway).
+shim_firefox_profile() {
+	mkdir -p "$1"
+	cat >"$1/user.js" <<-'JS'
+		user_pref("browser.shell.checkDefaultBrowser", false);
+		user_pref("datareporting.policy.dataSubmissionEnabled", false);
+		user_pref("toolkit.telemetry.reportingpolicy.firstRun", false);
+		user_pref("app.update.auto", false);
+		user_pref("browser.startup.homepage_override.mstone", "ignore");
+	JS
+}
