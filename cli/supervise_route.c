@@ -1,13 +1,9 @@
-/* The routing decision and the chain for a supervised program's socket, with the
- * library's rules in the library's order: a query to a system name server is ours to
- * answer; loopback and the unspecified address stay local; a fake address stands for
- * its name (and with no name, the host does not exist); block, then direct rules,
- * checked against the address and the name; the proxy's own address passes; the rest
- * goes through the chain, the last hop getting the name.
- * When common/route.h lands (the one decision the library uses too), sv_route becomes
- * a call to it; this file keeps only what is the supervisor's own (the name servers,
- * the jail's relay ports). */
-#include <arpa/inet.h>
+/* A supervised program's socket, routed by the library's one decision
+ * (common/route.c) through the library's hop list (common/hops.c). What is the
+ * supervisor's own stays here: a query to a system name server is ours to answer; a
+ * fake address's name comes from the shared name table; the proxies' addresses are
+ * the ones resolved once, from outside any jail; a jailed socket reaches the first
+ * proxy through the jail's relay; a datagram is relayed only by one SOCKS5 proxy. */
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -16,36 +12,26 @@
 
 #include "addr.h"
 #include "dial.h"
+#include "hops.h"
+#include "route.h"
 #include "supervise.h"
 #include "util.h"
-
-static bool same_addr(const struct socks_addr *a, const struct socks_addr *b, bool port)
-{
-	if (a->atyp != b->atyp || (port && a->port != b->port))
-		return false;
-	if (a->atyp == SOCKS5_ATYP_IPV4)
-		return memcmp(a->u.v4, b->u.v4, 4) == 0;
-	if (a->atyp == SOCKS5_ATYP_IPV6)
-		return memcmp(a->u.v6, b->u.v6, 16) == 0;
-	return false;
-}
-
-static bool is_unspecified(const struct socks_addr *a)
-{
-	static const uint8_t zero[16];
-	if (a->atyp == SOCKS5_ATYP_IPV4)
-		return memcmp(a->u.v4, zero, 4) == 0;
-	return a->atyp == SOCKS5_ATYP_IPV6 && memcmp(a->u.v6, zero, 16) == 0;
-}
 
 static bool is_name_server(const struct sv *s, const struct socks_addr *dst)
 {
 	if (dst->port != 53)
 		return false;
 	for (int i = 0; i < s->nns; i++)
-		if (same_addr(&s->ns[i], dst, false))
+		if (addr_same_ip(&s->ns[i], dst))
 			return true;
 	return false;
+}
+
+/* Proxy i's address as resolved at start, or false. */
+static bool proxy_addr(const struct sv *s, size_t i, struct socks_addr *a)
+{
+	return s->px[i].salen &&
+	       addr_from_sockaddr(a, (const struct sockaddr *)&s->px[i].sa, s->px[i].salen);
 }
 
 /* port false: any port of the proxy's host (its UDP relay, which the library in a
@@ -54,9 +40,7 @@ static bool is_proxy(const struct sv *s, const struct socks_addr *dst, bool port
 {
 	struct socks_addr a;
 	for (size_t i = 0; i < s->conf->nproxies; i++)
-		if (s->px[i].salen &&
-		    addr_from_sockaddr(&a, (const struct sockaddr *)&s->px[i].sa, s->px[i].salen) &&
-		    same_addr(&a, dst, port))
+		if (proxy_addr(s, i, &a) && (port ? addr_equal(&a, dst) : addr_same_ip(&a, dst)))
 			return true;
 	return false;
 }
@@ -83,148 +67,129 @@ static int fake_name(const struct sv *s, const struct socks_addr *dst, struct so
 	return 1;
 }
 
+/* route_decide asks whether dst is a proxy with no way to reach our resolved
+ * addresses: sv_route answers before it asks. */
+static bool proxy_yes(const struct socksify_conf *c, const struct socks_addr *a)
+{
+	return true;
+}
+
+static bool proxy_no(const struct socksify_conf *c, const struct socks_addr *a)
+{
+	return false;
+}
+
 enum sv_verdict sv_route(const struct sv *s, bool stream, struct socks_addr *dst, int *err)
 {
 	const struct socksify_conf *c = s->conf;
+	struct route_query q = {.dst = *dst, .proto = stream ? ROUTE_TCP : ROUTE_UDP};
 	struct socks_addr name;
+	struct route r;
 
 	if (c->dns == DNS_REMOTE && is_name_server(s, dst))
 		return SV_DNS;
-	if (addr_is_loopback(dst) || is_unspecified(dst))
-		return SV_PASS;
 	int named = fake_name(s, dst, &name);
-	if (named < 0) {
-		*err = EHOSTUNREACH;
-		return SV_REFUSE;
+	if (named > 0) {
+		q.name = &name;
+		q.name_remote = true;
 	}
-	if (rules_match(c->block, c->nblock, dst) ||
-	    (named && rules_match(c->block, c->nblock, &name))) {
-		*err = EACCES;
-		return SV_REFUSE;
-	}
-	if (rules_match(c->direct, c->ndirect, dst) ||
-	    (named && rules_match(c->direct, c->ndirect, &name))) {
-		if (named)
+	q.stale_fake = named < 0;
+	q.is_proxy = is_proxy(s, dst, stream) ? proxy_yes : proxy_no;
+	route_decide(c, &q, &r);
+	switch (r.verdict) {
+	case ROUTE_PASS:
+		if (r.reason == ROUTE_R_DIRECT && named > 0)
 			*dst = name; /* the caller resolves it for real */
 		return SV_PASS;
+	case ROUTE_REFUSE:
+		*err = r.err;
+		return SV_REFUSE;
+	case ROUTE_PROXY:
+		break;
 	}
-	if (is_proxy(s, dst, stream))
-		return SV_PASS;
-	if (!stream) {
-		if (c->udp == UDP_DIRECT && !named)
-			return SV_PASS;
-		/* UDP ASSOCIATE through one SOCKS5 proxy (supervise_udp.c); anything else is refused, never sent direct, with
-		 * the library's errno for a proxy that cannot relay. */
-		if (c->udp == UDP_BLOCK || c->nproxies != 1 ||
-		    c->proxies[0].type != PROXY_SOCKS5) {
-			*err = c->udp == UDP_BLOCK ? EPERM : ENETUNREACH;
-			return SV_REFUSE;
-		}
+	/* UDP ASSOCIATE through one SOCKS5 proxy (supervise_udp.c); anything else is
+	 * refused, never sent direct, with the library's errno for a proxy that cannot
+	 * relay. */
+	if (!stream && (c->nproxies != 1 || c->proxies[0].type != PROXY_SOCKS5)) {
+		*err = ENETUNREACH;
+		return SV_REFUSE;
 	}
-	if (named)
-		*dst = name;
+	*dst = r.dst;
 	return SV_PROXY;
 }
 
 /* ---- the chain ---- */
 
-/* hop 0's sockaddr in the socket's family: the proxy itself, or for a socket inside
- * the jail (jailed) the relay port on the jail's loopback. */
-static bool hop0_sockaddr(const struct sv *s, size_t i, int fd, int family, bool jailed,
-			  struct dial_hop *h)
+/* --jail: proxy i's relay port on the jail's loopback, as a sockaddr of family;
+ * 0 when it has none. */
+static socklen_t relay_sockaddr(const struct sv *s, size_t i, int family,
+				struct sockaddr_storage *ss)
 {
-	const struct sv_proxy_addr *p = &s->px[i];
-	int v6only = 0;
-	socklen_t ol = sizeof(v6only);
+	struct socks_addr lo = {.port = s->px[i].relay_port};
 
-	memset(&h->sa, 0, sizeof(h->sa));
-	if (family == AF_INET6)
-		getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol);
-	if (jailed) {
-		if (!p->relay_port)
-			return false;
-		if (family == AF_INET) {
-			struct sockaddr_in *in = (struct sockaddr_in *)&h->sa;
-			in->sin_family = AF_INET;
-			in->sin_port = htons(p->relay_port);
-			in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-			h->salen = sizeof(*in);
-		} else {
-			struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&h->sa;
-			in6->sin6_family = AF_INET6;
-			in6->sin6_port = htons(p->relay_port);
-			in6->sin6_addr = in6addr_loopback;
-			h->salen = sizeof(*in6);
-		}
-		return true;
+	if (!lo.port)
+		return 0;
+	if (family == AF_INET) {
+		lo.atyp = SOCKS5_ATYP_IPV4;
+		lo.u.v4[0] = 127;
+		lo.u.v4[3] = 1;
+	} else {
+		lo.atyp = SOCKS5_ATYP_IPV6;
+		lo.u.v6[15] = 1;
 	}
-	if (!p->salen)
-		return false;
-	if (p->sa.ss_family == family) {
-		memcpy(&h->sa, &p->sa, p->salen);
-		h->salen = p->salen;
-		return true;
-	}
-	if (family == AF_INET6 && p->sa.ss_family == AF_INET && !v6only) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)&p->sa;
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&h->sa;
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = in->sin_port;
-		in6->sin6_addr.s6_addr[10] = 0xff;
-		in6->sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&in6->sin6_addr.s6_addr[12], &in->sin_addr, 4);
-		h->salen = sizeof(*in6);
-		return true;
-	}
-	return false;
+	return addr_to_sockaddr(&lo, ss);
 }
 
 bool sv_jail_proxy(const struct sv *s, const struct socks_addr *dst, int fd, int family,
 		   struct sockaddr_storage *ss, socklen_t *len)
 {
 	struct socks_addr a;
-	struct dial_hop h;
 
 	if (!s->jail)
 		return false;
-	for (size_t i = 0; i < s->conf->nproxies; i++) {
-		if (s->px[i].salen &&
-		    addr_from_sockaddr(&a, (const struct sockaddr *)&s->px[i].sa, s->px[i].salen) &&
-		    same_addr(&a, dst, true) && hop0_sockaddr(s, i, fd, family, true, &h)) {
-			memcpy(ss, &h.sa, h.salen);
-			*len = h.salen;
+	for (size_t i = 0; i < s->conf->nproxies; i++)
+		if (proxy_addr(s, i, &a) && addr_equal(&a, dst) &&
+		    (*len = relay_sockaddr(s, i, family, ss)) != 0)
 			return true;
-		}
-	}
 	return false;
 }
 
-/* hops for proxies first..n-1 of the configuration. */
-static bool build_hops(const struct sv *s, size_t first, int fd, int family, bool jailed,
-		       struct dial_hop *hops, size_t *nhops)
+/* The hop list's resolver: the address resolved at start (sv_resolve_proxies). */
+static size_t resolved_proxy(void *ctx, size_t i, struct socks_addr *out, size_t cap, int *gai)
+{
+	if (!proxy_addr(ctx, i, out)) {
+		*gai = EAI_NONAME;
+		return 0;
+	}
+	return 1;
+}
+
+/* The hops for proxies first..n-1 of the configuration, on fd of family; jailed:
+ * hop 0 is its relay on the jail's loopback, whatever the proxy's family. 0 or an
+ * errno, with msg. */
+static int build_hops(const struct sv *s, size_t first, int fd, int family, bool jailed,
+		      struct dial_hop *hops, size_t *nhops, char *msg, size_t msglen)
 {
 	const struct socksify_conf *c = s->conf;
-	size_t n = 0;
+	struct hops_resolver r = {.resolve = resolved_proxy, .ctx = (void *)s};
+	size_t path[DIAL_MAX_HOPS], n = 0, bad;
+	int v6only = 0;
+	socklen_t ol = sizeof(v6only);
+	int err;
 
-	memset(hops, 0, sizeof(*hops) * DIAL_MAX_HOPS);
-	for (size_t i = first; i < c->nproxies; i++, n++) {
-		const struct proxy *p = &c->proxies[i];
-		struct dial_hop *h = &hops[n];
-		h->proxy = p;
-		if (n == 0 && !hop0_sockaddr(s, i, fd, family, jailed, h))
-			return false;
-		if (addr_parse_ip(p->host, &h->addr)) {
-			h->addr.port = p->port;
-		} else if (n > 0 && hops[n - 1].proxy->type == PROXY_SOCKS4 && s->px[i].salen) {
-			addr_from_sockaddr(&h->addr, (struct sockaddr *)&s->px[i].sa, s->px[i].salen);
-		} else {
-			h->addr.atyp = SOCKS5_ATYP_DOMAINNAME;
-			str_copy(h->addr.u.name, p->host, sizeof(h->addr.u.name));
-			h->addr.port = p->port;
-		}
+	for (size_t i = first; i < c->nproxies; i++)
+		path[n++] = i;
+	if (family == AF_INET6 && !jailed)
+		getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol);
+	err = hops_build(c, path, n, jailed ? AF_UNSPEC : family, v6only != 0, &r, hops, &bad,
+			 msg, msglen);
+	if (err == 0 && jailed &&
+	    (hops[0].salen = relay_sockaddr(s, first, family, &hops[0].sa)) == 0) {
+		snprintf(msg, msglen, "hop 1 (%s): no relay out of the jail", c->proxies[first].host);
+		err = ENETUNREACH;
 	}
 	*nhops = n;
-	return n > 0;
+	return n == 0 ? ENETUNREACH : err;
 }
 
 int sv_chain_connect(const struct sv *s, int fd, int family, const struct socks_addr *dst)
@@ -232,16 +197,17 @@ int sv_chain_connect(const struct sv *s, int fd, int family, const struct socks_
 	const struct socksify_conf *c = s->conf;
 	struct dial_hop hops[DIAL_MAX_HOPS];
 	struct dial d;
+	char msg[256];
 	size_t n;
 	int err = ENETUNREACH;
 	uint64_t deadline = dial_now_ms(NULL) + c->connect_timeout_ms;
 
 	/* strict: the whole chain; dynamic: a dead first hop is skipped for the next.
-	 * random and round_robin take the chain in configured order here (a
-	 * supervised program's chain is the strict one until the common hop-list
-	 * builder lands). */
+	 * random and round_robin take the chain in configured order here. */
 	for (size_t first = 0; first < c->nproxies; first++) {
-		if (!build_hops(s, first, fd, family, s->jail, hops, &n)) {
+		if (build_hops(s, first, fd, family, s->jail, hops, &n, msg, sizeof(msg)) != 0) {
+			if (c->log_level >= LOG_INFO)
+				fprintf(stderr, "socksify: supervisor: %s\n", msg);
 			err = ENETUNREACH;
 			if (c->chain == CHAIN_STRICT)
 				break;
@@ -269,6 +235,7 @@ int sv_udp_associate(const struct sv *s, int *ctrl, struct sockaddr_storage *rel
 	struct socks_addr any = {.atyp = SOCKS5_ATYP_IPV4}, bound;
 	struct dial_hop hops[DIAL_MAX_HOPS];
 	struct dial d;
+	char msg[256];
 	size_t n;
 	int fd;
 
@@ -278,7 +245,7 @@ int sv_udp_associate(const struct sv *s, int *ctrl, struct sockaddr_storage *rel
 	if (fd < 0)
 		return errno;
 	/* Our own socket, outside any jail: straight to the proxy. */
-	if (!build_hops(s, 0, fd, p->sa.ss_family, false, hops, &n)) {
+	if (build_hops(s, 0, fd, p->sa.ss_family, false, hops, &n, msg, sizeof(msg)) != 0) {
 		close(fd);
 		return ENETUNREACH;
 	}
@@ -289,7 +256,7 @@ int sv_udp_associate(const struct sv *s, int *ctrl, struct sockaddr_storage *rel
 	}
 	/* An unspecified relay address means the proxy's own. */
 	bound = d.bound;
-	if (is_unspecified(&bound) || bound.atyp == SOCKS5_ATYP_DOMAINNAME) {
+	if (addr_is_unspecified(&bound) || bound.atyp == SOCKS5_ATYP_DOMAINNAME) {
 		uint16_t port = bound.port;
 		addr_from_sockaddr(&bound, (const struct sockaddr *)&p->sa, p->salen);
 		bound.port = port;
