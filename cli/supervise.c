@@ -494,40 +494,44 @@ static int wait_all(struct sv *s, pid_t pid, int pidfd, const sigset_t *sigs)
 	return exit_status(status);
 }
 
-/* The same settings the library reads (preload/resolver.c), so that whoever creates
- * the table first creates the same one. */
+/* The same settings the library uses (preload/resolver.c: the configuration's
+ * fake_net4, fake_net6 and fake_grace), so that whoever creates the user's table
+ * first creates the same one. */
 static void nametable_settings(struct sv *s)
 {
-	const char *path = getenv("SOCKSIFY_NAMETABLE"), *v;
+	const struct socksify_conf *c = s->conf;
 
 	pthread_mutex_init(&s->nt_lock, NULL);
-	s->nt_on = s->conf->dns == DNS_REMOTE && path && *path &&
-		   str_copy(s->nt_path, path, sizeof(s->nt_path)) < sizeof(s->nt_path);
+	s->nt_on = c->dns == DNS_REMOTE;
 	nt_params_default(&s->ntp);
-	if ((v = getenv("SOCKSIFY_FAKE_NET4")) && *v)
-		nt_params_set_net4(&s->ntp, v);
-	if ((v = getenv("SOCKSIFY_FAKE_NET6")) && *v)
-		nt_params_set_net6(&s->ntp, v);
-	if ((v = getenv("SOCKSIFY_FAKE_GRACE")) && *v)
-		s->ntp.grace_s = (uint32_t)strtoul(v, NULL, 10);
+	if (!nt_params_set_net4(&s->ntp, c->fake_net4) || !nt_params_set_net6(&s->ntp, c->fake_net6))
+		nt_params_default(&s->ntp); /* cannot happen: conf.c checked them */
+	s->ntp.grace_s = c->fake_grace_s;
 }
 
+/* The table the library of this user would use: nt_attach_user's one policy (the
+ * user's own, or SOCKSIFY_NAMETABLE's). */
 struct nametable *sv_nt(const struct sv *cs, bool create)
 {
 	struct sv *s = (struct sv *)cs; /* the one mutable part, under its lock */
+	bool private_table = false;
 
 	if (!s->nt_on)
 		return NULL;
 	pthread_mutex_lock(&s->nt_lock);
 	if (s->nt_state == 0) {
-		int rc = create ? nt_open(&s->nt_, s->nt_path, &s->ntp) : nt_attach(&s->nt_, s->nt_path);
+		int rc = nt_attach_user(&s->nt_, "/dev/shm", getenv("SOCKSIFY_NAMETABLE"), &s->ntp,
+					create, &private_table);
 		if (rc == 0) {
 			s->nt_state = 1;
 			nt_register_pid(&s->nt_, getpid());
+			if (private_table)
+				cli_warn("warning: the user's name table in /dev/shm is not a file of "
+					 "ours: the supervisor uses a private one");
 		} else if (create) {
 			s->nt_state = -1;
 			cli_warn("warning: cannot open the name table %s (%s): names will not "
-				 "resolve", s->nt_path, strerror(-rc));
+				 "resolve", s->nt_.path, strerror(-rc));
 		}
 	}
 	pthread_mutex_unlock(&s->nt_lock);

@@ -60,9 +60,8 @@ struct sv {
 	const struct socksify_conf *conf;
 	/* The shared name table, attached on first use (sv_nt): most runs never
 	 * resolve a name, and the table's file would outlive them. */
-	bool nt_on;                   /* dns=remote and a table is named */
+	bool nt_on;                   /* dns=remote */
 	struct nt_params ntp;
-	char nt_path[NT_PATH_MAX];
 	struct nametable nt_;         /* only through sv_nt() */
 	int nt_state;                 /* 0 not yet, 1 attached, -1 failed */
 	pthread_mutex_t nt_lock;

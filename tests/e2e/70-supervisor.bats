@@ -284,26 +284,30 @@ assert_canary_zero() {
 }
 
 @test "--jail as an unprivileged user (a user namespace too)" {
-	# (SOCKSIFY_CONF=/dev/null: the suite's directory is root's alone.)
+	# An empty config that user can read (the suite's directory is root's alone; a
+	# config must be a regular file, so not /dev/null).
+	local empty
+	empty=$(mktemp /tmp/sfy-empty-conf.XXXXXX) && chmod 644 "$empty"
 	run in_client setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp \
-		SOCKSIFY_CONF=/dev/null "$SOCKSIFY" --jail -p "$SHIM_PROXY" "$SV/gohttp-static" \
+		SOCKSIFY_CONF="$empty" "$SOCKSIFY" --jail -p "$SHIM_PROXY" "$SV/gohttp-static" \
 		http://target.test/
 	assert_success
 	assert_output --partial "$NETNS_MARKER"
 	run in_client setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp \
-		SOCKSIFY_CONF=/dev/null "$SOCKSIFY" --jail -x "$NS_TARGET_IP" -p "$SHIM_PROXY" \
+		SOCKSIFY_CONF="$empty" "$SOCKSIFY" --jail -x "$NS_TARGET_IP" -p "$SHIM_PROXY" \
 		"$SV/raw_connect" "$NS_TARGET_IP" 7
 	assert_failure
 	assert_output "connect: Network is unreachable"
 	# UDP: the flow's local end made by the helper inside that user's jail.
 	run in_client setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp \
-		SOCKSIFY_CONF=/dev/null "$SOCKSIFY" --jail -p "$SHIM_PROXY" "$SV/goudp" target.test 7
+		SOCKSIFY_CONF="$empty" "$SOCKSIFY" --jail -p "$SHIM_PROXY" "$SV/goudp" target.test 7
 	assert_success
 	assert_output --partial "reply: ping-udp"
 	# Outside the jail, as that user: the filter needs no_new_privs, and works.
 	run in_client setpriv --reuid=65534 --regid=65534 --clear-groups env HOME=/tmp \
-		SOCKSIFY_CONF=/dev/null "$SOCKSIFY" -p "$SHIM_PROXY" "$SV/raw_connect" \
+		SOCKSIFY_CONF="$empty" "$SOCKSIFY" -p "$SHIM_PROXY" "$SV/raw_connect" \
 		"$NS_TARGET_IP" 7
+	rm -f "$empty"
 	assert_success
 	assert_output "echo: ping"
 	assert_canary_zero
