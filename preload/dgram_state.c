@@ -32,9 +32,11 @@
  * child, with one thread, starts every lock afresh. */
 static void dg_atfork_child(void);
 
+/* No symbol is resolved here: init.c's constructor does that when the library was
+ * asked for by name, and machine wide real() resolves the table on first use (every
+ * process of the machine starts through this constructor). */
 __attribute__((constructor)) static void dg_init(void)
 {
-	real_init();
 	pthread_atfork(NULL, NULL, dg_atfork_child);
 }
 
