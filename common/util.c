@@ -42,7 +42,7 @@ bool parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned l
 	return true;
 }
 
-static int util_hexval(char c)
+int hex_value(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -69,8 +69,8 @@ bool pct_decode(const char *src, size_t srclen, char *dst, size_t cap)
 
 			if (srclen - i < 3)
 				goto fail;
-			hi = util_hexval(src[i + 1]);
-			lo = util_hexval(src[i + 2]);
+			hi = hex_value(src[i + 1]);
+			lo = hex_value(src[i + 2]);
 			/* %00 would silently cut the string short: refuse it. */
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				goto fail;

@@ -10,6 +10,8 @@
 size_t str_copy(char *dst, const char *src, size_t cap);
 /* Bounded decimal parse of the whole string, no sign, no spaces: like strtonum. */
 bool parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+/* The value of one hex digit (either case), or -1. */
+int hex_value(char c);
 /* Percent-decodes src into dst (cap incl. NUL); false on a bad escape or overflow. */
 bool pct_decode(const char *src, size_t srclen, char *dst, size_t cap);
 /* Constant-time comparison of two NUL-terminated strings (time depends only on b). */
