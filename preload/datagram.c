@@ -27,6 +27,7 @@
 #include "conf.h"
 #include "datagram.h"
 #include "dial.h"
+#include "dns53.h"
 #include "errmap.h"
 #include "fakedns.h"
 #include "log.h"
@@ -198,6 +199,8 @@ struct dgram {
 	struct sockaddr_storage lastfake;
 	socklen_t lastfakelen;
 	bool has_lastfake;
+	/* Port-53 queries to the system's name servers, answered here (dns53_sock.c). */
+	struct dns53_sock dns;
 };
 
 static _Atomic(_Atomic(struct dgram *) *) dg_tab;
@@ -266,6 +269,7 @@ static struct dgram *dg_get(int fd)
 		fdreg_set_dgram(fd, false);
 		dg_drop_ctl(d);
 	}
+	dns53_sock_reset(&d->dns);
 	pthread_mutex_unlock(&d->mu);
 	return NULL;
 }
@@ -276,6 +280,7 @@ static void dg_atfork_child(void)
 	unsigned hi = atomic_load(&dg_high);
 
 	pthread_mutex_init(&dg_alloc_mu, NULL);
+	dns53_fork_child();
 	if (t == NULL)
 		return;
 	for (unsigned fd = 0; fd < hi && fd < dg_cap; fd++) {
@@ -309,6 +314,7 @@ static struct dgram *dg_register(int fd, int family)
 		if (d != NULL) {
 			pthread_mutex_init(&d->mu, NULL);
 			d->nctl = 0;
+			d->dns.tcp_fd = -1;
 			atomic_store_explicit(&t[fd], d, memory_order_release);
 		}
 	}
@@ -332,6 +338,7 @@ static struct dgram *dg_register(int fd, int family)
 		d->relaylen = 0;
 		d->connected = false;
 		d->has_lastfake = false;
+		d->dns = (struct dns53_sock){ .tcp_fd = -1 };
 		atomic_store_explicit(&d->active, true, memory_order_release);
 		fdreg_set_dgram(fd, true);
 	}
@@ -366,6 +373,7 @@ void dgram_forget(int fd)
 	atomic_store_explicit(&d->active, false, memory_order_release);
 	fdreg_set_dgram(fd, false);
 	dg_drop_ctl(d);
+	dns53_sock_reset(&d->dns);
 	pthread_mutex_unlock(&d->mu);
 }
 
@@ -436,6 +444,7 @@ void dgram_copy(int oldfd, int newfd)
 	n->peerlen = o->peerlen;
 	n->peer_dst = o->peer_dst;
 	n->has_lastfake = false;
+	dns53_sock_copy(&n->dns, &o->dns);
 	if (n->nctl < o->nctl) {
 		dg_drop_ctl(n);
 		if (o->nctl > 0)
@@ -718,6 +727,7 @@ enum dg_policy {
 	DG_PROXY,    /* wrapped, to the relay */
 	DG_REFUSE,   /* fail with *err, nothing sent */
 	DG_FASTOPEN, /* TCP Fast Open: through connect(), then send */
+	DG_DNS53,    /* a query to a name server of resolv.conf: answered here */
 };
 
 static int dg_socket_family(int fd, int *type)
@@ -731,6 +741,20 @@ static int dg_socket_family(int fd, int *type)
 	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &ol) != 0)
 		return -1;
 	return family;
+}
+
+/* A datagram (or UDP connect) to port 53 of sa: one the library answers (dns53.h)?
+ * Then *dp is the socket's record (NULL when none could be made). */
+static bool dg_dns53(int fd, const struct sockaddr *sa, const struct socks_addr *dst,
+		     struct dgram **dp)
+{
+	int type = SOCK_DGRAM, family = *dp != NULL ? (*dp)->family : dg_socket_family(fd, &type);
+
+	if (type != SOCK_DGRAM || family != sa->sa_family || !dns53_wanted(dst, type))
+		return false;
+	if (*dp == NULL)
+		*dp = dg_register(fd, family);
+	return true;
 }
 
 /* Classifies a datagram (or UDP connect) to sa. On DG_PROXY *dst is what the relay is
@@ -750,6 +774,8 @@ static enum dg_policy dg_classify(int fd, const struct sockaddr *sa, socklen_t l
 		return DG_PASS;
 	if (!addr_from_sockaddr(dst, sa, len))
 		return DG_PASS;
+	if (dst->port == 53 && (d == NULL || d->dns.tcp_fd < 0) && dg_dns53(fd, sa, dst, dp))
+		return *dp != NULL ? DG_DNS53 : (*err = ENOMEM, DG_REFUSE);
 	if (addr_is_loopback(dst) || dg_unspecified(dst))
 		return DG_PASS;
 	if (d == NULL) {
@@ -892,14 +918,38 @@ static ssize_t dg_fastopen(int fd, const struct msghdr *msg, int flags)
 	return dg()->sendmsg(fd, &m, flags & ~MSG_FASTOPEN);
 }
 
+/* A query to a name server on port 53 (DG_DNS53, or a socket connected to one):
+ * answered to the socket itself. */
+static ssize_t dg_dns53_send(int fd, struct dgram *d, const struct socks_addr *server,
+			     const struct msghdr *msg, int flags)
+{
+	pthread_mutex_lock(&d->mu);
+	ssize_t n = dns53_udp_send(fd, &d->dns, server, msg, flags);
+	pthread_mutex_unlock(&d->mu);
+	return n;
+}
+
+/* A write on a TCP connection to a name server: its queries answered. */
+static ssize_t dg_dns53_tcp_write(struct dgram *d, const struct msghdr *msg)
+{
+	pthread_mutex_lock(&d->mu);
+	ssize_t n = dns53_tcp_write(&d->dns, msg);
+	pthread_mutex_unlock(&d->mu);
+	return n;
+}
+
 /* Every send hook ends here with a msghdr (msg_name may be NULL). */
 static ssize_t dg_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	struct socks_addr dst;
-	struct dgram *d;
+	struct dgram *d = dg_get(fd);
 	int err = 0, saved = errno;
 
+	if (d != NULL && d->dns.tcp_fd >= 0 && !shim_inside)
+		return dg_dns53_tcp_write(d, msg);
 	switch (dg_classify(fd, msg->msg_name, msg->msg_namelen, flags, &dst, &err, &d)) {
+	case DG_DNS53:
+		return dg_dns53_send(fd, d, &dst, msg, flags);
 	case DG_PROXY:
 		return dg_send_wrapped(fd, d, &dst, msg->msg_name, msg->msg_namelen, msg, flags);
 	case DG_REFUSE:
@@ -913,11 +963,13 @@ static ssize_t dg_sendmsg(int fd, const struct msghdr *msg, int flags)
 		/* No address on a socket we manage: its connected peer, if that goes
 		 * through the proxy. */
 		pthread_mutex_lock(&d->mu);
-		bool conn = d->connected;
-		dst = d->peer_dst;
+		bool conn = d->connected, dns = d->dns.conn;
+		dst = d->connected ? d->peer_dst : d->dns.server;
 		pthread_mutex_unlock(&d->mu);
 		if (conn)
 			return dg_send_wrapped(fd, d, &dst, NULL, 0, msg, flags);
+		if (dns)
+			return dg_dns53_send(fd, d, &dst, msg, flags);
 	}
 	errno = saved; /* classifying (the first config load) may have set it */
 	return dg()->sendmsg(fd, msg, flags);
@@ -1022,6 +1074,8 @@ static ssize_t dg_recvmsg(int fd, struct dgram *d, struct msghdr *msg, int flags
 
 	if (flags & MSG_ERRQUEUE) /* queued errors carry no datagram of the relay's */
 		return dg()->recvmsg(fd, msg, flags);
+	if (d->dns.tcp_fd >= 0) /* a TCP connection to a name server: as it is */
+		return dg()->recvmsg(fd, msg, flags);
 	for (size_t i = 0; i < msg->msg_iovlen; i++)
 		total += msg->msg_iov[i].iov_len;
 	cap = (total < DG_PAYLOAD_MAX ? total : DG_PAYLOAD_MAX) + DG_HDRS_MAX;
@@ -1035,7 +1089,8 @@ static ssize_t dg_recvmsg(int fd, struct dgram *d, struct msghdr *msg, int flags
 	pthread_mutex_lock(&d->mu);
 	relay = d->relay;
 	bool assoc = d->relaylen != 0;
-	size_t nh = d->nctl;
+	size_t nh = d->nctl, hops;
+	struct dns53_sock dns = d->dns; /* its self address: where our answers come from */
 	pthread_mutex_unlock(&d->mu);
 	for (;;) {
 		struct iovec iov = { .iov_base = buf, .iov_len = cap };
@@ -1050,7 +1105,13 @@ static ssize_t dg_recvmsg(int fd, struct dgram *d, struct msghdr *msg, int flags
 		have = (size_t)n < cap ? (size_t)n : cap;
 		msg->msg_controllen = m.msg_controllen;
 		msg->msg_flags = m.msg_flags & ~MSG_TRUNC;
-		if (!assoc || m.msg_namelen == 0 || !dg_same_addr(&src, &relay)) {
+		if (assoc && m.msg_namelen != 0 && dg_same_addr(&src, &relay))
+			hops = nh;
+		else if (dns53_is_self(&dns, &src, m.msg_namelen))
+			hops = 1; /* our answer, naming the server */
+		else
+			hops = 0;
+		if (hops == 0) {
 			/* Not from the relay (a direct peer): as libc would give it. */
 			dg_scatter(buf, have, msg->msg_iov, msg->msg_iovlen);
 			if ((size_t)n > total)
@@ -1059,7 +1120,7 @@ static ssize_t dg_recvmsg(int fd, struct dgram *d, struct msghdr *msg, int flags
 			ret = (flags & MSG_TRUNC) ? n : (ssize_t)((size_t)n < total ? (size_t)n : total);
 			goto out;
 		}
-		if (udp_wire_unwrap(buf, have, nh, &used, &a))
+		if (udp_wire_unwrap(buf, have, hops, &used, &a))
 			break;
 		/* A fragment or garbage from the relay: dropped. Consume it if we peeked. */
 		if (flags & MSG_PEEK)
@@ -1106,6 +1167,50 @@ static ssize_t dg_recv_buf(int fd, struct dgram *d, void *buf, size_t len, int f
 
 /* ---- connect on a UDP socket ---- */
 
+/* To a name server: the kernel socket connected to itself (dns53.h); getpeername
+ * shows the server through the fd registry. */
+static int dg_dns53_connect(int fd, struct dgram *d, const struct socks_addr *server,
+			    const struct sockaddr *sa, socklen_t len)
+{
+	pthread_mutex_lock(&d->mu);
+	d->connected = false;
+	int rc = dns53_udp_connect(fd, &d->dns, server, sa, len);
+	if (rc == 0)
+		fdreg_set_tunnel(fd, sa, len, (struct sockaddr *)&d->dns.self, d->dns.selflen);
+	pthread_mutex_unlock(&d->mu);
+	return rc;
+}
+
+bool dgram_dns53_connect(int fd, const struct sockaddr *sa, socklen_t len, int *rc)
+{
+	struct socks_addr dst;
+	struct dgram *d;
+	int type = 0, family;
+
+	if (shim_inside || sa == NULL || len < sizeof(sa_family_t) ||
+	    (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
+	    !addr_from_sockaddr(&dst, sa, len) || dst.port != 53)
+		return false;
+	family = dg_socket_family(fd, &type);
+	if (type != SOCK_STREAM || family != sa->sa_family || !dns53_wanted(&dst, type))
+		return false;
+	if (fdreg_kind(fd) == FD_TUNNEL || dg_get(fd) != NULL)
+		return false; /* connected already: the kernel's EISCONN */
+	d = dg_register(fd, family);
+	if (d == NULL) {
+		errno = ENOMEM;
+		*rc = -1;
+		return true;
+	}
+	pthread_mutex_lock(&d->mu);
+	d->dns.server = dst;
+	*rc = dns53_tcp_connect(fd, &d->dns, sa, len);
+	pthread_mutex_unlock(&d->mu);
+	if (*rc != 0)
+		dgram_forget(fd);
+	return true;
+}
+
 int dgram_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct socks_addr dst;
@@ -1118,6 +1223,7 @@ int dgram_connect(int fd, const struct sockaddr *sa, socklen_t len)
 		if (d != NULL) {
 			pthread_mutex_lock(&d->mu);
 			d->connected = false;
+			d->dns.conn = false;
 			pthread_mutex_unlock(&d->mu);
 			fdreg_clear(fd);
 		}
@@ -1126,6 +1232,8 @@ int dgram_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	switch (dg_classify(fd, sa, len, 0, &dst, &err, &d)) {
 	case DG_REFUSE:
 		return dg_refuse(fd, &dst, err);
+	case DG_DNS53:
+		return dg_dns53_connect(fd, d, &dst, sa, len);
 	case DG_PROXY:
 		break;
 	case DG_PASS:
@@ -1133,6 +1241,7 @@ int dgram_connect(int fd, const struct sockaddr *sa, socklen_t len)
 		if (d != NULL && !shim_inside) {
 			pthread_mutex_lock(&d->mu);
 			d->connected = false;
+			d->dns.conn = false;
 			pthread_mutex_unlock(&d->mu);
 			fdreg_clear(fd);
 		}
