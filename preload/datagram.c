@@ -757,17 +757,17 @@ static bool dg_dns53(int fd, const struct sockaddr *sa, const struct socks_addr 
 	return true;
 }
 
-/* Classifies a datagram (or UDP connect) to sa. On DG_PROXY *dst is what the relay is
- * asked for and *dp the socket's record. */
+/* Classifies a datagram (or UDP connect) to sa. *dp: the socket's record as the caller
+ * looked it up (dg_get), or NULL. On DG_PROXY *dst is what the relay is asked for and
+ * *dp the socket's record. */
 static enum dg_policy dg_classify(int fd, const struct sockaddr *sa, socklen_t len, int flags,
 				  struct socks_addr *dst, int *err, struct dgram **dp)
 {
 	const struct socksify_conf *c;
 	struct socks_addr name;
-	struct dgram *d = dg_get(fd);
+	struct dgram *d = *dp;
 	int family, type = 0;
 
-	*dp = d;
 	if (shim_inside || sa == NULL || len < sizeof(sa_family_t))
 		return DG_PASS;
 	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
@@ -923,10 +923,30 @@ static ssize_t dg_fastopen(int fd, const struct msghdr *msg, int flags)
 static ssize_t dg_dns53_send(int fd, struct dgram *d, const struct socks_addr *server,
 			     const struct msghdr *msg, int flags)
 {
+	uint8_t out[DNS53_DGRAM_MAX];
+	struct sockaddr_storage self;
+	socklen_t selflen;
+	int saved = errno;
+	size_t total = 0;
+
+	for (size_t i = 0; i < msg->msg_iovlen; i++)
+		total += msg->msg_iov[i].iov_len;
 	pthread_mutex_lock(&d->mu);
-	ssize_t n = dns53_udp_send(fd, &d->dns, server, msg, flags);
+	ssize_t n = dns53_udp_query(fd, &d->dns, server, msg, out);
+	self = d->dns.self;
+	selflen = d->dns.selflen;
 	pthread_mutex_unlock(&d->mu);
-	return n;
+	if (n == DNS53_ERROR)
+		return -1;
+	if (n == DNS53_FORWARD) /* the real server's to answer: as the program sent it */
+		return dg()->sendmsg(fd, msg, flags);
+	/* To itself: the receive path unwraps it and names the server. Lost like any
+	 * datagram if the socket's queue is full. */
+	if (n > 0)
+		dg()->sendto(fd, out, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL,
+			     (struct sockaddr *)&self, selflen);
+	errno = saved;
+	return (ssize_t)total;
 }
 
 /* A write on a TCP connection to a name server: its queries answered. */
@@ -938,11 +958,11 @@ static ssize_t dg_dns53_tcp_write(struct dgram *d, const struct msghdr *msg)
 	return n;
 }
 
-/* Every send hook ends here with a msghdr (msg_name may be NULL). */
-static ssize_t dg_sendmsg(int fd, const struct msghdr *msg, int flags)
+/* Every send hook ends here with a msghdr (msg_name may be NULL) and fd's record as
+ * it looked it up (d, NULL for none: one dg_get per call). */
+static ssize_t dg_sendmsg(int fd, struct dgram *d, const struct msghdr *msg, int flags)
 {
 	struct socks_addr dst;
-	struct dgram *d = dg_get(fd);
 	int err = 0, saved = errno;
 
 	if (d != NULL && d->dns.tcp_fd >= 0 && !shim_inside)
@@ -975,14 +995,14 @@ static ssize_t dg_sendmsg(int fd, const struct msghdr *msg, int flags)
 	return dg()->sendmsg(fd, msg, flags);
 }
 
-static ssize_t dg_send_buf(int fd, const void *buf, size_t len, int flags,
+static ssize_t dg_send_buf(int fd, struct dgram *d, const void *buf, size_t len, int flags,
 			   const struct sockaddr *sa, socklen_t salen)
 {
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct msghdr m = {
 		.msg_name = (void *)sa, .msg_namelen = salen, .msg_iov = &iov, .msg_iovlen = 1
 	};
-	return dg_sendmsg(fd, &m, flags);
+	return dg_sendmsg(fd, d, &m, flags);
 }
 
 /* ---- receiving ---- */
@@ -1229,6 +1249,7 @@ int dgram_connect(int fd, const struct sockaddr *sa, socklen_t len)
 		}
 		return dg()->connect(fd, sa, len);
 	}
+	d = dg_get(fd);
 	switch (dg_classify(fd, sa, len, 0, &dst, &err, &d)) {
 	case DG_REFUSE:
 		return dg_refuse(fd, &dst, err);
@@ -1279,25 +1300,31 @@ int dgram_connect(int fd, const struct sockaddr *sa, socklen_t len)
 SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 			   const struct sockaddr *sa, socklen_t salen)
 {
-	if (sa == NULL && dg_get(fd) == NULL)
+	struct dgram *d = dg_get(fd);
+
+	if (sa == NULL && d == NULL)
 		return dg()->sendto(fd, buf, len, flags, sa, salen);
-	return dg_send_buf(fd, buf, len, flags, sa, salen);
+	return dg_send_buf(fd, d, buf, len, flags, sa, salen);
 }
 
 SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	if (msg == NULL || (msg->msg_name == NULL && dg_get(fd) == NULL))
+	struct dgram *d = msg != NULL ? dg_get(fd) : NULL;
+
+	if (msg == NULL || (msg->msg_name == NULL && d == NULL))
 		return dg()->sendmsg(fd, msg, flags);
-	return dg_sendmsg(fd, msg, flags);
+	return dg_sendmsg(fd, d, msg, flags);
 }
 
 SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
 	unsigned int i;
+	struct dgram *d;
 
 	if (vec == NULL || shim_inside)
 		return dg()->sendmmsg(fd, vec, vlen, flags);
-	if (dg_get(fd) == NULL) {
+	d = dg_get(fd);
+	if (d == NULL) {
 		/* No address anywhere in the batch and a socket we do not manage: one
 		 * syscall, as the program meant. */
 		for (i = 0; i < vlen && vec[i].msg_hdr.msg_name == NULL; i++)
@@ -1306,7 +1333,9 @@ SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int fla
 			return dg()->sendmmsg(fd, vec, vlen, flags);
 	}
 	for (i = 0; i < vlen; i++) {
-		ssize_t n = dg_sendmsg(fd, &vec[i].msg_hdr, flags);
+		if (i > 0 && d == NULL) /* the first may have made it a socket we manage */
+			d = dg_lookup(fd);
+		ssize_t n = dg_sendmsg(fd, d, &vec[i].msg_hdr, flags);
 		if (n < 0)
 			return i > 0 ? (int)i : -1;
 		vec[i].msg_len = (unsigned int)n;
@@ -1316,16 +1345,20 @@ SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int fla
 
 SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
-	if (dg_get(fd) == NULL)
+	struct dgram *d = dg_get(fd);
+
+	if (d == NULL)
 		return dg()->send(fd, buf, len, flags);
-	return dg_send_buf(fd, buf, len, flags, NULL, 0);
+	return dg_send_buf(fd, d, buf, len, flags, NULL, 0);
 }
 
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 {
-	if (__builtin_expect(dg_get(fd) == NULL, 1))
+	struct dgram *d = dg_get(fd);
+
+	if (__builtin_expect(d == NULL, 1))
 		return dg_fast()->write(fd, buf, len);
-	return dg_send_buf(fd, buf, len, 0, NULL, 0);
+	return dg_send_buf(fd, d, buf, len, 0, NULL, 0);
 }
 
 SHIM_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *sa,
@@ -1390,10 +1423,11 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t len)
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
 {
 	struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = n > 0 ? (size_t)n : 0 };
+	struct dgram *d = dg_get(fd);
 
-	if (__builtin_expect(dg_get(fd) == NULL, 1) || n < 0)
+	if (__builtin_expect(d == NULL, 1) || n < 0)
 		return dg_fast()->writev(fd, iov, n);
-	return dg_sendmsg(fd, &m, 0);
+	return dg_sendmsg(fd, d, &m, 0);
 }
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)

@@ -48,11 +48,15 @@ struct dns53_sock {
 /* dst (of a socket of type `type`) is to be answered here: dns=remote, a name server
  * of resolv.conf on port 53. Cheap for every other port. */
 bool dns53_wanted(const struct socks_addr *dst, int type);
-/* A query sent by fd to server (orig: the address as the program gave it, NULL on a
- * connected socket): answered to the socket itself, or sent on unchanged when the
- * real server must answer. Returns what sendmsg would (the payload's length). */
-ssize_t dns53_udp_send(int fd, struct dns53_sock *s, const struct socks_addr *server,
-		       const struct msghdr *msg, int flags);
+/* The largest datagram dns53_udp_query makes: one SOCKS5 UDP header and an answer. */
+#define DNS53_DGRAM_MAX (4 + 1 + 255 + 2 + 8192)
+#define DNS53_FORWARD (-1) /* the query goes to the real server unchanged */
+#define DNS53_ERROR (-2)   /* the send fails with errno */
+/* A query (msg) sent by fd to server: the datagram for the socket to send to itself
+ * (s->self) into out (DNS53_DGRAM_MAX bytes), its length; 0 when no answer is due;
+ * DNS53_FORWARD or DNS53_ERROR. Binds fd first if it is not. */
+ssize_t dns53_udp_query(int fd, struct dns53_sock *s, const struct socks_addr *server,
+			const struct msghdr *msg, uint8_t *out);
 /* connect() of a UDP socket to server: the kernel socket is connected to itself. */
 int dns53_udp_connect(int fd, struct dns53_sock *s, const struct socks_addr *server,
 		      const struct sockaddr *sa, socklen_t len);

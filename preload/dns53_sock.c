@@ -26,7 +26,7 @@
 #include "udp_wire.h"
 
 #define DNS53_QUERY_MAX 4096   /* a query longer than this is no stub's */
-#define DNS53_ANSWER_MAX 8192  /* ours are a few records */
+#define DNS53_ANSWER_MAX 8192  /* ours are a few records (DNS53_DGRAM_MAX's part) */
 #define DNS53_FORWARD_MS 2000  /* the real server's answer to a forwarded query */
 
 bool dns53_wanted(const struct socks_addr *dst, int type)
@@ -54,15 +54,6 @@ static bool dns53_gather(const struct msghdr *msg, uint8_t *buf, size_t cap, siz
 	}
 	*len = n;
 	return true;
-}
-
-static size_t dns53_msg_len(const struct msghdr *msg)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < msg->msg_iovlen; i++)
-		n += msg->msg_iov[i].iov_len;
-	return n;
 }
 
 /* The socket's own address, where answers come from: bound first (to the unspecified
@@ -193,52 +184,34 @@ static int dns53_reply(const struct socks_addr *server, const uint8_t *q, size_t
 	return n < 0 ? 0 : n;
 }
 
-ssize_t dns53_udp_send(int fd, struct dns53_sock *s, const struct socks_addr *server,
-		       const struct msghdr *msg, int flags)
+ssize_t dns53_udp_query(int fd, struct dns53_sock *s, const struct socks_addr *server,
+			const struct msghdr *msg, uint8_t *out)
 {
 	uint8_t q[DNS53_QUERY_MAX];
-	uint8_t a[UDP_WIRE_HDR_MAX + DNS53_ANSWER_MAX];
-	size_t qlen, total = dns53_msg_len(msg);
-	ssize_t hl, n;
-	int saved = errno, err;
+	size_t qlen;
+	ssize_t hl;
+	int err, n;
 
 	shim_inside++;
 	err = dns53_ensure_self(fd, s);
 	shim_inside--;
 	if (err != 0) {
 		errno = err;
-		return -1;
+		return DNS53_ERROR;
 	}
-	if (!dns53_gather(msg, q, sizeof(q), &qlen)) {
-		if (s->conn)
-			return (ssize_t)total; /* no query: lost, as on the wire */
-		n = -1;
-	} else {
-		hl = udp_wire_wrap(a, UDP_WIRE_HDR_MAX, NULL, 1, server);
-		if (hl < 0) {
-			errno = EINVAL;
-			return -1;
-		}
-		shim_inside++;
-		n = dns53_reply(server, q, qlen, a + hl, DNS53_ANSWER_MAX, true, s->conn);
-		shim_inside--;
-		if (n > 0) {
-			shim_inside++;
-			/* To itself: the receive path unwraps it and names the server. */
-			sendto(fd, a, (size_t)hl + (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL,
-			       (struct sockaddr *)&s->self, s->selflen);
-			shim_inside--;
-		}
+	if (!dns53_gather(msg, q, sizeof(q), &qlen))
+		return s->conn ? 0 : DNS53_FORWARD; /* no stub's query: lost, or the server's */
+	hl = udp_wire_wrap(out, UDP_WIRE_HDR_MAX, NULL, 1, server);
+	if (hl < 0) {
+		errno = EINVAL;
+		return DNS53_ERROR;
 	}
-	if (n < 0) {
-		/* The real server's to answer: the query as the program sent it. */
-		shim_inside++;
-		n = sendmsg(fd, msg, flags);
-		shim_inside--;
-		return n;
-	}
-	errno = saved;
-	return (ssize_t)total;
+	shim_inside++;
+	n = dns53_reply(server, q, qlen, out + hl, DNS53_DGRAM_MAX - (size_t)hl, true, s->conn);
+	shim_inside--;
+	if (n < 0)
+		return DNS53_FORWARD;
+	return n == 0 ? 0 : hl + n;
 }
 
 int dns53_udp_connect(int fd, struct dns53_sock *s, const struct socks_addr *server,
