@@ -12,7 +12,8 @@
 #                      auto: only when the 1-minute load average is below 0.7)
 #   BENCH_SHIM=0       skip the client (shim) part (it needs root for namespaces)
 #   SHIM_SERVER=name   socksifyd | microsocks for the shim part (default: socksifyd if it runs)
-#   BENCH_PARTS="servers shim udp"   which parts to run (all by default; udp = udp.sh)
+#   BENCH_PARTS="servers shim udp dns53"   which parts to run (all by default; udp = udp.sh,
+#                      dns53 = dns53.sh: port-53 queries answered in the library vs dnsmasq)
 #   BENCH_MAX_SESSIONS=N   the session-limit test's ceiling (full 10000, quick 0 = skip)
 #   BENCH_MICROSOCKS, BENCH_DANTED, BENCH_LIB_PROXYCHAINS, BENCH_LIB_DANTE,
 #   BENCH_LIB_TORSOCKS   other builds of the peers (a missing one is skipped with a note)
@@ -937,17 +938,43 @@ udp_tables() {
 	fi
 }
 
-PARTS=${BENCH_PARTS:-servers shim udp}
+# Port-53 queries answered inside the library (issue 12), scripts/bench/dns53.sh.
+dns53_part() {
+	DNS53_NOTE=""
+	if [[ ! -x $BUILD/snippets/dns53_bench ]]; then DNS53_NOTE="skipped: snippets not built (make snippets)"; return; fi
+	if over_time; then DNS53_NOTE="skipped: the run's time budget (BENCH_MAX_SECONDS) was spent"; return; fi
+	log "part 4: port-53 queries (scripts/bench/dns53.sh)"
+	DNS53_BENCH_N=$([[ $QUICK == 1 ]] && echo 5000 || echo 20000) \
+		timeout 300 bash "$HERE/dns53.sh" "$BUILD" >"$WORK/dns53.out" 2>>"$WORK/dns53.err" ||
+		DNS53_NOTE="dns53.sh ended with status $? (its stderr: $(head -c 200 "$WORK/dns53.err" | tr '\n' ' '))"
+}
+
+dns53_tables() {
+	echo "### Port-53 queries answered in the library (scripts/bench/dns53.sh, issue 12)"
+	echo
+	[[ -n ${DNS53_NOTE:-} ]] && { echo "$DNS53_NOTE"; echo; }
+	if [[ -s $WORK/dns53.out ]]; then
+		echo '```'
+		cat "$WORK/dns53.out"
+		echo '```'
+		echo
+	fi
+}
+
+PARTS=${BENCH_PARTS:-servers shim udp dns53}
 UDP_NOTE="skipped: not in BENCH_PARTS"
+DNS53_NOTE="skipped: not in BENCH_PARTS"
 [[ $PARTS == *servers* ]] && server_part
 [[ $PARTS == *shim* ]] && shim_part
 [[ $PARTS == *udp* ]] && udp_part
+[[ $PARTS == *dns53* ]] && dns53_part
 {
 	header
 	targets_table
 	server_tables
 	shim_tables
 	udp_tables
+	dns53_tables
 	echo "_total run time: $((SECONDS - BENCH_START)) s_"
 	if [[ -s $WORK/errors ]]; then
 		echo
