@@ -12,10 +12,11 @@
 #                      auto: only when the 1-minute load average is below 0.7)
 #   BENCH_SHIM=0       skip the client (shim) part (it needs root for namespaces)
 #   SHIM_SERVER=name   socksifyd | microsocks for the shim part (default: socksifyd if it runs)
-#   BENCH_PARTS="servers shim udp workers supervise system"   which parts to run (all
-#                      by default; udp = udp.sh; workers = socksifyd -w 1 vs -w 2 vs
+#   BENCH_PARTS="servers shim udp workers supervise system dns53"   which parts to run
+#                      (all by default; udp = udp.sh; workers = socksifyd -w 1 vs -w 2 vs
 #                      microsocks, issue 14; supervise = supervise.sh, issue 13;
-#                      system = system.sh, start-up under /etc/ld.so.preload)
+#                      system = system.sh, start-up under /etc/ld.so.preload;
+#                      dns53 = dns53.sh: port-53 queries answered in the library vs dnsmasq)
 #   BENCH_SOCKSIFYD_BEFORE=path   a one-thread socksifyd (e.g. main's build before issue
 #                      14) for the workers part's "bulk CPU unchanged" row
 #   BENCH_MAX_SESSIONS=N   the session-limit test's ceiling (full 10000, quick 0 = skip)
@@ -1081,6 +1082,29 @@ sv_tables() {
 	fi
 }
 
+# Port-53 queries answered inside the library (issue 12), scripts/bench/dns53.sh.
+dns53_part() {
+	DNS53_NOTE=""
+	if [[ ! -x $BUILD/snippets/dns53_bench ]]; then DNS53_NOTE="skipped: snippets not built (make snippets)"; return; fi
+	if over_time; then DNS53_NOTE="skipped: the run's time budget (BENCH_MAX_SECONDS) was spent"; return; fi
+	log "part 4: port-53 queries (scripts/bench/dns53.sh)"
+	DNS53_BENCH_N=$([[ $QUICK == 1 ]] && echo 5000 || echo 20000) \
+		timeout 300 bash "$HERE/dns53.sh" "$BUILD" >"$WORK/dns53.out" 2>>"$WORK/dns53.err" ||
+		DNS53_NOTE="dns53.sh ended with status $? (its stderr: $(head -c 200 "$WORK/dns53.err" | tr '\n' ' '))"
+}
+
+dns53_tables() {
+	echo "### Port-53 queries answered in the library (scripts/bench/dns53.sh, issue 12)"
+	echo
+	[[ -n ${DNS53_NOTE:-} ]] && { echo "$DNS53_NOTE"; echo; }
+	if [[ -s $WORK/dns53.out ]]; then
+		echo '```'
+		cat "$WORK/dns53.out"
+		echo '```'
+		echo
+	fi
+}
+
 # Machine-wide start-up (issue 10): its own script, its table carried over as printed.
 system_part() {
 	log "part 4: start-up under /etc/ld.so.preload (scripts/bench/system.sh)"
@@ -1096,16 +1120,18 @@ system_tables() {
 	echo
 }
 
-PARTS=${BENCH_PARTS:-servers shim udp workers supervise system}
+PARTS=${BENCH_PARTS:-servers shim udp workers supervise system dns53}
 WORKERS_NOTE="skipped: not in BENCH_PARTS"
 SV_NOTE="skipped: not in BENCH_PARTS"
 UDP_NOTE="skipped: not in BENCH_PARTS"
+DNS53_NOTE="skipped: not in BENCH_PARTS"
 [[ $PARTS == *servers* ]] && server_part
 [[ $PARTS == *shim* ]] && shim_part
 [[ $PARTS == *udp* ]] && udp_part
 [[ $PARTS == *workers* ]] && { WORKERS_NOTE=""; workers_part; }
 [[ $PARTS == *supervise* ]] && sv_part
 [[ $PARTS == *system* ]] && system_part
+[[ $PARTS == *dns53* ]] && dns53_part
 {
 	header
 	targets_table
@@ -1115,6 +1141,7 @@ UDP_NOTE="skipped: not in BENCH_PARTS"
 	workers_tables
 	sv_tables
 	system_tables
+	dns53_tables
 	echo "_total run time: $((SECONDS - BENCH_START)) s_"
 	if [[ -s $WORK/errors ]]; then
 		echo
