@@ -113,23 +113,23 @@ static void dns53_refresh_locked(void)
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		ns_n = 0;
 		ns_loaded = true;
-		close(fd);
+		real()->close(fd);
 		goto out;
 	}
 	if (ns_loaded && st.st_ino == ns_ino && st.st_mtim.tv_sec == ns_mtime.tv_sec &&
 	    st.st_mtim.tv_nsec == ns_mtime.tv_nsec) {
-		close(fd);
+		real()->close(fd);
 		goto out;
 	}
 	static char buf[RESOLV_MAX]; /* under ns_lock */
 	size_t have = 0;
 	while (have < sizeof(buf)) {
-		ssize_t r = read(fd, buf + have, sizeof(buf) - have);
+		ssize_t r = real()->read(fd, buf + have, sizeof(buf) - have);
 		if (r <= 0)
 			break;
 		have += (size_t)r;
 	}
-	close(fd);
+	real()->close(fd);
 	dns53_parse(buf, have);
 	ns_ino = st.st_ino;
 	ns_mtime = st.st_mtim;
