@@ -108,32 +108,45 @@ out:
 }
 
 /* A query to a name server on port 53 (DG_DNS53, or a socket connected to one):
- * answered to the socket itself. */
+ * answered to the socket itself. The answer (up to DNS53_DGRAM_MAX) on the heap:
+ * program stacks may be small. */
 static ssize_t dg_dns53_send(int fd, struct dg_assoc *d, const struct socks_addr *server,
 			     const struct msghdr *msg, int flags)
 {
-	uint8_t out[DNS53_DGRAM_MAX];
+	uint8_t *out = malloc(DNS53_DGRAM_MAX);
 	struct sockaddr_storage self;
 	socklen_t selflen;
 	int saved = errno;
 	size_t total = 0;
+	ssize_t n;
 
+	if (out == NULL) {
+		errno = ENOBUFS;
+		return -1;
+	}
 	for (size_t i = 0; i < msg->msg_iovlen; i++)
 		total += msg->msg_iov[i].iov_len;
 	pthread_mutex_lock(&d->mu);
-	ssize_t n = dns53_udp_query(fd, &d->dns, server, msg, out);
+	n = dns53_udp_query(fd, &d->dns, server, msg, out);
 	self = d->dns.self;
 	selflen = d->dns.selflen;
 	pthread_mutex_unlock(&d->mu);
-	if (n == DNS53_ERROR)
+	if (n == DNS53_ERROR) {
+		int err = errno;
+		free(out);
+		errno = err;
 		return -1;
-	if (n == DNS53_FORWARD) /* the real server's to answer: as the program sent it */
+	}
+	if (n == DNS53_FORWARD) { /* the real server's to answer: as the program sent it */
+		free(out);
 		return real()->sendmsg(fd, msg, flags);
+	}
 	/* To itself: the receive path unwraps it and names the server. Lost like any
 	 * datagram if the socket's queue is full. */
 	if (n > 0)
 		real()->sendto(fd, out, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL,
 			       (struct sockaddr *)&self, selflen);
+	free(out);
 	errno = saved;
 	return (ssize_t)total;
 }
