@@ -153,8 +153,11 @@ static int connect_refuse(const struct socks_addr *dst, enum route_reason why, i
 int shim_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct route r;
-	int family = 0, saved = errno;
+	int family = 0, saved = errno, rc;
 
+	/* TCP to a name server's port 53: answered inside the library. */
+	if (dgram_dns53_connect(fd, sa, len, &rc))
+		return rc;
 	/* A UDP socket already through the proxy: a new peer must not reach the
 	 * kernel directly (it would be a direct destination). */
 	if (dgram_known(fd))

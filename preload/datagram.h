@@ -11,6 +11,10 @@
  * Returns connect's result: the peer is recorded and the kernel socket connected to
  * the relay when the destination goes through the proxy, else libc's connect. */
 int dgram_connect(int fd, const struct sockaddr *sa, socklen_t len);
+/* connect() of a TCP socket to port 53 of a name server of resolv.conf, with
+ * dns=remote: answered inside the library (dns53_sock.c). True when taken, *rc then
+ * connect's result; false (cheaply, for every other port) when not. */
+bool dgram_dns53_connect(int fd, const struct sockaddr *sa, socklen_t len, int *rc);
 /* True when fd is a UDP socket the datagram family manages (one table load). */
 bool dgram_known(int fd);
 /* close()/close_range(): forget fd's association (its control connection closes

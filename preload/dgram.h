@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "dial.h"
+#include "dns53.h"
 #include "route.h"
 #include "socks.h"
 
@@ -76,9 +77,15 @@ struct dg_assoc {
 	struct sockaddr_storage lastfake;
 	socklen_t lastfakelen;
 	bool has_lastfake;
+	/* Port-53 queries to the system's name servers, answered here (dns53_sock.c);
+	 * for a TCP socket connected to one (dns.tcp_fd >= 0), the whole record. */
+	struct dns53_sock dns;
 };
 
 /* ---- dgram_state.c: the records ---- */
+/* The active record of fd as the registry holds it, or NULL: one load, no check
+ * against the kernel (for a record looked up with dg_get a moment ago). */
+struct dg_assoc *dg_lookup(int fd);
 /* The active record of fd, or NULL: one registry load for an fd we do not manage; a
  * managed one is checked against the kernel (a number reused behind our back drops
  * its record). */
@@ -101,10 +108,13 @@ enum dg_policy {
 	DG_PROXY,    /* wrapped, to the relay */
 	DG_REFUSE,   /* fail with *err, nothing sent */
 	DG_FASTOPEN, /* TCP Fast Open: through connect(), then send */
+	DG_DNS53,    /* a query to a name server of resolv.conf: answered here */
 };
 
-/* Classifies a datagram (or UDP connect) to sa: on DG_PROXY *dst is what the relay
- * is asked for and *dp the socket's record; on DG_REFUSE *err and *why say why. */
+/* Classifies a datagram (or UDP connect) to sa. *dp: the socket's record as the
+ * caller looked it up (dg_get), or NULL. On DG_PROXY and DG_DNS53 *dst is what the
+ * relay is asked for (the name server) and *dp the socket's record; on DG_REFUSE
+ * *err and *why say why. */
 enum dg_policy dg_classify(int fd, const struct sockaddr *sa, socklen_t len, int flags,
 			   struct socks_addr *dst, int *err, enum route_reason *why,
 			   struct dg_assoc **dp);
@@ -116,9 +126,10 @@ int dg_ready(struct dg_assoc *d, const struct socks_addr *dst);
 
 /* ---- dgram_send.c / dgram_recv.c ---- */
 struct msghdr;
-ssize_t dg_sendmsg(int fd, const struct msghdr *msg, int flags);
-ssize_t dg_send_buf(int fd, const void *buf, size_t len, int flags, const struct sockaddr *sa,
-		    socklen_t salen);
+/* d: fd's record as the hook looked it up (NULL for none): one dg_get per call. */
+ssize_t dg_sendmsg(int fd, struct dg_assoc *d, const struct msghdr *msg, int flags);
+ssize_t dg_send_buf(int fd, struct dg_assoc *d, const void *buf, size_t len, int flags,
+		    const struct sockaddr *sa, socklen_t salen);
 ssize_t dg_recvmsg(int fd, struct dg_assoc *d, struct msghdr *msg, int flags);
 ssize_t dg_recv_buf(int fd, struct dg_assoc *d, void *buf, size_t len, int flags,
 		    struct sockaddr *sa, socklen_t *salen);

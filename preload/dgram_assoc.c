@@ -21,6 +21,7 @@
 #include "datagram.h"
 #include "dgram.h"
 #include "dial.h"
+#include "dns53.h"
 #include "fakedns.h"
 #include "hops.h"
 #include "log.h"
@@ -270,23 +271,50 @@ static int dg_socket_family(int fd, int *type)
 	return family;
 }
 
-/* Classifies a datagram (or UDP connect) to sa. On DG_PROXY *dst is what the relay is
- * asked for and *dp the socket's record; on DG_REFUSE *why says why. */
+/* A datagram (or UDP connect) to port 53 of sa: one the library answers (dns53.h)?
+ * Then *dp is the socket's record (NULL when none could be made). dns53_wanted
+ * first: it is false at once without dns=remote (and so for an inert library),
+ * before any system call for a socket we do not manage. */
+static bool dg_dns53(int fd, const struct sockaddr *sa, const struct socks_addr *dst,
+		     struct dg_assoc **dp)
+{
+	int type = SOCK_DGRAM, family;
+
+	if (!dns53_wanted(dst, SOCK_DGRAM))
+		return false;
+	family = *dp != NULL ? (*dp)->family : dg_socket_family(fd, &type);
+	if (type != SOCK_DGRAM || family != sa->sa_family)
+		return false;
+	if (*dp == NULL)
+		*dp = dg_register(fd, family);
+	return true;
+}
+
+/* Classifies a datagram (or UDP connect) to sa. *dp: the socket's record as the
+ * caller looked it up (dg_get), or NULL. On DG_PROXY and DG_DNS53 *dst is what the
+ * relay is asked for and *dp the socket's record; on DG_REFUSE *why says why. */
 enum dg_policy dg_classify(int fd, const struct sockaddr *sa, socklen_t len, int flags,
 				  struct socks_addr *dst, int *err, enum route_reason *why,
 				  struct dg_assoc **dp)
 {
-	struct dg_assoc *d = dg_get(fd);
+	struct dg_assoc *d = *dp;
 	struct route r;
 	int family, type = 0;
 
-	*dp = d;
 	if (shim_inside || sa == NULL || len < sizeof(sa_family_t))
 		return DG_PASS;
 	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
 		return DG_PASS;
 	if (!addr_from_sockaddr(dst, sa, len))
 		return DG_PASS;
+	/* Before the loopback pass: a stub resolver on 127.0.0.53 is the usual case. */
+	if (dst->port == 53 && (d == NULL || d->dns.tcp_fd < 0) && dg_dns53(fd, sa, dst, dp)) {
+		if (*dp != NULL)
+			return DG_DNS53;
+		*err = ENOMEM;
+		*why = ROUTE_R_CHAIN;
+		return DG_REFUSE;
+	}
 	if (addr_is_loopback(dst) || addr_is_unspecified(dst))
 		return DG_PASS;
 	if (d == NULL && shim_inert())
@@ -340,7 +368,68 @@ int dg_refuse(int fd, const struct socks_addr *dst, enum route_reason why, int e
 	return -1;
 }
 
+/* ---- connect to a name server (port 53, answered here) ---- */
+
+/* UDP: the kernel socket connected to itself (dns53.h); getpeername shows the server
+ * through the fd registry. */
+static int dg_dns53_connect(int fd, struct dg_assoc *d, const struct socks_addr *server,
+			    const struct sockaddr *sa, socklen_t len)
+{
+	pthread_mutex_lock(&d->mu);
+	d->connected = false;
+	int rc = dns53_udp_connect(fd, &d->dns, server, sa, len);
+	if (rc == 0)
+		fdreg_set_tunnel(fd, sa, len, (struct sockaddr *)&d->dns.self, d->dns.selflen);
+	pthread_mutex_unlock(&d->mu);
+	return rc;
+}
+
+/* TCP: the socket's record holds the connection's state (dns53_sock.c). */
+bool dgram_dns53_connect(int fd, const struct sockaddr *sa, socklen_t len, int *rc)
+{
+	struct socks_addr dst;
+	struct dg_assoc *d;
+	int type = 0, family;
+
+	if (shim_inside || sa == NULL || len < sizeof(sa_family_t) ||
+	    (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
+	    !addr_from_sockaddr(&dst, sa, len) || dst.port != 53 ||
+	    !dns53_wanted(&dst, SOCK_STREAM))
+		return false;
+	family = dg_socket_family(fd, &type);
+	if (type != SOCK_STREAM || family != sa->sa_family)
+		return false;
+	if (fdreg_kind(fd) == FD_TUNNEL || dg_get(fd) != NULL)
+		return false; /* connected already: the kernel's EISCONN */
+	d = dg_register(fd, family);
+	if (d == NULL) {
+		errno = ENOMEM;
+		*rc = -1;
+		return true;
+	}
+	pthread_mutex_lock(&d->mu);
+	d->dns.server = dst;
+	*rc = dns53_tcp_connect(fd, &d->dns, sa, len);
+	pthread_mutex_unlock(&d->mu);
+	if (*rc != 0) {
+		int err = errno;
+		dgram_forget(fd);
+		errno = err;
+	}
+	return true;
+}
+
 /* ---- connect on a UDP socket ---- */
+
+/* Dissolves fd's connected peer (the association itself stays). */
+static void dg_unconnect(int fd, struct dg_assoc *d)
+{
+	pthread_mutex_lock(&d->mu);
+	d->connected = false;
+	d->dns.conn = false;
+	pthread_mutex_unlock(&d->mu);
+	fdreg_clear(fd);
+}
 
 int dgram_connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
@@ -352,27 +441,22 @@ int dgram_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	if (sa != NULL && len >= sizeof(sa_family_t) && sa->sa_family == AF_UNSPEC) {
 		/* Dissolves the association's peer; the association itself stays. */
 		d = dg_get(fd);
-		if (d != NULL) {
-			pthread_mutex_lock(&d->mu);
-			d->connected = false;
-			pthread_mutex_unlock(&d->mu);
-			fdreg_clear(fd);
-		}
+		if (d != NULL)
+			dg_unconnect(fd, d);
 		return real()->connect(fd, sa, len);
 	}
+	d = dg_get(fd);
 	switch (dg_classify(fd, sa, len, 0, &dst, &err, &why, &d)) {
 	case DG_REFUSE:
 		return dg_refuse(fd, &dst, why, err);
+	case DG_DNS53:
+		return dg_dns53_connect(fd, d, &dst, sa, len);
 	case DG_PROXY:
 		break;
 	case DG_PASS:
 	case DG_FASTOPEN:
-		if (d != NULL && !shim_inside) {
-			pthread_mutex_lock(&d->mu);
-			d->connected = false;
-			pthread_mutex_unlock(&d->mu);
-			fdreg_clear(fd);
-		}
+		if (d != NULL && !shim_inside)
+			dg_unconnect(fd, d);
 		errno = saved; /* classifying (the first config load) may have set it */
 		return real()->connect(fd, sa, len);
 	}
@@ -390,6 +474,7 @@ int dgram_connect(int fd, const struct sockaddr *sa, socklen_t len)
 			d->peerlen = len < sizeof(d->peer) ? len : sizeof(d->peer);
 			d->peer_dst = dst;
 			d->connected = true;
+			d->dns.conn = false;
 			fdreg_set_tunnel(fd, sa, d->peerlen, (struct sockaddr *)&d->relay,
 					 d->relaylen);
 		}

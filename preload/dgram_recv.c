@@ -20,6 +20,7 @@
 #include "datagram.h"
 #include "dgram.h"
 #include "dial.h"
+#include "dns53.h"
 #include "fakedns.h"
 #include "hops.h"
 #include "log.h"
@@ -110,8 +111,9 @@ static void dg_set_name(struct msghdr *msg, const struct sockaddr_storage *ss, s
 	msg->msg_namelen = len;
 }
 
-/* recvmsg on a socket we manage: datagrams from the relay unwrapped, others as they
- * are. The datagram lands in a bounce buffer big enough for the header too, so one
+/* recvmsg on a socket we manage: datagrams from the relay unwrapped (and our own
+ * answers to port-53 queries, from the socket itself: one header naming the server),
+ * others as they are. The datagram lands in a bounce buffer big enough for the header too, so one
  * recvmsg still takes exactly one datagram. */
 ssize_t dg_recvmsg(int fd, struct dg_assoc *d, struct msghdr *msg, int flags)
 {
@@ -123,10 +125,13 @@ ssize_t dg_recvmsg(int fd, struct dg_assoc *d, struct msghdr *msg, int flags)
 
 	if (flags & MSG_ERRQUEUE) /* queued errors carry no datagram of the relay's */
 		return real()->recvmsg(fd, msg, flags);
+	if (d->dns.tcp_fd >= 0) /* a TCP connection to a name server: as it is */
+		return real()->recvmsg(fd, msg, flags);
 	pthread_mutex_lock(&d->mu);
 	relay = d->relay;
 	bool assoc = d->relaylen != 0;
-	size_t nh = d->nctl;
+	size_t nh = d->nctl, hops;
+	struct dns53_sock dns = d->dns; /* its self address: where our answers come from */
 	pthread_mutex_unlock(&d->mu);
 	for (size_t i = 0; i < msg->msg_iovlen; i++)
 		total += msg->msg_iov[i].iov_len;
@@ -154,7 +159,13 @@ ssize_t dg_recvmsg(int fd, struct dg_assoc *d, struct msghdr *msg, int flags)
 		have = (size_t)n < cap ? (size_t)n : cap;
 		msg->msg_controllen = m.msg_controllen;
 		msg->msg_flags = m.msg_flags & ~MSG_TRUNC;
-		if (!assoc || m.msg_namelen == 0 || !dg_same_addr(&src, &relay)) {
+		if (assoc && m.msg_namelen != 0 && dg_same_addr(&src, &relay))
+			hops = nh;
+		else if (dns53_is_self(&dns, &src, m.msg_namelen))
+			hops = 1; /* our answer, naming the server */
+		else
+			hops = 0;
+		if (hops == 0) {
 			/* Not from the relay (a direct peer): as libc would give it. */
 			dg_scatter(buf, have, msg->msg_iov, msg->msg_iovlen);
 			if ((size_t)n > total)
@@ -163,7 +174,7 @@ ssize_t dg_recvmsg(int fd, struct dg_assoc *d, struct msghdr *msg, int flags)
 			ret = (flags & MSG_TRUNC) ? n : (ssize_t)((size_t)n < total ? (size_t)n : total);
 			goto out;
 		}
-		if (udp_wire_unwrap(buf, have, nh, &used, &a))
+		if (udp_wire_unwrap(buf, have, hops, &used, &a))
 			break;
 		/* A fragment or garbage from the relay: dropped. Consume it if we peeked. */
 		if (flags & MSG_PEEK)

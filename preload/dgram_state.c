@@ -70,7 +70,7 @@ void dg_set_state(struct dg_assoc *d, enum dg_state st, int err)
 }
 
 /* The active association of fd, or NULL, as the registry holds it. */
-static struct dg_assoc *dg_lookup(int fd)
+struct dg_assoc *dg_lookup(int fd)
 {
 	struct dg_assoc *d;
 
@@ -107,6 +107,7 @@ struct dg_assoc *dg_get(int fd)
 		atomic_store_explicit(&d->active, false, memory_order_release);
 		fdreg_set_dgram(fd, false);
 		dg_drop_ctl(d);
+		dns53_sock_reset(&d->dns);
 	}
 	pthread_mutex_unlock(&d->mu);
 	return NULL;
@@ -116,6 +117,7 @@ static void dg_atfork_child(void)
 {
 	unsigned hi = fdreg_high_water();
 
+	dns53_fork_child();
 	for (unsigned fd = 0; fd < hi; fd++) {
 		struct dg_assoc *d = fdreg_assoc((int)fd);
 		if (d != NULL)
@@ -138,6 +140,7 @@ struct dg_assoc *dg_register(int fd, int family)
 		if (mine == NULL)
 			return NULL;
 		pthread_mutex_init(&mine->mu, NULL);
+		mine->dns.tcp_fd = -1;
 		if (!fdreg_assoc_attach(fd, mine)) /* another thread's was first, or no room */
 			free(mine);
 		d = fdreg_assoc(fd);
@@ -160,6 +163,7 @@ struct dg_assoc *dg_register(int fd, int family)
 		d->relaylen = 0;
 		d->connected = false;
 		d->has_lastfake = false;
+		d->dns = (struct dns53_sock){ .tcp_fd = -1 };
 		atomic_store_explicit(&d->active, true, memory_order_release);
 		fdreg_set_dgram(fd, true);
 	}
@@ -194,6 +198,7 @@ void dgram_forget(int fd)
 	atomic_store_explicit(&d->active, false, memory_order_release);
 	fdreg_set_dgram(fd, false);
 	dg_drop_ctl(d);
+	dns53_sock_reset(&d->dns);
 	pthread_mutex_unlock(&d->mu);
 }
 
@@ -260,6 +265,7 @@ void dgram_copy(int oldfd, int newfd)
 	n->peerlen = o->peerlen;
 	n->peer_dst = o->peer_dst;
 	n->has_lastfake = false;
+	dns53_sock_copy(&n->dns, &o->dns);
 	if (n->nctl < o->nctl) {
 		/* Out of fds for the copy's own control connections: it sets up an
 		 * association of its own on its next datagram. */

@@ -12,11 +12,12 @@
 #                      auto: only when the 1-minute load average is below 0.7)
 #   BENCH_SHIM=0       skip the client (shim) part (it needs root for namespaces)
 #   SHIM_SERVER=name   socksifyd | microsocks for the shim part (default: socksifyd if it runs)
-#   BENCH_PARTS="servers shim udp workers supervise system async"   which parts to run (all
+#   BENCH_PARTS="servers shim udp workers supervise system async dns53"   which parts to run (all
 #                      by default; udp = udp.sh; workers = socksifyd -w 1 vs -w 2 vs
 #                      microsocks, issue 14; supervise = supervise.sh, issue 13;
 #                      system = system.sh, start-up under /etc/ld.so.preload;
-#                      async = async.sh: the asynchronous connect through a far proxy)
+#                      async = async.sh: the asynchronous connect through a far proxy;
+#                      dns53 = dns53.sh: port-53 queries answered in the library vs dnsmasq)
 #   BENCH_SOCKSIFYD_BEFORE=path   a one-thread socksifyd (e.g. main's build before issue
 #                      14) for the workers part's "bulk CPU unchanged" row
 #   BENCH_MAX_SESSIONS=N   the session-limit test's ceiling (full 10000, quick 0 = skip)
@@ -1085,6 +1086,29 @@ sv_tables() {
 	fi
 }
 
+# Port-53 queries answered inside the library (issue 12), scripts/bench/dns53.sh.
+dns53_part() {
+	DNS53_NOTE=""
+	if [[ ! -x $BUILD/snippets/dns53_bench ]]; then DNS53_NOTE="skipped: snippets not built (make snippets)"; return; fi
+	if over_time; then DNS53_NOTE="skipped: the run's time budget (BENCH_MAX_SECONDS) was spent"; return; fi
+	log "part 4: port-53 queries (scripts/bench/dns53.sh)"
+	DNS53_BENCH_N=$([[ $QUICK == 1 ]] && echo 5000 || echo 20000) \
+		timeout 300 bash "$HERE/dns53.sh" "$BUILD" >"$WORK/dns53.out" 2>>"$WORK/dns53.err" ||
+		DNS53_NOTE="dns53.sh ended with status $? (its stderr: $(head -c 200 "$WORK/dns53.err" | tr '\n' ' '))"
+}
+
+dns53_tables() {
+	echo "### Port-53 queries answered in the library (scripts/bench/dns53.sh, issue 12)"
+	echo
+	[[ -n ${DNS53_NOTE:-} ]] && { echo "$DNS53_NOTE"; echo; }
+	if [[ -s $WORK/dns53.out ]]; then
+		echo '```'
+		cat "$WORK/dns53.out"
+		echo '```'
+		echo
+	fi
+}
+
 # Machine-wide start-up (issue 10): its own script, its table carried over as printed.
 system_part() {
 	log "part 4: start-up under /etc/ld.so.preload (scripts/bench/system.sh)"
@@ -1114,11 +1138,12 @@ async_tables() {
 	[[ -s $WORK/async.out ]] && cat "$WORK/async.out"
 }
 
-PARTS=${BENCH_PARTS:-servers shim udp workers supervise system async}
+PARTS=${BENCH_PARTS:-servers shim udp workers supervise system async dns53}
 WORKERS_NOTE="skipped: not in BENCH_PARTS"
 SV_NOTE="skipped: not in BENCH_PARTS"
 UDP_NOTE="skipped: not in BENCH_PARTS"
 ASYNC_NOTE="skipped: not in BENCH_PARTS"
+DNS53_NOTE="skipped: not in BENCH_PARTS"
 [[ $PARTS == *servers* ]] && server_part
 [[ $PARTS == *shim* ]] && shim_part
 [[ $PARTS == *udp* ]] && udp_part
@@ -1126,6 +1151,7 @@ ASYNC_NOTE="skipped: not in BENCH_PARTS"
 [[ $PARTS == *supervise* ]] && sv_part
 [[ $PARTS == *system* ]] && system_part
 [[ $PARTS == *async* ]] && async_part
+[[ $PARTS == *dns53* ]] && dns53_part
 {
 	header
 	targets_table
@@ -1136,6 +1162,7 @@ ASYNC_NOTE="skipped: not in BENCH_PARTS"
 	sv_tables
 	system_tables
 	async_tables
+	dns53_tables
 	echo "_total run time: $((SECONDS - BENCH_START)) s_"
 	if [[ -s $WORK/errors ]]; then
 		echo
