@@ -46,6 +46,18 @@ static size_t pipe_n;
 static bool pipe_loaded;
 static pthread_mutex_t pipe_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* A fork while another thread holds pipe_mu (every tunnelled connect looks its proxy
+ * up here) must not leave the child's next connect waiting forever on it. */
+static void pipe_atfork_child(void)
+{
+	pthread_mutex_init(&pipe_mu, NULL);
+}
+
+__attribute__((constructor)) static void pipe_init(void)
+{
+	pthread_atfork(NULL, NULL, pipe_atfork_child);
+}
+
 unsigned shim_dial_flags(void)
 {
 	const struct socksify_conf *c = shim_conf();
