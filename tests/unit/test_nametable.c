@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -413,8 +414,11 @@ static void test_readers_vs_evictions(void)
 }
 
 /* Writers SIGKILLed at random moments, some surely inside the lock: the next writer
- * gets EOWNERDEAD, repairs the table, and every name still round-trips. alarm() turns
- * a deadlock into a failure instead of a hang. */
+ * gets EOWNERDEAD, repairs the table, and every name still round-trips. Each child
+ * says when it has inserted its first names, so a slow (loaded, sanitized) machine
+ * kills writers that are writing, not ones still starting; rounds go on, bounded in
+ * count and time, until at least one died holding the lock. alarm() turns a deadlock
+ * into a failure instead of a hang. */
 static void test_killed_writers(void)
 {
 	struct nt_params p;
@@ -422,31 +426,48 @@ static void test_killed_writers(void)
 	struct nametable t;
 	const char *path = tpath("kill");
 	is_int(nt_create(&t, path, &p), 0, "create");
-	alarm(60);
-	unsigned salt = 0;
-	for (int round = 0; round < 30; round++) {
+	alarm(120);
+	struct nt_stats st;
+	double until = now_s() + 40.0;
+	int rounds = 0, started = 0;
+	for (; rounds < 400; rounds++) {
+		nt_get_stats(&t, &st);
+		if (rounds >= 30 && (st.repairs > 0 || now_s() > until))
+			break;
+		int pfd[2];
+		if (pipe(pfd) != 0)
+			break;
 		pid_t pid = fork();
 		if (pid == 0) {
 			struct nametable c;
 			char name[64];
+			close(pfd[0]);
 			if (nt_attach(&c, path) != 0)
 				_exit(1);
 			for (unsigned i = 0;; i++) {
 				uint32_t x;
-				snprintf(name, sizeof(name), "k%u-%d.kill.test", i, round);
+				snprintf(name, sizeof(name), "k%u-%d.kill.test", i, rounds);
 				nt_lookup(&c, name, &x);
+				if (i == 20 && write(pfd[1], "r", 1) != 1)
+					_exit(1);
 			}
 		}
-		usleep(2000 + (unsigned)(round * 997) % 5000);
+		close(pfd[1]);
+		struct pollfd pf = { .fd = pfd[0], .events = POLLIN };
+		char b;
+		if (poll(&pf, 1, 10000) == 1 && read(pfd[0], &b, 1) == 1)
+			started++;
+		close(pfd[0]);
+		usleep(500 + (unsigned)(rounds * 997) % 5000);
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
-		salt++;
 	}
+	is_int(started, rounds, "every writer started writing (%d rounds)", rounds);
 	uint32_t x;
 	is_int(nt_lookup(&t, "after.kill.test", &x), 0, "a writer after the killings gets the lock");
 	char name[64], got[300];
 	int bad = 0, found = 0;
-	for (int round = 0; round < 30; round++) {
+	for (int round = 0; round < rounds; round++) {
 		for (unsigned i = 0; i < 20000; i++) {
 			snprintf(name, sizeof(name), "k%u-%d.kill.test", i, round);
 			if (nt_find(&t, name, &x) != 0)
@@ -456,7 +477,6 @@ static void test_killed_writers(void)
 				bad++;
 		}
 	}
-	struct nt_stats st;
 	nt_get_stats(&t, &st);
 	ok(found > 0, "names survive (%d found, %u live)", found, st.live);
 	ok(st.repairs > 0, "some writers died holding the lock (%u repairs)", st.repairs);
