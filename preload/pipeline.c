@@ -78,18 +78,31 @@ static struct pipe_entry *pipe_find(const char *host, uint16_t port)
 	return NULL;
 }
 
-/* Sets the proxy's state (a new entry if it has none and there is room). */
+/* Sets the proxy's state, in a new entry if it has none. A full table (a file with
+ * many proxies' verdicts) gives up its oldest entry that is not a suspect waiting for
+ * its retry: the file is read in the order it was written, so the newest verdicts
+ * stay, and the proxy this process dials is always noted. */
 static void pipe_set(const char *host, uint16_t port, enum pipe_state st)
 {
+	static size_t evict; /* under pipe_mu: the next slot to give up */
 	struct pipe_entry *e = pipe_find(host, port);
 
-	if (e == NULL && pipe_n < PIPE_MAX) {
+	if (e == NULL && pipe_n < PIPE_MAX)
 		e = &pipe_seen[pipe_n++];
+	for (size_t k = 0; e == NULL && k < PIPE_MAX; k++) {
+		size_t i = (evict + k) % PIPE_MAX;
+		if (pipe_seen[i].st != PIPE_SUSPECT) {
+			e = &pipe_seen[i];
+			evict = (i + 1) % PIPE_MAX;
+		}
+	}
+	if (e == NULL)
+		return; /* PIPE_MAX suspects at once: this one goes unnoted */
+	if (e->port != port || strcmp(e->host, host) != 0) {
 		str_copy(e->host, host, sizeof(e->host));
 		e->port = port;
 	}
-	if (e != NULL)
-		e->st = st;
+	e->st = st;
 }
 
 
