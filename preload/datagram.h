@@ -24,4 +24,15 @@ void dgram_forget_range(unsigned int first, unsigned int last);
 /* dup/dup2/dup3: newfd is the same socket as oldfd. */
 void dgram_copy(int oldfd, int newfd);
 
+/* Port-53 answers held in memory (dgram_held.c). Any held at all (one load). */
+bool dgram_held_any(void);
+/* Every held answer sent to its socket: before a wait the library cannot answer
+ * (select, epoll_wait), a fork, a dup, a raw syscall. */
+void dgram_held_flush(void);
+struct pollfd;
+/* poll/ppoll: true when every fd of the set holds an answer and waits only to read
+ * (revents set, *rc the count: no system call); false to ask the kernel (held
+ * answers flushed first when the set names one). */
+bool dgram_held_poll(struct pollfd *fds, unsigned long n, int *rc);
+
 #endif

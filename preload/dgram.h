@@ -28,6 +28,11 @@
 #define DG_IOV_MAX 1024
 /* iovecs up to this many are copied on the stack (program stacks may be small). */
 #define DG_IOV_STACK 8
+/* A held port-53 answer up to this size (its header included); longer ones go to
+ * the kernel at once. */
+#define DG_HELD_MAX 1024
+/* A socket that only carries port-53 queries is checked against the kernel this often. */
+#define DG_RECHECK_MS 50
 /* After a failed association set-up, sends fail at once for this long. */
 #define DG_RETRY_MS 1000
 
@@ -80,6 +85,11 @@ struct dg_assoc {
 	/* Port-53 queries to the system's name servers, answered here (dns53_sock.c);
 	 * for a TCP socket connected to one (dns.tcp_fd >= 0), the whole record. */
 	struct dns53_sock dns;
+	/* A port-53 answer held in memory (dgram_held.c): the datagram the socket would
+	 * have sent itself (one SOCKS5 UDP header naming the server, the answer). */
+	uint16_t held_len;
+	uint8_t held[DG_HELD_MAX];
+	uint64_t checked_ms;           /* a port-53-only socket last checked (fstat) then */
 };
 
 /* ---- dgram_state.c: the records ---- */
@@ -133,6 +143,24 @@ ssize_t dg_send_buf(int fd, struct dg_assoc *d, const void *buf, size_t len, int
 ssize_t dg_recvmsg(int fd, struct dg_assoc *d, struct msghdr *msg, int flags);
 ssize_t dg_recv_buf(int fd, struct dg_assoc *d, void *buf, size_t len, int flags,
 		    struct sockaddr *sa, socklen_t *salen);
+
+/* ---- dgram_held.c: port-53 answers held in memory (single-threaded processes) ----
+ * Keeps dgram (len bytes, the datagram for the socket itself) on d instead of sending
+ * it; false when it must be sent now. Caller holds d->mu. */
+bool dg_hold(int fd, struct dg_assoc *d, const uint8_t *dgram, size_t len);
+/* d's held answer sent to its socket / forgotten (caller holds d->mu). */
+void dg_held_flush_locked(int fd, struct dg_assoc *d);
+void dg_held_drop_locked(int fd, struct dg_assoc *d);
+/* The child of a fork starts the list's lock afresh. */
+void dg_held_fork_child(void);
+#define DG_HELD_NONE (-2)
+/* recvmsg from memory: the held datagram into buf (cap bytes) as the kernel would
+ * give it (*src the socket itself, *mflags MSG_TRUNC when cut), its length; consumed
+ * unless MSG_PEEK. DG_HELD_NONE when there is none (want_ctl: the caller asks for
+ * control messages, which only the kernel has: the answer is flushed to it). */
+ssize_t dg_held_take(int fd, struct dg_assoc *d, uint8_t *buf, size_t cap, int flags,
+		     bool want_ctl, struct sockaddr_storage *src, socklen_t *srclen,
+		     int *mflags);
 
 /* ---- tfo.c: TCP Fast Open through the connect path ---- */
 ssize_t shim_fastopen(int fd, const struct msghdr *msg, int flags);

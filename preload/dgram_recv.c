@@ -153,7 +153,15 @@ ssize_t dg_recvmsg(int fd, struct dg_assoc *d, struct msghdr *msg, int flags)
 			.msg_iov = &iov, .msg_iovlen = 1,
 			.msg_control = msg->msg_control, .msg_controllen = msg->msg_controllen,
 		};
-		n = real()->recvmsg(fd, &m, flags);
+		int hf = 0;
+		n = dg_held_take(fd, d, buf, cap, flags, msg->msg_control != NULL &&
+				 msg->msg_controllen != 0, &src, &m.msg_namelen, &hf);
+		if (n != DG_HELD_NONE) {
+			m.msg_controllen = 0;
+			m.msg_flags = hf;
+		} else {
+			n = real()->recvmsg(fd, &m, flags);
+		}
 		if (n < 0)
 			goto out;
 		have = (size_t)n < cap ? (size_t)n : cap;

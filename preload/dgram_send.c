@@ -130,7 +130,14 @@ static ssize_t dg_dns53_send(int fd, struct dg_assoc *d, const struct socks_addr
 	n = dns53_udp_query(fd, &d->dns, server, msg, out);
 	self = d->dns.self;
 	selflen = d->dns.selflen;
+	/* Kept in memory when nothing else can be waiting for it (dgram_held.c). */
+	bool held = n > 0 && dg_hold(fd, d, out, (size_t)n);
 	pthread_mutex_unlock(&d->mu);
+	if (held) {
+		free(out);
+		errno = saved;
+		return (ssize_t)total;
+	}
 	if (n == DNS53_ERROR) {
 		int err = errno;
 		free(out);

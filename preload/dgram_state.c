@@ -32,12 +32,19 @@
  * child, with one thread, starts every lock afresh. */
 static void dg_atfork_child(void);
 
+/* Answers held in memory go to the kernel first: parent and child share the socket
+ * and only one of them may take each (dgram_held.c). */
+static void dg_atfork_prepare(void)
+{
+	dgram_held_flush();
+}
+
 /* No symbol is resolved here: init.c's constructor does that when the library was
  * asked for by name, and machine wide real() resolves the table on first use (every
  * process of the machine starts through this constructor). */
 __attribute__((constructor)) static void dg_init(void)
 {
-	pthread_atfork(NULL, NULL, dg_atfork_child);
+	pthread_atfork(dg_atfork_prepare, NULL, dg_atfork_child);
 }
 
 /* ---- per-socket state ---- */
@@ -92,6 +99,30 @@ static bool dg_same_socket(int fd, const struct dg_assoc *d)
 	return same;
 }
 
+/* A socket that only carries port-53 queries answered here (no association, no
+ * proxied peer) is checked against the kernel once per DG_RECHECK_MS, not on every
+ * call: its queries are answered without a system call (dgram_held.c), so one fstat
+ * per query would be most of their cost. A number closed past our hooks and reused
+ * within that window is taken for the old socket; for such a socket that means an
+ * answer of ours read from the new file, never a datagram leaving the host. An
+ * answer held since a send that checked a moment ago needs no check either. */
+static bool dg_checked_lately(struct dg_assoc *d)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	if (__atomic_load_n(&d->held_len, __ATOMIC_RELAXED) != 0)
+		return true;
+	if (!d->dns.on || d->relaylen != 0 || d->nctl != 0 || d->connected)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	if (now - __atomic_load_n(&d->checked_ms, __ATOMIC_RELAXED) < DG_RECHECK_MS)
+		return true;
+	__atomic_store_n(&d->checked_ms, now, __ATOMIC_RELAXED); /* the caller checks now */
+	return false;
+}
+
 /* The active record of fd, or NULL: the one load every hook pays for an fd we do not
  * manage. A managed one is also checked against the kernel (one fstat): a record
  * whose number now holds another file is dropped, its association with it, so a
@@ -100,13 +131,14 @@ struct dg_assoc *dg_get(int fd)
 {
 	struct dg_assoc *d = dg_lookup(fd);
 
-	if (__builtin_expect(d == NULL, 1) || dg_same_socket(fd, d))
+	if (__builtin_expect(d == NULL, 1) || dg_checked_lately(d) || dg_same_socket(fd, d))
 		return d;
 	pthread_mutex_lock(&d->mu);
 	if (atomic_load(&d->active) && !dg_same_socket(fd, d)) {
 		atomic_store_explicit(&d->active, false, memory_order_release);
 		fdreg_set_dgram(fd, false);
 		dg_drop_ctl(d);
+		dg_held_drop_locked(fd, d);
 		dns53_sock_reset(&d->dns);
 	}
 	pthread_mutex_unlock(&d->mu);
@@ -118,6 +150,7 @@ static void dg_atfork_child(void)
 	unsigned hi = fdreg_high_water();
 
 	dns53_fork_child();
+	dg_held_fork_child();
 	for (unsigned fd = 0; fd < hi; fd++) {
 		struct dg_assoc *d = fdreg_assoc((int)fd);
 		if (d != NULL)
@@ -164,6 +197,8 @@ struct dg_assoc *dg_register(int fd, int family)
 		d->connected = false;
 		d->has_lastfake = false;
 		d->dns = (struct dns53_sock){ .tcp_fd = -1 };
+		d->held_len = 0;
+		d->checked_ms = 0;
 		atomic_store_explicit(&d->active, true, memory_order_release);
 		fdreg_set_dgram(fd, true);
 	}
@@ -198,6 +233,7 @@ void dgram_forget(int fd)
 	atomic_store_explicit(&d->active, false, memory_order_release);
 	fdreg_set_dgram(fd, false);
 	dg_drop_ctl(d);
+	dg_held_drop_locked(fd, d);
 	dns53_sock_reset(&d->dns);
 	pthread_mutex_unlock(&d->mu);
 }
@@ -238,6 +274,8 @@ void dgram_copy(int oldfd, int newfd)
 
 	if (oldfd == newfd)
 		return;
+	/* Two numbers for one socket: an answer held on one must be in the kernel. */
+	dgram_held_flush();
 	dgram_forget(newfd);
 	if (o == NULL)
 		return;

@@ -3,9 +3,10 @@
  * short slices of the program's timeout, until the helper thread has the tunnel up
  * (then the kernel reports the fd as it is); epoll_ctl on a pending fd registers it
  * masked (async.c puts the program's events back when the handshake ends, so the
- * kernel delivers them; epoll_wait needs no hook); epoll_create notes the program's
+ * kernel delivers them; epoll_wait needs no hook for that); epoll_create notes the program's
  * epolls; getsockopt(SO_ERROR) reports a failed handshake's errno. With no handshake
- * pending, each is one relaxed load and libc's call. */
+ * pending, each is one relaxed load and libc's call. Port-53 answers held in memory
+ * (dgram_held.c) are answered or flushed here too, one more load when none is. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 
 #include "async.h"
+#include "datagram.h"
 #include "shim.h"
 
 /* How long a wait runs at most while one of its fds is pending: the helper thread
@@ -85,8 +87,25 @@ static int ready_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ms, const si
 	}
 }
 
+/* A port-53 answer held in memory (dgram_held.c): poll and ppoll report it without a
+ * system call when they can, the other waits send it to its socket first. */
+#define READY_HELD_POLL(fds, n)                                              \
+	do {                                                                  \
+		int held_rc_;                                                 \
+		if (__builtin_expect(dgram_held_any(), 0) && !shim_inside && \
+		    dgram_held_poll((fds), (n), &held_rc_))                  \
+			return held_rc_;                                      \
+	} while (0)
+
+static void ready_held_flush(void)
+{
+	if (__builtin_expect(dgram_held_any(), 0) && !shim_inside)
+		dgram_held_flush();
+}
+
 SHIM_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
+	READY_HELD_POLL(fds, n);
 	if (__builtin_expect(!async_any(), 1) || shim_inside)
 		return real()->poll(fds, n, timeout);
 	return ready_poll(fds, n, timeout, NULL, false);
@@ -95,6 +114,7 @@ SHIM_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 SHIM_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 		      const sigset_t *mask)
 {
+	READY_HELD_POLL(fds, n);
 	if (__builtin_expect(!async_any(), 1) || shim_inside)
 		return real()->ppoll(fds, n, ts, mask);
 	int64_t ms = ts == NULL ? -1 : (int64_t)ts->tv_sec * 1000 + (ts->tv_nsec + 999999) / 1000000;
@@ -109,6 +129,8 @@ int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts, const s
 
 SHIM_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
 {
+	if (fdslen / sizeof(*fds) >= n)
+		READY_HELD_POLL(fds, n);
 	if (__builtin_expect(!async_any(), 1) || shim_inside || fdslen / sizeof(*fds) < n ||
 	    real()->poll_chk == NULL)
 		return real()->poll_chk ? real()->poll_chk(fds, n, timeout, fdslen)
@@ -119,6 +141,8 @@ SHIM_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fds
 SHIM_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 			    const sigset_t *mask, size_t fdslen)
 {
+	if (fdslen / sizeof(*fds) >= n)
+		READY_HELD_POLL(fds, n);
 	if (__builtin_expect(!async_any(), 1) || shim_inside || fdslen / sizeof(*fds) < n ||
 	    real()->ppoll_chk == NULL)
 		return real()->ppoll_chk ? real()->ppoll_chk(fds, n, ts, mask, fdslen)
@@ -187,6 +211,7 @@ static int ready_select(int nfds, fd_set *r, fd_set *w, fd_set *x, int64_t timeo
 
 SHIM_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *x, struct timeval *tv)
 {
+	ready_held_flush();
 	if (__builtin_expect(!async_any(), 1) || shim_inside || !ready_fdset_pending(nfds, r, w, x))
 		return real()->select(nfds, r, w, x, tv);
 	int64_t ms = tv == NULL ? -1 : (int64_t)tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000;
@@ -206,6 +231,7 @@ SHIM_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *x, struct timeval
 SHIM_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *x, const struct timespec *ts,
 			const sigset_t *mask)
 {
+	ready_held_flush();
 	if (__builtin_expect(!async_any(), 1) || shim_inside || !ready_fdset_pending(nfds, r, w, x))
 		return real()->pselect(nfds, r, w, x, ts, mask);
 	int64_t ms = ts == NULL ? -1 : (int64_t)ts->tv_sec * 1000 + (ts->tv_nsec + 999999) / 1000000;
@@ -235,6 +261,31 @@ SHIM_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	bool handled;
 	int rc = async_epoll_ctl(epfd, op, fd, ev, &handled);
 	return handled ? rc : real()->epoll_ctl(epfd, op, fd, ev);
+}
+
+/* epoll_wait and its kin: no handshake needs them (see above), a held answer does. */
+SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+{
+	ready_held_flush();
+	return real()->epoll_wait(epfd, ev, max, timeout);
+}
+
+SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout,
+			    const sigset_t *mask)
+{
+	ready_held_flush();
+	return real()->epoll_pwait(epfd, ev, max, timeout, mask);
+}
+
+SHIM_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
+			     const struct timespec *ts, const sigset_t *mask)
+{
+	ready_held_flush();
+	if (real()->epoll_pwait2 == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return real()->epoll_pwait2(epfd, ev, max, ts, mask);
 }
 
 /* ---- SO_ERROR ---- */

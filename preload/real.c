@@ -113,6 +113,9 @@ static void real_resolve(void)
 	REAL(epoll_create, "epoll_create");
 	REAL(epoll_create1, "epoll_create1");
 	REAL(epoll_ctl, "epoll_ctl");
+	REAL(epoll_wait, "epoll_wait");
+	REAL(epoll_pwait, "epoll_pwait");
+	REAL(epoll_pwait2, "epoll_pwait2");
 	REAL(getsockopt, "getsockopt");
 	REAL(poll_chk, "__poll_chk");
 	REAL(ppoll_chk, "__ppoll_chk");

@@ -88,6 +88,11 @@ struct real_syms {
 	int (*epoll_create)(int);
 	int (*epoll_create1)(int);
 	int (*epoll_ctl)(int, int, int, struct epoll_event *);
+	int (*epoll_wait)(int, struct epoll_event *, int, int);
+	int (*epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
+	/* NULL before glibc 2.35 */
+	int (*epoll_pwait2)(int, struct epoll_event *, int, const struct timespec *,
+			    const sigset_t *);
 	int (*getsockopt)(int, int, int, void *, socklen_t *);
 	/* _FORTIFY_SOURCE's poll and ppoll (glibc calls its own poll past ours) */
 	int (*poll_chk)(struct pollfd *, unsigned long, int, size_t);

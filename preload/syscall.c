@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "datagram.h"
 #include "shim.h"
 
 /* libuv (and so BIND 9's dig) calls sendmmsg/recvmmsg through syscall(2), past the
@@ -41,6 +42,10 @@ SHIM_EXPORT long syscall(long nr, ...)
 		return recvfrom((int)a[0], (void *)a[1], (size_t)a[2], (int)a[3],
 				(struct sockaddr *)a[4], (socklen_t *)a[5]);
 	default:
+		/* A wait we cannot see into (SYS_epoll_wait, SYS_ppoll, ...): held
+		 * port-53 answers go to their sockets first (dgram_held.c). */
+		if (__builtin_expect(dgram_held_any(), 0) && !shim_inside)
+			dgram_held_flush();
 		if (real()->syscall == NULL) {
 			errno = ENOSYS;
 			return -1;

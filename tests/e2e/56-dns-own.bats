@@ -270,6 +270,34 @@ dns_raw() {
 	assert_output --partial "$NETNS_MARKER"
 }
 
+@test "held answers (no system call) behave as queued datagrams: poll, epoll, select, peek, fork, dup" {
+	# A single-threaded program's answer is kept in memory, not sent to its socket;
+	# every way of waiting or reading must still see exactly one datagram.
+	run shim_run "$SNIPPETS/dns53_held" held.target.test
+	assert_success
+	refute_output --partial FAIL
+	for c in poll-then-recv recv-at-once msg-peek short-buffer epoll select raw-syscall \
+		poll-with-a-pipe fork-child-reads dup-reads close-forgets sendto-recvfrom \
+		two-sockets control-messages thread-blocked-before-send; do
+		assert_line "ok $c"
+	done
+}
+
+@test "a single-threaded client's queries are answered without a system call" {
+	require_cmd strace
+	local log=$BATS_TEST_TMPDIR/st.log
+	run shim_run strace -f -o "$log" -e trace=sendto,sendmsg,recvfrom,recvmsg,poll,newfstatat,fstat \
+		"$SNIPPETS/dns53_bench" 500 quiet.target.test
+	assert_success
+	assert_output --partial "queries 500 ok 500"
+	# The first query sets the socket up (binds, checks it); the 500 timed ones
+	# reach the kernel only for the fstat a socket gets every DG_RECHECK_MS.
+	local n
+	n=$(grep -cE '^[0-9]+ +((sendto|sendmsg|recvfrom|recvmsg)\(3,|poll\(\[\{fd=3,)' "$log" || true)
+	echo "datagram and poll calls on the socket: $n"
+	[ "$n" -le 5 ]
+}
+
 @test "LAN name server: dig, host and node are answered locally too" {
 	require_cmd dig host node
 	use_lan
