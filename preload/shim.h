@@ -194,6 +194,10 @@ int fdreg_internal_in(unsigned int first, unsigned int last);
  * new fd or -1. */
 int fdreg_relocate_internal(int fd);
 
+/* ---- fdops.c: the fd hooks' vfork check ---- */
+/* Records the pid that owns the registries (fdreg.c, when it makes them). */
+void fdops_record_pid(void);
+
 /* ---- chain.c: dialling through the configured chain ---- */
 /* The dialler's I/O seam past our own hooks (libc's send/recv/poll/connect), for
  * every handshake the shim makes: the chain's and the UDP associations'. */
