@@ -27,19 +27,6 @@
 #include "udp_wire.h"
 #include "util.h"
 
-/* A fork while another thread holds a socket's lock (setting up its association can
- * take up to connect_timeout) must not leave the child's copy locked forever: the
- * child, with one thread, starts every lock afresh. */
-static void dg_atfork_child(void);
-
-/* No symbol is resolved here: init.c's constructor does that when the library was
- * asked for by name, and machine wide real() resolves the table on first use (every
- * process of the machine starts through this constructor). */
-__attribute__((constructor)) static void dg_init(void)
-{
-	pthread_atfork(NULL, NULL, dg_atfork_child);
-}
-
 /* ---- per-socket state ---- */
 
 static const char *dg_state_name(enum dg_state st)
@@ -113,7 +100,10 @@ struct dg_assoc *dg_get(int fd)
 	return NULL;
 }
 
-static void dg_atfork_child(void)
+/* A fork while another thread holds a socket's lock (setting up its association can
+ * take up to connect_timeout) must not leave the child's copy locked forever: the
+ * child, with one thread, starts every lock afresh (init.c registers this). */
+void dg_atfork_child(void)
 {
 	unsigned hi = fdreg_high_water();
 

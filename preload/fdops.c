@@ -43,15 +43,10 @@ static bool fdops_vforked(void)
 }
 
 /* A process with no registry yet has nothing to record (and no getpid to pay). */
-static void fdops_atfork_child(void)
+void fdops_atfork_child(void)
 {
 	if (__atomic_load_n(&fdops_pid, __ATOMIC_RELAXED) != 0)
 		fdops_record_pid();
-}
-
-__attribute__((constructor)) static void fdops_init(void)
-{
-	pthread_atfork(NULL, NULL, fdops_atfork_child);
 }
 
 static int fdops_enosys(void)

@@ -1,5 +1,5 @@
-/* Start-up of libsocksify.so and its configuration. The constructors only resolve
- * the real symbols (here) and register fork handlers (fdops.c, chain.c): loading the
+/* Start-up of libsocksify.so and its configuration. The one constructor (here) only
+ * resolves the real symbols and registers every file's fork handlers: loading the
  * library must cost next to nothing, since under /etc/ld.so.preload every process of
  * the machine pays it. The configuration is read once, on the first network call
  * that needs it, and is immutable afterwards. It ends in one of three states:
@@ -171,13 +171,50 @@ const struct socksify_conf *shim_conf(void)
 	return shim_state != SHIM_BROKEN ? &shim_config : NULL;
 }
 
+/* ---- fork ----
+ * One registration for the whole library (one __register_atfork at start-up instead
+ * of one per file). The order is the lock order: prepare takes the outer locks first
+ * (the resolver's table and caches, then the set-up lock, the chain's cache, the
+ * asynchronous connects'), the parent releases them in reverse, and the child, with
+ * one thread left, starts each file's state afresh in the order the parent's
+ * release runs. */
+static void shim_atfork_prepare(void)
+{
+	rs_atfork_prepare();
+	guard_atfork_prepare();
+	chain_atfork_prepare();
+	async_atfork_prepare();
+}
+
+static void shim_atfork_parent(void)
+{
+	async_atfork_parent();
+	chain_atfork_parent();
+	guard_atfork_parent();
+	rs_atfork_parent();
+}
+
+static void shim_atfork_child(void)
+{
+	async_atfork_child();
+	chain_atfork_child();
+	dg_atfork_child();
+	fdops_atfork_child();
+	guard_atfork_child();
+	localnames_atfork_child();
+	pipe_atfork_child();
+	rs_atfork_child();
+}
+
+/* The library's one constructor. */
 __attribute__((constructor)) static void shim_init(void)
 {
-	/* Only what is cheap: the symbol table. No config parsing, no allocation,
-	 * no thread, no fd (the logger's defaults are static: warn, stderr). Machine
-	 * wide, not even that: every process of the machine starts here, and real()
-	 * resolves the table on first use anyway (pthread_once's wake-up is a futex
-	 * call that `true` has no use for). */
+	/* Only what is cheap: the symbol table, and the fork handlers (no system call).
+	 * No config parsing, no allocation, no thread, no fd (the logger's defaults are
+	 * static: warn, stderr). Machine wide, not even the symbol table: every process
+	 * of the machine starts here, and real() resolves the table on first use anyway
+	 * (pthread_once's wake-up is a futex call that `true` has no use for). */
+	pthread_atfork(shim_atfork_prepare, shim_atfork_parent, shim_atfork_child);
 	if (shim_asked_for())
 		real_init();
 }
