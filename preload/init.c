@@ -37,16 +37,34 @@ static const char *shim_getenv(const char *name)
 	return getenv(name);
 }
 
+/* Plain loops, no libc call: the constructor runs this in every process of the
+ * machine, and each libc function would cost a lazy PLT binding there (some 700
+ * instructions of ld.so each, more than the rest of our start-up). */
+static bool shim_prefix(const char *s, const char *p)
+{
+	while (*p != '\0' && *s == *p)
+		s++, p++;
+	return *p == '\0';
+}
+
+static bool shim_contains(const char *s, const char *w)
+{
+	for (; *s != '\0'; s++)
+		if (shim_prefix(s, w))
+			return true;
+	return false;
+}
+
 bool shim_asked_for(void)
 {
-	const char *pre = getenv("LD_PRELOAD");
-
-	if (pre != NULL && strstr(pre, "libsocksify") != NULL)
-		return true;
-	/* SOCKSIFY_NAMETABLE is bookkeeping handed down a process tree, not a setting. */
-	for (char **e = environ; e != NULL && *e != NULL; e++)
-		if (strncmp(*e, "SOCKSIFY_", 9) == 0 && strncmp(*e, "SOCKSIFY_NAMETABLE=", 19) != 0)
+	for (char **e = environ; e != NULL && *e != NULL; e++) {
+		if (shim_prefix(*e, "LD_PRELOAD=") && shim_contains(*e + 11, "libsocksify"))
 			return true;
+		/* SOCKSIFY_NAMETABLE is bookkeeping handed down a process tree, not a
+		 * setting. */
+		if (shim_prefix(*e, "SOCKSIFY_") && !shim_prefix(*e, "SOCKSIFY_NAMETABLE="))
+			return true;
+	}
 	return false;
 }
 
