@@ -10,6 +10,7 @@
  *               exclude_program: every call goes to libc as if we were not loaded
  * Under AT_SECURE the environment is ignored and only a root-owned, not group- or
  * world-writable /etc/socksify.conf counts. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -30,7 +31,16 @@ static struct socksify_conf shim_config;
 static enum shim_state shim_state;
 static pthread_once_t shim_conf_once = PTHREAD_ONCE_INIT;
 
-extern char **environ;
+/* libc's data the configuration needs: environ and the program's name. Taken with
+ * dlsym when the configuration is read, not by address: each data symbol a library
+ * names is looked up by ld.so at load (some 650 instructions of `true`'s start-up
+ * each, in every process of the machine), a function only on its first call. */
+static void *shim_libc_data(const char *name)
+{
+	void **p = dlsym(RTLD_DEFAULT, name);
+
+	return p != NULL ? *p : NULL;
+}
 
 static const char *shim_getenv(const char *name)
 {
@@ -55,9 +65,9 @@ static bool shim_contains(const char *s, const char *w)
 	return false;
 }
 
-bool shim_asked_for(void)
+static bool shim_env_asks(char **env)
 {
-	for (char **e = environ; e != NULL && *e != NULL; e++) {
+	for (char **e = env; e != NULL && *e != NULL; e++) {
 		if (shim_prefix(*e, "LD_PRELOAD=") && shim_contains(*e + 11, "libsocksify"))
 			return true;
 		/* SOCKSIFY_NAMETABLE is bookkeeping handed down a process tree, not a
@@ -68,13 +78,20 @@ bool shim_asked_for(void)
 	return false;
 }
 
+bool shim_asked_for(void)
+{
+	return shim_env_asks(shim_libc_data("environ"));
+}
+
 /* Programs never touched whatever the config says: PID 1 (a machine, or a PID
  * namespace, must boot even with a broken proxy), socksifyd, which is the proxy, and
  * the launcher, whose --check and --system-status talk to the proxies themselves. */
 static bool shim_hands_off(void)
 {
-	const char *me = program_invocation_short_name;
+	const char *me = shim_libc_data("program_invocation_short_name");
 
+	if (me == NULL)
+		me = "";
 	return getpid() == 1 || strcmp(me, "socksifyd") == 0 || strcmp(me, "socksify") == 0;
 }
 
@@ -86,8 +103,10 @@ static bool shim_excluded(const struct socksify_conf *c)
 	if (c->nexclude == 0)
 		return false;
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return conf_excludes(c, program_invocation_name);
+	if (n <= 0) {
+		const char *name = shim_libc_data("program_invocation_name");
+		return name != NULL && conf_excludes(c, name);
+	}
 	exe[n] = '\0';
 	return conf_excludes(c, exe);
 }
@@ -224,8 +243,10 @@ static void shim_atfork_child(void)
 	rs_atfork_child();
 }
 
-/* The library's one constructor. */
-__attribute__((constructor)) static void shim_init(void)
+/* The library's one constructor. glibc's ld.so calls constructors with the
+ * process's (argc, argv, envp), whether preloaded or dlopen()ed: the environment
+ * without the address of environ (see shim_libc_data). */
+__attribute__((constructor)) static void shim_init(int argc, char **argv, char **envp)
 {
 	/* Only what is cheap: the symbol table, and the fork handlers (no system call).
 	 * No config parsing, no allocation, no thread, no fd (the logger's defaults are
@@ -233,7 +254,7 @@ __attribute__((constructor)) static void shim_init(void)
 	 * of the machine starts here, and real() resolves the table on first use anyway
 	 * (pthread_once's wake-up is a futex call that `true` has no use for). */
 	pthread_atfork(shim_atfork_prepare, shim_atfork_parent, shim_atfork_child);
-	if (shim_asked_for())
+	if (shim_env_asks(envp))
 		real_init();
 }
 
