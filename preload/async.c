@@ -550,17 +550,17 @@ void async_forget(int fd)
 
 /* The child of a fork has no helper thread: the parent finishes its handshakes
  * (the sockets are shared); the child forgets them. */
-static void async_atfork_prepare(void)
+void async_atfork_prepare(void)
 {
 	pthread_mutex_lock(&async_mu);
 }
 
-static void async_atfork_parent(void)
+void async_atfork_parent(void)
 {
 	pthread_mutex_unlock(&async_mu);
 }
 
-static void async_atfork_child(void)
+void async_atfork_child(void)
 {
 	for (size_t i = 0; i < async_n; i++) {
 		fdreg_clear(async_recs[i]->fd);
@@ -575,9 +575,4 @@ static void async_atfork_child(void)
 	}
 	async_thread_up = false;
 	pthread_mutex_init(&async_mu, NULL);
-}
-
-__attribute__((constructor)) static void async_init(void)
-{
-	pthread_atfork(async_atfork_prepare, async_atfork_parent, async_atfork_child);
 }

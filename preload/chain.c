@@ -37,24 +37,19 @@ static _Atomic unsigned chain_rr;
 
 /* A fork while another thread holds the cache lock must not leave the child's
  * copy locked forever. */
-static void chain_atfork_prepare(void)
+void chain_atfork_prepare(void)
 {
 	pthread_mutex_lock(&chain_lock);
 }
 
-static void chain_atfork_parent(void)
+void chain_atfork_parent(void)
 {
 	pthread_mutex_unlock(&chain_lock);
 }
 
-static void chain_atfork_child(void)
+void chain_atfork_child(void)
 {
 	pthread_mutex_init(&chain_lock, NULL);
-}
-
-__attribute__((constructor)) static void chain_init(void)
-{
-	pthread_atfork(chain_atfork_prepare, chain_atfork_parent, chain_atfork_child);
 }
 
 /* ---- the I/O seam, past our own hooks ---- */

@@ -27,24 +27,11 @@
 #include "udp_wire.h"
 #include "util.h"
 
-/* A fork while another thread holds a socket's lock (setting up its association can
- * take up to connect_timeout) must not leave the child's copy locked forever: the
- * child, with one thread, starts every lock afresh. */
-static void dg_atfork_child(void);
-
-/* Answers held in memory go to the kernel first: parent and child share the socket
- * and only one of them may take each (dgram_held.c). */
-static void dg_atfork_prepare(void)
+/* Answers held in memory go to the kernel before a fork: parent and child share the
+ * socket and only one of them may take each (dgram_held.c). */
+void dg_atfork_prepare(void)
 {
 	dgram_held_flush();
-}
-
-/* No symbol is resolved here: init.c's constructor does that when the library was
- * asked for by name, and machine wide real() resolves the table on first use (every
- * process of the machine starts through this constructor). */
-__attribute__((constructor)) static void dg_init(void)
-{
-	pthread_atfork(dg_atfork_prepare, NULL, dg_atfork_child);
 }
 
 /* ---- per-socket state ---- */
@@ -145,7 +132,10 @@ struct dg_assoc *dg_get(int fd)
 	return NULL;
 }
 
-static void dg_atfork_child(void)
+/* A fork while another thread holds a socket's lock (setting up its association can
+ * take up to connect_timeout) must not leave the child's copy locked forever: the
+ * child, with one thread, starts every lock afresh (init.c registers this). */
+void dg_atfork_child(void)
 {
 	unsigned hi = fdreg_high_water();
 

@@ -92,7 +92,7 @@ static int dns53_self(int fd, struct sockaddr_storage *ss, socklen_t *len)
 				return errno;
 		}
 		if (IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr))
-			s6->sin6_addr = in6addr_loopback;
+			s6->sin6_addr = (struct in6_addr)IN6ADDR_LOOPBACK_INIT;
 		*len = sizeof(*s6);
 		return 0;
 	}
@@ -255,7 +255,7 @@ static int dns53_listener(int family, struct sockaddr_storage *ss, socklen_t *le
 	} else {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
 		s6->sin6_family = AF_INET6;
-		s6->sin6_addr = in6addr_loopback;
+		s6->sin6_addr = (struct in6_addr)IN6ADDR_LOOPBACK_INIT;
 		*len = sizeof(*s6);
 	}
 	if (bind(l, (struct sockaddr *)ss, *len) != 0 || listen(l, 1) != 0 ||

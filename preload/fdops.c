@@ -21,9 +21,19 @@
  * A vfork()ed child runs in its parent's memory, and no fork handler runs for it.
  * What it closes or dup2()s is its own copy of the fd table, so it must leave the
  * registries (the parent's) alone: it is told by its pid, which is not the one
- * recorded at start-up or at the last fork. Only paths that would change the
- * bookkeeping ask, so an fd the shim does not know still costs no syscall. */
+ * recorded when the registry was made (fdreg.c, on the first fd the shim registers)
+ * or at the last fork. Nothing is recorded at start-up: loading the library makes no
+ * system call (seccomp sandboxes such as Chromium's zygote, and the cost to every
+ * process of the machine). Until the registry exists no fd is known, so nothing asks.
+ * Only paths that would change the bookkeeping ask, so an fd the shim does not know
+ * still costs no syscall. (A vfork child that makes the registry itself, by opening a
+ * proxied socket before it execs, breaks the vfork contract: not supported.) */
 static pid_t fdops_pid;
+
+void fdops_record_pid(void)
+{
+	__atomic_store_n(&fdops_pid, getpid(), __ATOMIC_RELAXED);
+}
 
 static bool fdops_vforked(void)
 {
@@ -32,15 +42,11 @@ static bool fdops_vforked(void)
 	return p != 0 && getpid() != p;
 }
 
-static void fdops_atfork_child(void)
+/* A process with no registry yet has nothing to record (and no getpid to pay). */
+void fdops_atfork_child(void)
 {
-	__atomic_store_n(&fdops_pid, getpid(), __ATOMIC_RELAXED);
-}
-
-__attribute__((constructor)) static void fdops_init(void)
-{
-	__atomic_store_n(&fdops_pid, getpid(), __ATOMIC_RELAXED);
-	pthread_atfork(NULL, NULL, fdops_atfork_child);
+	if (__atomic_load_n(&fdops_pid, __ATOMIC_RELAXED) != 0)
+		fdops_record_pid();
 }
 
 static int fdops_enosys(void)

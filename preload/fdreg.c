@@ -58,6 +58,8 @@ static void fdreg_alloc(void)
 	void *m;
 
 	shim_setup_begin();
+	/* Before the table is published: whoever sees it sees the owner's pid. */
+	fdops_record_pid();
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
 		n = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > FDREG_CAP ? FDREG_CAP
 									: (size_t)rl.rlim_max;

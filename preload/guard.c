@@ -25,23 +25,18 @@ void shim_setup_end(void)
 	pthread_mutex_unlock(&guard_setup_mu);
 }
 
-static void guard_atfork_prepare(void)
+void guard_atfork_prepare(void)
 {
 	pthread_mutex_lock(&guard_setup_mu);
 }
 
-static void guard_atfork_parent(void)
+void guard_atfork_parent(void)
 {
 	pthread_mutex_unlock(&guard_setup_mu);
 }
 
-static void guard_atfork_child(void)
+void guard_atfork_child(void)
 {
 	static const pthread_mutex_t fresh = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 	memcpy(&guard_setup_mu, &fresh, sizeof(fresh));
-}
-
-__attribute__((constructor)) static void guard_init(void)
-{
-	pthread_atfork(guard_atfork_prepare, guard_atfork_parent, guard_atfork_child);
 }

@@ -104,9 +104,16 @@ static pthread_key_t rs_he_key;
 static pthread_once_t rs_he_once = PTHREAD_ONCE_INIT;
 static __thread struct rs_he_tls *rs_he_mine;
 
+/* A call, not free's address: an address is bound (looked up) by ld.so at start-up in
+ * every process of the machine, a call only on its first use. */
+static void rs_he_free(void *p)
+{
+	free(p);
+}
+
 static void rs_he_key_init(void)
 {
-	pthread_key_create(&rs_he_key, free);
+	pthread_key_create(&rs_he_key, rs_he_free);
 }
 
 static struct rs_he_tls *rs_he_get(void)

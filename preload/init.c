@@ -1,5 +1,5 @@
-/* Start-up of libsocksify.so and its configuration. The constructors only resolve
- * the real symbols (here) and register fork handlers (fdops.c, chain.c): loading the
+/* Start-up of libsocksify.so and its configuration. The one constructor (here) only
+ * resolves the real symbols and registers every file's fork handlers: loading the
  * library must cost next to nothing, since under /etc/ld.so.preload every process of
  * the machine pays it. The configuration is read once, on the first network call
  * that needs it, and is immutable afterwards. It ends in one of three states:
@@ -10,6 +10,7 @@
  *               exclude_program: every call goes to libc as if we were not loaded
  * Under AT_SECURE the environment is ignored and only a root-owned, not group- or
  * world-writable /etc/socksify.conf counts. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -30,24 +31,56 @@ static struct socksify_conf shim_config;
 static enum shim_state shim_state;
 static pthread_once_t shim_conf_once = PTHREAD_ONCE_INIT;
 
-extern char **environ;
+/* libc's data the configuration needs: environ and the program's name. Taken with
+ * dlsym when the configuration is read, not by address: each data symbol a library
+ * names is looked up by ld.so at load (some 650 instructions of `true`'s start-up
+ * each, in every process of the machine), a function only on its first call. */
+static void *shim_libc_data(const char *name)
+{
+	void **p = dlsym(RTLD_DEFAULT, name);
+
+	return p != NULL ? *p : NULL;
+}
 
 static const char *shim_getenv(const char *name)
 {
 	return getenv(name);
 }
 
-bool shim_asked_for(void)
+/* Plain loops, no libc call: the constructor runs this in every process of the
+ * machine, and each libc function would cost a lazy PLT binding there (some 700
+ * instructions of ld.so each, more than the rest of our start-up). */
+static bool shim_prefix(const char *s, const char *p)
 {
-	const char *pre = getenv("LD_PRELOAD");
+	while (*p != '\0' && *s == *p)
+		s++, p++;
+	return *p == '\0';
+}
 
-	if (pre != NULL && strstr(pre, "libsocksify") != NULL)
-		return true;
-	/* SOCKSIFY_NAMETABLE is bookkeeping handed down a process tree, not a setting. */
-	for (char **e = environ; e != NULL && *e != NULL; e++)
-		if (strncmp(*e, "SOCKSIFY_", 9) == 0 && strncmp(*e, "SOCKSIFY_NAMETABLE=", 19) != 0)
+static bool shim_contains(const char *s, const char *w)
+{
+	for (; *s != '\0'; s++)
+		if (shim_prefix(s, w))
 			return true;
 	return false;
+}
+
+static bool shim_env_asks(char **env)
+{
+	for (char **e = env; e != NULL && *e != NULL; e++) {
+		if (shim_prefix(*e, "LD_PRELOAD=") && shim_contains(*e + 11, "libsocksify"))
+			return true;
+		/* SOCKSIFY_NAMETABLE is bookkeeping handed down a process tree, not a
+		 * setting. */
+		if (shim_prefix(*e, "SOCKSIFY_") && !shim_prefix(*e, "SOCKSIFY_NAMETABLE="))
+			return true;
+	}
+	return false;
+}
+
+bool shim_asked_for(void)
+{
+	return shim_env_asks(shim_libc_data("environ"));
 }
 
 /* Programs never touched whatever the config says: PID 1 (a machine, or a PID
@@ -55,8 +88,10 @@ bool shim_asked_for(void)
  * the launcher, whose --check and --system-status talk to the proxies themselves. */
 static bool shim_hands_off(void)
 {
-	const char *me = program_invocation_short_name;
+	const char *me = shim_libc_data("program_invocation_short_name");
 
+	if (me == NULL)
+		me = "";
 	return getpid() == 1 || strcmp(me, "socksifyd") == 0 || strcmp(me, "socksify") == 0;
 }
 
@@ -68,8 +103,10 @@ static bool shim_excluded(const struct socksify_conf *c)
 	if (c->nexclude == 0)
 		return false;
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return conf_excludes(c, program_invocation_name);
+	if (n <= 0) {
+		const char *name = shim_libc_data("program_invocation_name");
+		return name != NULL && conf_excludes(c, name);
+	}
 	exe[n] = '\0';
 	return conf_excludes(c, exe);
 }
@@ -171,14 +208,54 @@ const struct socksify_conf *shim_conf(void)
 	return shim_state != SHIM_BROKEN ? &shim_config : NULL;
 }
 
-__attribute__((constructor)) static void shim_init(void)
+/* ---- fork ----
+ * One registration for the whole library (one __register_atfork at start-up instead
+ * of one per file). The order is the lock order: prepare takes the outer locks first
+ * (the resolver's table and caches, then the set-up lock, the chain's cache, the
+ * asynchronous connects'), the parent releases them in reverse, and the child, with
+ * one thread left, starts each file's state afresh in the order the parent's
+ * release runs. */
+static void shim_atfork_prepare(void)
 {
-	/* Only what is cheap: the symbol table. No config parsing, no allocation,
-	 * no thread, no fd (the logger's defaults are static: warn, stderr). Machine
-	 * wide, not even that: every process of the machine starts here, and real()
-	 * resolves the table on first use anyway (pthread_once's wake-up is a futex
-	 * call that `true` has no use for). */
-	if (shim_asked_for())
+	dg_atfork_prepare(); /* takes and releases its locks: before the others are held */
+	rs_atfork_prepare();
+	guard_atfork_prepare();
+	chain_atfork_prepare();
+	async_atfork_prepare();
+}
+
+static void shim_atfork_parent(void)
+{
+	async_atfork_parent();
+	chain_atfork_parent();
+	guard_atfork_parent();
+	rs_atfork_parent();
+}
+
+static void shim_atfork_child(void)
+{
+	async_atfork_child();
+	chain_atfork_child();
+	dg_atfork_child();
+	fdops_atfork_child();
+	guard_atfork_child();
+	localnames_atfork_child();
+	pipe_atfork_child();
+	rs_atfork_child();
+}
+
+/* The library's one constructor. glibc's ld.so calls constructors with the
+ * process's (argc, argv, envp), whether preloaded or dlopen()ed: the environment
+ * without the address of environ (see shim_libc_data). */
+__attribute__((constructor)) static void shim_init(int argc, char **argv, char **envp)
+{
+	/* Only what is cheap: the symbol table, and the fork handlers (no system call).
+	 * No config parsing, no allocation, no thread, no fd (the logger's defaults are
+	 * static: warn, stderr). Machine wide, not even the symbol table: every process
+	 * of the machine starts here, and real() resolves the table on first use anyway
+	 * (pthread_once's wake-up is a futex call that `true` has no use for). */
+	pthread_atfork(shim_atfork_prepare, shim_atfork_parent, shim_atfork_child);
+	if (shim_env_asks(envp))
 		real_init();
 }
 

@@ -23,14 +23,9 @@ static struct localname localnames_names[LOCALNAMES_MAX];
 static unsigned localnames_count, localnames_next;
 static pthread_mutex_t localnames_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static void localnames_atfork_child(void)
+void localnames_atfork_child(void)
 {
 	pthread_mutex_init(&localnames_mu, NULL);
-}
-
-__attribute__((constructor)) static void localnames_init(void)
-{
-	pthread_atfork(NULL, NULL, localnames_atfork_child);
 }
 
 /* Does a host or *.suffix rule of rules name `name` (on any port)? */

@@ -48,14 +48,9 @@ static pthread_mutex_t pipe_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* A fork while another thread holds pipe_mu (every tunnelled connect looks its proxy
  * up here) must not leave the child's next connect waiting forever on it. */
-static void pipe_atfork_child(void)
+void pipe_atfork_child(void)
 {
 	pthread_mutex_init(&pipe_mu, NULL);
-}
-
-__attribute__((constructor)) static void pipe_init(void)
-{
-	pthread_atfork(NULL, NULL, pipe_atfork_child);
 }
 
 unsigned shim_dial_flags(void)

@@ -233,7 +233,7 @@ enum rs_kind rs_resolve(const char *name, int family, int flags, uint16_t port,
 		}
 		if (family != AF_INET) {
 			ans->a[ans->n].family = AF_INET6;
-			memcpy(ans->a[ans->n++].addr, &in6addr_loopback, 16);
+			memcpy(ans->a[ans->n++].addr, &(struct in6_addr)IN6ADDR_LOOPBACK_INIT, 16);
 		}
 		return RS_HOSTS;
 	}

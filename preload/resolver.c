@@ -293,7 +293,7 @@ void rs_mutex_fork(pthread_mutex_t *mu, enum rs_fork phase)
 
 /* Our locks are held across fork so that the child never inherits one held by a
  * thread it does not have, and no lock is caught half-changed. */
-static void rs_atfork_prepare(void)
+void rs_atfork_prepare(void)
 {
 	pthread_mutex_lock(&rs_table_mu);
 	rs_own_fork(RS_FORK_PREPARE);
@@ -301,7 +301,7 @@ static void rs_atfork_prepare(void)
 	rs_hosts_fork(RS_FORK_PREPARE);
 }
 
-static void rs_atfork_parent(void)
+void rs_atfork_parent(void)
 {
 	rs_hosts_fork(RS_FORK_PARENT);
 	rs_svc_fork(RS_FORK_PARENT);
@@ -310,7 +310,7 @@ static void rs_atfork_parent(void)
 }
 
 /* The child is single-threaded: it starts from fresh locks (see rs_hosts_fork). */
-static void rs_atfork_child(void)
+void rs_atfork_child(void)
 {
 	rs_hosts_fork(RS_FORK_CHILD);
 	rs_own_fork(RS_FORK_CHILD);
@@ -322,12 +322,8 @@ static void rs_atfork_child(void)
 		nt_register_pid(&rs_table, getpid());
 }
 
-/* Nothing about the name table happens here: it is the user's, found on the first
- * remote lookup (nt_attach_user). */
-__attribute__((constructor)) static void rs_init(void)
-{
-	pthread_atfork(rs_atfork_prepare, rs_atfork_parent, rs_atfork_child);
-}
+/* Nothing about the name table happens at start-up: it is the user's, found on the
+ * first remote lookup (nt_attach_user). */
 
 __attribute__((destructor)) static void rs_fini(void)
 {

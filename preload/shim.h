@@ -199,6 +199,29 @@ int fdreg_internal_in(unsigned int first, unsigned int last);
  * new fd or -1. */
 int fdreg_relocate_internal(int fd);
 
+/* ---- fdops.c: the fd hooks' vfork check ---- */
+/* Records the pid that owns the registries (fdreg.c, when it makes them). */
+void fdops_record_pid(void);
+
+/* ---- fork handlers: each file's, called by init.c's one pthread_atfork ---- */
+void async_atfork_prepare(void);
+void async_atfork_parent(void);
+void async_atfork_child(void);
+void chain_atfork_prepare(void);
+void chain_atfork_parent(void);
+void chain_atfork_child(void);
+void dg_atfork_prepare(void);
+void dg_atfork_child(void);
+void fdops_atfork_child(void);
+void guard_atfork_prepare(void);
+void guard_atfork_parent(void);
+void guard_atfork_child(void);
+void localnames_atfork_child(void);
+void pipe_atfork_child(void);
+void rs_atfork_prepare(void);
+void rs_atfork_parent(void);
+void rs_atfork_child(void);
+
 /* ---- chain.c: dialling through the configured chain ---- */
 /* The dialler's I/O seam past our own hooks (libc's send/recv/poll/connect), for
  * every handshake the shim makes: the chain's and the UDP associations'. */
