@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -431,11 +432,15 @@ socklen_t chain_job_via(const struct chain_job *j, struct sockaddr_storage *via)
 int chain_connect(int fd, int family, const struct socks_addr *dst,
 		  struct sockaddr_storage *via, socklen_t *vialen, unsigned dial_flags)
 {
-	/* The job (some 18 KB) on the heap: the program's thread may have a small stack. */
-	struct chain_job *j = malloc(sizeof(*j));
+	/* The job (some 18 KB) is not on the stack (the program's thread may have a small
+	 * one) nor from malloc: connect() is async-signal-safe, so a program may call it in
+	 * the child of a multithreaded fork, where an allocator that does not guard its
+	 * locks across fork (GCC 12's libasan) can be caught locked by another thread. */
+	struct chain_job *j = mmap(NULL, sizeof(*j), PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	int err = 0;
 
-	if (j == NULL)
+	if (j == MAP_FAILED)
 		return ENOBUFS;
 	enum dial_state st = chain_job_start(j, fd, family, dst, dial_flags);
 	while (st != DIAL_DONE && st != DIAL_FAILED) {
@@ -461,6 +466,6 @@ int chain_connect(int fd, int family, const struct socks_addr *dst,
 		*vialen = chain_job_via(j, via);
 	else
 		err = j->err;
-	free(j);
+	munmap(j, sizeof(*j));
 	return err;
 }

@@ -33,7 +33,7 @@ setup() {
 	unset SOCKSIFY_PROXY SOCKSIFY_CONF SOCKSIFY_DNS SOCKSIFY_UDP SOCKSIFY_DIRECT \
 		SOCKSIFY_LOG SOCKSIFY_LOG_FILE LD_PRELOAD
 	export SOCKSIFY_LIB=$T/libsocksify.so HOME=$T/home
-	[ -x "$SOCKSIFY" ] || skip "$SOCKSIFY not built"
+	[ -x "$SOCKSIFY" ] || fail "$SOCKSIFY not built (make all builds it)"
 }
 
 # sfy_env VAR ARGS...: the value of VAR as COMMAND sees it under `socksify ARGS`.
@@ -409,7 +409,7 @@ $T/env.conf"
 }
 
 @test "a statically linked COMMAND runs under the supervisor, without a warning" {
-	[ -x "$T/static" ] || skip "cc -static does not work here (no libc.a)"
+	[ -x "$T/static" ] || skip "cc -static does not work here (no libc.a: libc6-dev not installed)"
 	run "$SOCKSIFY" "$T/static"
 	assert_failure 3
 	assert_output ''
@@ -420,7 +420,7 @@ $T/env.conf"
 }
 
 @test "--preload-only: a statically linked COMMAND gets one warning, then runs" {
-	[ -x "$T/static" ] || skip "cc -static does not work here (no libc.a)"
+	[ -x "$T/static" ] || skip "cc -static does not work here (no libc.a: libc6-dev not installed)"
 	run "$SOCKSIFY" --preload-only "$T/static"
 	assert_failure 3
 	assert_output --partial 'statically linked'
@@ -435,7 +435,7 @@ $T/env.conf"
 }
 
 @test "a script run by a static interpreter: supervised, or warned with --preload-only" {
-	[ -x "$T/static" ] || skip "cc -static does not work here (no libc.a)"
+	[ -x "$T/static" ] || skip "cc -static does not work here (no libc.a: libc6-dev not installed)"
 	printf '#!%s\n' "$T/static" >"$T/script"
 	chmod 755 "$T/script"
 	run "$SOCKSIFY" "$T/script"
@@ -486,7 +486,7 @@ $T/env.conf"
 
 @test "the real library: socksify true loads it and succeeds quietly" {
 	local real=$BUILD/libsocksify.so
-	[ -f "$real" ] || skip "$real not built"
+	[ -f "$real" ] || fail "$real not built (make all builds it)"
 	SOCKSIFY_LIB=$real run "$SOCKSIFY" true
 	assert_success
 	assert_output ''
@@ -517,7 +517,7 @@ while True:
 run_server() {
 	local ns=$1 addr=$2
 	shift 2
-	[ -x "$SOCKSIFYD" ] || skip "$SOCKSIFYD not built"
+	[ -x "$SOCKSIFYD" ] || fail "$SOCKSIFYD not built (make all builds it)"
 	SERVER_LOG=$T/socksifyd-$BATS_TEST_NUMBER-$RANDOM.log
 	netns_bg "$ns" "$SERVER_LOG" "$SOCKSIFYD" -l "$addr:0" "$@"
 	SOCKSIFYD_PID=$NETNS_BG_PID
@@ -729,8 +729,8 @@ while time.time() < end:
 
 @test "topology: socksify curl, eval --env, and --check reach the target only through the proxy" {
 	require_cmd curl
-	[ -f "$BUILD/libsocksify.so" ] || skip "$BUILD/libsocksify.so not built"
-	[ -x "$SOCKSIFYD" ] || skip "$SOCKSIFYD not built"
+	[ -f "$BUILD/libsocksify.so" ] || fail "$BUILD/libsocksify.so not built (make all builds it)"
+	[ -x "$SOCKSIFYD" ] || fail "$SOCKSIFYD not built (make all builds it)"
 	netns_up
 	export SOCKSIFY_LIB=$BUILD/libsocksify.so
 	run_server "$NS_PROXY" "$NS_PROXY_IP" --open

@@ -128,12 +128,13 @@ chromium_run() {
 	# proxychains4 makes Chromium abort (GPU process) and Dante's client hangs its
 	# zygote; here the whole sandboxed process tree must just work. The user cannot
 	# open root's name table, so it gets its own (env -u: the user's table,
-	# /dev/shm/socksify-u65534), removed afterwards.
-	local home=$NETNS_DIR/nobody
+	# /dev/shm/socksify-u65534), removed afterwards. The library runs from a copy the
+	# user can read, wherever the build tree is.
+	local home=$NETNS_DIR/nobody lib
 	mkdir -p "$home" && chmod 777 "$home" && chmod 755 "$NETNS_DIR" && chmod 644 "$SHIM_CONF"
-	setpriv --reuid=65534 --regid=65534 --clear-groups test -r "$SOCKSIFY_LIB" ||
-		skip "user 65534 cannot read $SOCKSIFY_LIB"
-	run shim_run env -u SOCKSIFY_NAMETABLE timeout 120 setpriv --reuid=65534 \
+	copy_for_nobody "$NETNS_DIR/nobody-lib" "$SOCKSIFY_LIB"
+	lib=$NETNS_DIR/nobody-lib/$(basename "$SOCKSIFY_LIB")
+	SOCKSIFY_LIB=$lib run shim_run env -u SOCKSIFY_NAMETABLE timeout 120 setpriv --reuid=65534 \
 		--regid=65534 --clear-groups env HOME="$home" chromium --headless \
 		--no-first-run --disable-background-networking --disable-sync \
 		--disable-component-update --disable-default-apps --disable-breakpad \

@@ -129,6 +129,23 @@ assert_no_sanitizer() {
 	return 0
 }
 
+# copy_for_nobody DIR FILE...: copies of FILEs in DIR (made 0755 if new), each readable
+# (and, if it was, executable) by everyone, for programs run as user 65534: the build
+# tree may sit under a directory that user cannot enter. The copy of FILE is
+# DIR/$(basename FILE). Fails the test when user 65534 still cannot read a copy (DIR
+# itself under a closed directory): a test that needs them can then only fail.
+copy_for_nobody() {
+	local dir=$1 f c
+	shift
+	mkdir -p "$dir" && chmod 755 "$dir" || fail "copy_for_nobody: cannot make $dir"
+	for f in "$@"; do
+		c=$dir/$(basename "$f")
+		cp "$f" "$c" && chmod a+rX "$c" || fail "copy_for_nobody: cannot copy $f to $dir"
+		setpriv --reuid=65534 --regid=65534 --clear-groups test -r "$c" ||
+			fail "copy_for_nobody: user 65534 cannot read $c (is a parent of $dir closed?)"
+	done
+}
+
 # The default per-test setup: skip when the topology needs root we do not have. A suite
 # that defines its own setup() should call netns_require first.
 setup() {
