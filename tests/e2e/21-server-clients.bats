@@ -220,7 +220,7 @@ dante() {
 }
 
 @test "Dante's client library runs curl through socksifyd" {
-	require_file "$DANTE_LIB"
+	require_pkg_file "$DANTE_LIB" dante-client
 	local conf=$BATS_TEST_TMPDIR/dante.conf
 	dante_conf "$conf" "$OPEN_PORT"
 	run dante "$conf" curl -sS --max-time 20 "http://$NS_TARGET_IP/"
@@ -229,7 +229,7 @@ dante() {
 }
 
 @test "Dante's client library pointed at a closed port fails" {
-	require_file "$DANTE_LIB"
+	require_pkg_file "$DANTE_LIB" dante-client
 	local conf=$BATS_TEST_TMPDIR/dante.conf
 	dante_conf "$conf" 1
 	run dante "$conf" curl -sS --max-time 10 "http://$NS_TARGET_IP/"
@@ -238,7 +238,7 @@ dante() {
 }
 
 @test "a DNS query over UDP through Dante's client uses socksifyd's UDP ASSOCIATE" {
-	require_file "$DANTE_LIB"
+	require_pkg_file "$DANTE_LIB" dante-client
 	local conf=$BATS_TEST_TMPDIR/dante.conf
 	dante_conf "$conf" "$OPEN_PORT"
 	run dante "$conf" "$NETNS_PY" "$NETNS_LIB_DIR/dns_query.py" "$NS_TARGET_IP" target.test A
@@ -251,7 +251,7 @@ dante() {
 }
 
 @test "large UDP datagrams through Dante's client and socksifyd come back whole" {
-	require_file "$DANTE_LIB"
+	require_pkg_file "$DANTE_LIB" dante-client
 	local conf=$BATS_TEST_TMPDIR/dante.conf
 	dante_conf "$conf" "$OPEN_PORT"
 	run dante "$conf" "$NETNS_PY" "$NETNS_LIB_DIR/udp_probe.py" "$NS_TARGET_IP" 7 1400 3
@@ -261,7 +261,7 @@ dante() {
 }
 
 @test "drill (ldns) through Dante's client resolves target.test over UDP ASSOCIATE" {
-	require_file "$DANTE_LIB"
+	require_pkg_file "$DANTE_LIB" dante-client
 	require_cmd drill
 	local conf=$BATS_TEST_TMPDIR/dante.conf before
 	dante_conf "$conf" "$OPEN_PORT"
@@ -280,7 +280,7 @@ dante() {
 }
 
 @test "dig 9.18 through Dante's client: its sendmmsg datagram gets no answer and reaches nothing" {
-	require_file "$DANTE_LIB"
+	require_pkg_file "$DANTE_LIB" dante-client
 	require_cmd dig
 	# Measured (libdsocksd 1.4.2, dig 9.18): Dante makes the UDP association when dig
 	# connects its socket, to socksifyd's relay, but does not interpose sendmmsg(), so

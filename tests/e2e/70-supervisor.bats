@@ -30,7 +30,8 @@ sv_build() {
 
 setup_file() {
 	require_cmd go busybox cc
-	require_file /usr/include/liburing.h "$SOCKSIFY"
+	require_pkg_file /usr/include/liburing.h liburing-dev
+	require_file "$SOCKSIFY" || return 1
 	if sfy_skipping; then return 0; fi
 	sv_build || return 1
 	shim_setup_file || return 1

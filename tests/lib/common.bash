@@ -41,12 +41,21 @@ require_cmd() {
 	done
 }
 
-# require_file PATH...: skip when a build artefact is missing (e.g. not built yet).
+# require_file PATH...: fail when a build product is missing (`make test` builds every
+# one of them first: a missing one is a broken build, not an absent tool).
 require_file() {
 	local f
 	for f in "$@"; do
-		[ -e "$f" ] || sfy_skip_reason "$f missing (not built?)"
+		if [ ! -e "$f" ]; then
+			echo "$f missing: the build did not make it" >&2
+			return 1
+		fi
 	done
+}
+
+# require_pkg_file PATH PACKAGE: skip when a file an external package installs is absent.
+require_pkg_file() {
+	[ -e "$1" ] || sfy_skip_reason "$1 missing ($2 not installed)"
 }
 
 # start_socksifyd NS LOG ARGS...: run $SOCKSIFYD ARGS in namespace NS ("-" = here) and
