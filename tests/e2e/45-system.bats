@@ -61,7 +61,6 @@ teardown_file() {
 
 setup() {
 	netns_require
-	[ -z "${SFY_SKIP:-}" ] || skip "$SFY_SKIP"
 	sys_reset
 }
 

@@ -16,7 +16,7 @@ setup() {
 	require_file "$SOCKSIFY_LIB" "$SNIPPETS/dns_getaddrinfo"
 	require_cmd unshare setpriv strace python3
 	# Every test here is about the library's getaddrinfo: one that does not export it
-	# is broken, not something to skip.
+	# is broken: the test fails.
 	nm -D --defined-only "$SOCKSIFY_LIB" | grep -q ' getaddrinfo$' ||
 		fail "$SOCKSIFY_LIB does not interpose getaddrinfo"
 	# Readable by user 65534 too (bats' own temporary directories are not, nor need the

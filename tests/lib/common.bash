@@ -53,7 +53,8 @@ require_file() {
 	done
 }
 
-# require_pkg_file PATH PACKAGE: skip when a file an external package installs is absent.
+# require_pkg_file PATH PACKAGE: a file an external package installs; when it is absent
+# the test is passed over, naming the package (as require_cmd does for a program).
 require_pkg_file() {
 	[ -e "$1" ] || sfy_skip_reason "$1 missing ($2 not installed)"
 }
