@@ -19,42 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dnsq.h"
+
 static double now_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int first_nameserver(struct sockaddr_storage *ss, socklen_t *len)
-{
-	char line[256], addr[128];
-	FILE *f = fopen("/etc/resolv.conf", "r");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "nameserver %127s", addr) != 1)
-			continue;
-		fclose(f);
-		memset(ss, 0, sizeof(*ss));
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-		if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
-			s4->sin_family = AF_INET;
-			s4->sin_port = htons(53);
-			*len = sizeof(*s4);
-			return 0;
-		}
-		if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
-			s6->sin6_family = AF_INET6;
-			s6->sin6_port = htons(53);
-			*len = sizeof(*s6);
-			return 0;
-		}
-		return -1;
-	}
-	fclose(f);
-	return -1;
 }
 
 static double cpu_us(void)
@@ -65,29 +36,6 @@ static double cpu_us(void)
 	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
-static size_t build_query(uint8_t *q, uint16_t id, const char *name)
-{
-	size_t o = 12;
-	memset(q, 0, 12);
-	q[0] = (uint8_t)(id >> 8);
-	q[1] = (uint8_t)id;
-	q[2] = 0x01; /* RD */
-	q[5] = 1;    /* QDCOUNT */
-	while (*name) {
-		size_t l = strcspn(name, ".");
-		q[o++] = (uint8_t)l;
-		memcpy(q + o, name, l);
-		o += l;
-		name += l;
-		if (*name == '.')
-			name++;
-	}
-	q[o++] = 0;
-	q[o++] = 0, q[o++] = 1; /* A */
-	q[o++] = 0, q[o++] = 1; /* IN */
-	return o;
-}
-
 int main(int argc, char **argv)
 {
 	unsigned n = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 10000, ok = 0;
@@ -96,7 +44,7 @@ int main(int argc, char **argv)
 	socklen_t nslen;
 	uint8_t q[300], a[1500];
 
-	if (strlen(name) > 250 || first_nameserver(&ns, &nslen) != 0) {
+	if (strlen(name) > 250 || dnsq_nameserver(&ns, &nslen) != 0) {
 		printf("no usable nameserver or name\n");
 		return 2;
 	}
@@ -112,7 +60,7 @@ int main(int argc, char **argv)
 		if (i == 1)
 			t0 = now_us(), c0 = cpu_us(), ok = 0;
 		uint16_t id = (uint16_t)(i * 7919u + 1);
-		size_t ql = build_query(q, id, name);
+		size_t ql = dnsq_build(q, id, name);
 		if (send(fd, q, ql, 0) != (ssize_t)ql)
 			break;
 		struct pollfd p = { .fd = fd, .events = POLLIN };

@@ -22,6 +22,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dnsq.h"
+
 static struct sockaddr_in ns;
 static const char *qname;
 static int failed;
@@ -40,46 +42,13 @@ static void result(const char *name, const char *why)
 
 static int nameserver(void)
 {
-	char line[256], addr[128];
-	FILE *f = fopen("/etc/resolv.conf", "r");
+	struct sockaddr_storage ss;
+	socklen_t len;
 
-	if (f == NULL)
+	if (dnsq_nameserver(&ss, &len) != 0 || ss.ss_family != AF_INET)
 		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "nameserver %127s", addr) != 1)
-			continue;
-		fclose(f);
-		ns.sin_family = AF_INET;
-		ns.sin_port = htons(53);
-		return inet_pton(AF_INET, addr, &ns.sin_addr) == 1 ? 0 : -1;
-	}
-	fclose(f);
-	return -1;
-}
-
-static size_t query(uint8_t *q, uint16_t id)
-{
-	size_t o = 12;
-	const char *name = qname;
-
-	memset(q, 0, 12);
-	q[0] = (uint8_t)(id >> 8);
-	q[1] = (uint8_t)id;
-	q[2] = 0x01;
-	q[5] = 1;
-	while (*name) {
-		size_t l = strcspn(name, ".");
-		q[o++] = (uint8_t)l;
-		memcpy(q + o, name, l);
-		o += l;
-		name += l;
-		if (*name == '.')
-			name++;
-	}
-	q[o++] = 0;
-	q[o++] = 0, q[o++] = 1;
-	q[o++] = 0, q[o++] = 1;
-	return o;
+	memcpy(&ns, &ss, sizeof(ns));
+	return 0;
 }
 
 /* A connected UDP socket to the name server (or unconnected: conn false). */
@@ -99,7 +68,7 @@ static uint16_t ask(int fd, bool conn)
 {
 	uint8_t q[300];
 	uint16_t id = next_id++;
-	size_t l = query(q, id);
+	size_t l = dnsq_build(q, id, qname);
 	ssize_t n = conn ? send(fd, q, l, 0)
 			 : sendto(fd, q, l, 0, (struct sockaddr *)&ns, sizeof(ns));
 
