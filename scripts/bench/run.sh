@@ -45,7 +45,7 @@ MICROSOCKS=${BENCH_MICROSOCKS:-microsocks}
 DANTED=${BENCH_DANTED:-danted}
 BENCH_START=$SECONDS
 # bounded wall time for the whole run: a hung peer must not hang `make bench`
-DEADLINE=$((SECONDS + ${BENCH_MAX_SECONDS:-540}))
+DEADLINE=$((SECONDS + ${BENCH_MAX_SECONDS:-900}))
 
 WORK=$(mktemp -d /tmp/sxbench.XXXXXX)
 RAW=$WORK/raw
