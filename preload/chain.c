@@ -429,18 +429,58 @@ socklen_t chain_job_via(const struct chain_job *j, struct sockaddr_storage *via)
 	return j->t.hops[0].salen;
 }
 
+/* The blocking connect's job (some 18 KB) is not on the stack (the program's thread may
+ * have a small one) nor from malloc: connect() is async-signal-safe, so a program may
+ * call it in the child of a multithreaded fork, where an allocator that does not guard
+ * its locks across fork (GCC 12's libasan) can be caught locked by another thread. It
+ * is an anonymous mapping, kept by its thread for the next connect (a mapping per
+ * connect cost more than the whole handshake here) and unmapped when the thread ends.
+ * Taken, not borrowed: a signal handler's connect in the middle of one maps its own. */
+static __thread struct chain_job *chain_job_kept;
+static pthread_key_t chain_job_key;
+static pthread_once_t chain_job_key_once = PTHREAD_ONCE_INIT;
+static bool chain_job_key_ok;
+
+static void chain_job_unmap(void *j)
+{
+	munmap(j, sizeof(struct chain_job));
+}
+
+static void chain_job_key_init(void)
+{
+	chain_job_key_ok = pthread_key_create(&chain_job_key, chain_job_unmap) == 0;
+}
+
+static struct chain_job *chain_job_get(void)
+{
+	struct chain_job *j = chain_job_kept;
+
+	if (j != NULL) {
+		chain_job_kept = NULL;
+		return j;
+	}
+	j = mmap(NULL, sizeof(*j), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return j == MAP_FAILED ? NULL : j;
+}
+
+static void chain_job_put(struct chain_job *j)
+{
+	pthread_once(&chain_job_key_once, chain_job_key_init);
+	if (chain_job_kept == NULL && chain_job_key_ok &&
+	    pthread_setspecific(chain_job_key, j) == 0) {
+		chain_job_kept = j;
+		return;
+	}
+	chain_job_unmap(j);
+}
+
 int chain_connect(int fd, int family, const struct socks_addr *dst,
 		  struct sockaddr_storage *via, socklen_t *vialen, unsigned dial_flags)
 {
-	/* The job (some 18 KB) is not on the stack (the program's thread may have a small
-	 * one) nor from malloc: connect() is async-signal-safe, so a program may call it in
-	 * the child of a multithreaded fork, where an allocator that does not guard its
-	 * locks across fork (GCC 12's libasan) can be caught locked by another thread. */
-	struct chain_job *j = mmap(NULL, sizeof(*j), PROT_READ | PROT_WRITE,
-				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct chain_job *j = chain_job_get();
 	int err = 0;
 
-	if (j == MAP_FAILED)
+	if (j == NULL)
 		return ENOBUFS;
 	enum dial_state st = chain_job_start(j, fd, family, dst, dial_flags);
 	while (st != DIAL_DONE && st != DIAL_FAILED) {
@@ -466,6 +506,6 @@ int chain_connect(int fd, int family, const struct socks_addr *dst,
 		*vialen = chain_job_via(j, via);
 	else
 		err = j->err;
-	munmap(j, sizeof(*j));
+	chain_job_put(j);
 	return err;
 }
