@@ -284,7 +284,7 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t len)
 	struct dg_assoc *d = dg_get(fd);
 
 	if (__builtin_expect(d == NULL, 1) || shim_inside)
-		return real()->read(fd, buf, len);
+		return REAL_FAST(read, REAL_FAST_READ)(fd, buf, len);
 	return dg_recv_buf(fd, d, buf, len, 0, NULL, NULL);
 }
 

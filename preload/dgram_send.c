@@ -277,7 +277,7 @@ SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 	struct dg_assoc *d = dg_get(fd);
 
 	if (__builtin_expect(d == NULL, 1))
-		return real()->write(fd, buf, len);
+		return REAL_FAST(write, REAL_FAST_WRITE)(fd, buf, len);
 	return dg_send_buf(fd, d, buf, len, 0, NULL, 0);
 }
 

@@ -60,7 +60,7 @@ SHIM_EXPORT int close(int fd)
 	/* The hot path: one load says the fd is none of ours (a managed UDP socket
 	 * carries the registry's datagram bit). */
 	if (__builtin_expect(!fdreg_known(fd), 1))
-		return real()->close(fd);
+		return REAL_FAST(close, REAL_FAST_CLOSE)(fd);
 	switch (fdreg_kind(fd)) {
 	case FD_INTERNAL:
 		/* To the program this fd is not open: as close() would say. Unless ours

@@ -76,11 +76,18 @@ static ssize_t real_enosys_sendto(int a, const void *b, size_t c, int d,
 
 #define REAL(field, name) (t->field = real_lookup(name))
 
+static pthread_once_t real_self_once = PTHREAD_ONCE_INIT;
+
+static void real_self(void)
+{
+	dl_iterate_phdr(real_find_self, (void *)(uintptr_t)real_self);
+}
+
 static void real_resolve(void)
 {
 	struct real_syms *t = &real_table;
 
-	dl_iterate_phdr(real_find_self, (void *)(uintptr_t)real_resolve);
+	pthread_once(&real_self_once, real_self);
 	REAL(connect, "connect");
 	REAL(close, "close");
 	REAL(close_range, "close_range");
@@ -157,6 +164,34 @@ const struct real_syms *real_slow(void)
 {
 	pthread_once(&real_once, real_resolve);
 	return &real_table;
+}
+
+/* read, write, close and syscall before the table: each looked up alone on its first call.
+ * Every program calls them and most never reach a hook that needs the table, which
+ * costs some sixty lookups through libc's symbol table (about 40 us here). A symbol
+ * that cannot be found alone comes from the table, as it would have. */
+static void *real_fast_sym[REAL_FAST_N];
+static const char *const real_fast_name[REAL_FAST_N] = {
+	[REAL_FAST_READ] = "read", [REAL_FAST_WRITE] = "write", [REAL_FAST_CLOSE] = "close",
+	[REAL_FAST_SYSCALL] = "syscall",
+};
+
+void *real_fast_slow(enum real_fast i)
+{
+	void *p = __atomic_load_n(&real_fast_sym[i], __ATOMIC_ACQUIRE);
+
+	if (p != NULL)
+		return p;
+	pthread_once(&real_self_once, real_self);
+	p = real_lookup(real_fast_name[i]);
+	if (p == NULL) {
+		const struct real_syms *t = real_slow();
+		p = i == REAL_FAST_READ ? (void *)t->read
+		  : i == REAL_FAST_WRITE ? (void *)t->write
+		  : i == REAL_FAST_CLOSE ? (void *)t->close : (void *)t->syscall;
+	}
+	__atomic_store_n(&real_fast_sym[i], p, __ATOMIC_RELEASE);
+	return p;
 }
 
 const struct real_syms *real_resolver(void)

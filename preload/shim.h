@@ -111,6 +111,15 @@ static inline const struct real_syms *real(void)
 		return &real_table;
 	return real_slow();
 }
+/* read, write, close and syscall for the hot hooks: the table's once it is resolved, before
+ * that each resolved alone (real.c), so a program that never reaches a hook needing
+ * the table does not pay for it. */
+enum real_fast { REAL_FAST_READ, REAL_FAST_WRITE, REAL_FAST_CLOSE, REAL_FAST_SYSCALL, REAL_FAST_N };
+void *real_fast_slow(enum real_fast i);
+#define REAL_FAST(field, idx)                                                     \
+	(__builtin_expect(__atomic_load_n(&real_ready, __ATOMIC_ACQUIRE), 1)      \
+		 ? real_table.field                                                \
+		 : (__typeof__(real_table.field))real_fast_slow(idx))
 /* The same table with the resolver's symbols resolved too. */
 const struct real_syms *real_resolver(void);
 void real_init(void);

@@ -46,10 +46,11 @@ SHIM_EXPORT long syscall(long nr, ...)
 		 * port-53 answers go to their sockets first (dgram_held.c). */
 		if (__builtin_expect(dgram_held_any(), 0) && !shim_inside)
 			dgram_held_flush();
-		if (real()->syscall == NULL) {
+		long (*sys)(long, ...) = REAL_FAST(syscall, REAL_FAST_SYSCALL);
+		if (sys == NULL) {
 			errno = ENOSYS;
 			return -1;
 		}
-		return real()->syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+		return sys(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 	}
 }

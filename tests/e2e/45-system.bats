@@ -487,6 +487,22 @@ sys_syscalls() {
 	assert_output 0
 }
 
+@test "start-up: a program that only reads, writes and closes never resolves the library's table" {
+	# Most programs of the machine call read/write/close through our hooks and never
+	# connect: each of those is looked up alone, not the table of sixty real symbols
+	# (whose first lookup is connect's).
+	sys_install -p "$SHIM_PROXY"
+	run sys_run env LD_DEBUG=symbols python3 -c 'import os, sys
+os.write(1, b"wrote\n"); os.close(os.open("/etc/hostname", os.O_RDONLY)); sys.stdin.read()' </dev/null
+	assert_success
+	assert_line "wrote"
+	refute_output --partial "symbol=connect;"
+	# The negative twin: the first connect resolves the table.
+	run sys_run env LD_DEBUG=symbols python3 -c 'import socket
+socket.socket().connect_ex(("127.0.0.1", 9))'
+	assert_output --partial "symbol=connect;"
+}
+
 # ---- never harm the machine ----
 
 @test "exclude_program: an excluded program goes straight to libc, the others still through the proxy" {
