@@ -305,6 +305,7 @@ server_part() {
 	log "part 1: servers on loopback ($PINNED)"
 	$PIN_GEN "$SXB" target 127.0.0.1:0 >"$WORK/target.out" 2>&1 &
 	PIDS+=("$!")
+	TARGET_PID=$!
 	wait_line "$WORK/target.out" '^port [0-9]+' 5 || { log "target did not start"; return 1; }
 	t_port=$(awk '/^port/ {print $2}' "$WORK/target.out")
 	TARGET=127.0.0.1:$t_port
@@ -927,19 +928,23 @@ header() {
 
 # wbench_conns SERVER LABEL CONCURRENCY TOTAL: as bench_conns, plus the CPU shares
 wbench_conns() {
-	local s=$1 label=$2 conc=$3 n=$4 c0 c1 out secs gen
+	local s=$1 label=$2 conc=$3 n=$4 c0 c1 t0 t1 out secs gen
 	c0=$(cpu_ticks "${SPID[$s]}")
+	t0=0 t1=0
+	[[ -n ${TARGET_PID:-} ]] && t0=$(cpu_ticks "$TARGET_PID")
 	if ! out=$(timeout 120 /usr/bin/time -o "$WORK/gen.time" -f "%U %S" "$SXB" conns -t "$TARGET" \
 		-s "${SADDR[$s]}" -n "$n" -c "$conc" -q 64 2>>"$WORK/errors"); then
 		record "$s" "conn_$label.fail" 1
 		return
 	fi
 	c1=$(cpu_ticks "${SPID[$s]}")
+	[[ -n ${TARGET_PID:-} ]] && t1=$(cpu_ticks "$TARGET_PID")
 	secs=$(field secs <<<"$out")
 	gen=$(awk '{ print $1 + $2 }' "$WORK/gen.time")
 	record "$s" "conn_$label" "$(awk -v n="$n" -v t="$secs" 'BEGIN { printf "%.0f", n / t }')"
 	record "$s" "srvcores_$label" "$(awk -v d=$((c1 - c0)) -v hz="$TCK" -v t="$secs" 'BEGIN { printf "%.2f", d / hz / t }')"
 	record "$s" "gencores_$label" "$(awk -v g="$gen" -v t="$secs" 'BEGIN { printf "%.2f", g / t }')"
+	record "$s" "tgtcores_$label" "$(awk -v d=$((t1 - t0)) -v hz="$TCK" -v t="$secs" 'BEGIN { printf "%.2f", d / hz / t }')"
 }
 
 workers_part() {
@@ -949,6 +954,7 @@ workers_part() {
 	if [[ -z ${TARGET:-} ]]; then
 		"$SXB" target 127.0.0.1:0 >"$WORK/wtarget.out" 2>&1 &
 		PIDS+=("$!")
+		TARGET_PID=$!
 		wait_line "$WORK/wtarget.out" '^port [0-9]+' 5 || { WORKERS_NOTE="target did not start"; return; }
 		TARGET=127.0.0.1:$(awk '/^port/ {print $2}' "$WORK/wtarget.out")
 	fi
@@ -988,15 +994,16 @@ workers_tables() {
 	[[ -n ${WORKERS_NOTE:-} ]] && { echo "$WORKERS_NOTE"; echo; return; }
 	echo "Connections as in part 1 (CONNECT + 64-byte echo + close), $NCPU CPUs, neither the"
 	echo "server nor the load generator pinned. cores = CPU-seconds per wall second of the"
-	echo "server and of the load generator (sxbench) during the run; when the two add up to"
-	echo "about the machine's $NCPU CPUs, the machine, not the server, sets the rate."
+	echo "server, of the load generator (sxbench) and of the target (a thread per connection)"
+	echo "during the run; when the three add up to about the machine's $NCPU CPUs, the machine,"
+	echo "not the server, sets the rate."
 	echo
-	echo "| server | seq conn/s | seq server/gen cores | $CONC-conc conn/s | $CONC-conc server/gen cores |"
+	echo "| server | seq conn/s | seq server/gen/target cores | $CONC-conc conn/s | $CONC-conc server/gen/target cores |"
 	echo "|---|---|---|---|---|"
 	for s in sfyd-w1 sfyd-w2 msocks; do
 		if [[ -n ${SNOTE[$s]:-} ]]; then echo "| $s | ${SNOTE[$s]} | | | |"; continue; fi
-		echo "| $s | $(median "$s" conn_seq)$(spread "$s" conn_seq) | $(median "$s" srvcores_seq %.2f) / $(median "$s" gencores_seq %.2f) |" \
-			"$(median "$s" conn_conc)$(spread "$s" conn_conc) | $(median "$s" srvcores_conc %.2f) / $(median "$s" gencores_conc %.2f) |"
+		echo "| $s | $(median "$s" conn_seq)$(spread "$s" conn_seq) | $(median "$s" srvcores_seq %.2f) / $(median "$s" gencores_seq %.2f) / $(median "$s" tgtcores_seq %.2f) |" \
+			"$(median "$s" conn_conc)$(spread "$s" conn_conc) | $(median "$s" srvcores_conc %.2f) / $(median "$s" gencores_conc %.2f) / $(median "$s" tgtcores_conc %.2f) |"
 	done
 	echo
 	echo "| ratio | seq | $CONC-conc |"
@@ -1008,10 +1015,11 @@ workers_tables() {
 	echo "| 2 workers / microsocks | $(ratio "$(median sfyd-w2 conn_seq)" "$(median msocks conn_seq)") |" \
 		"$(ratio "$(median sfyd-w2 conn_conc)" "$(median msocks conn_conc)") |"
 	g=$(awk -v a="$(median sfyd-w2 srvcores_conc %.2f)" -v b="$(median sfyd-w2 gencores_conc %.2f)" \
-		'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/) printf "%.2f", a + b; else print "n/a" }')
+		-v c="$(median sfyd-w2 tgtcores_conc %.2f)" \
+		'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && c ~ /^[0-9.]+$/) printf "%.2f", a + b + c; else print "n/a" }')
 	echo
-	echo "At 2 workers, $CONC-concurrent: server + generator = $g of $NCPU CPUs$(awk -v g="$g" -v n="$NCPU" \
-		'BEGIN { if (g ~ /^[0-9.]+$/ && g >= 0.85 * n) print ": the machine is saturated, the generator takes its share of it, so 2w/1w cannot show the server'"'"'s scaling here"; else print "" }')."
+	echo "At 2 workers, $CONC-concurrent: server + generator + target = $g of $NCPU CPUs$(awk -v g="$g" -v n="$NCPU" \
+		'BEGIN { if (g ~ /^[0-9.]+$/ && g >= 0.85 * n) print ": the machine is saturated, the generator and the target take their share of it, so 2w/1w cannot show the server'"'"'s scaling here"; else print "" }')."
 	# Other work on the machine takes the cores the second worker would use.
 	awk -v l="${LOAD_START%% *}" -v n="$NCPU" 'BEGIN { if (l + 0 >= n) printf "The 1-minute load average was %s at the start on %d CPUs: other processes held the cores, so these rates say nothing about scaling.\n", l, n }'
 
