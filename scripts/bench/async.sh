@@ -79,13 +79,22 @@ log "20 connections from one event loop"
 loop_ms() { # loop_ms N: python asyncio, N parallel echo connections
 	shim "$NETNS_PY" "$ASYNC_DIR/asyncio_conns.py" "$NS_TARGET_IP" 7 "$1" | sed -n 's/.*elapsed_ms=\([0-9]*\).*/\1/p'
 }
-curlz_ms() { # curlz_ms N [LIB]: curl -Z fetching N URLs at once, wall ms
-	local n=$1 i t0 t1
-	local -a urls=()
-	for ((i = 0; i < n; i++)); do urls+=("$URL?$i" -o /dev/null); done
+curlz_ms() { # curlz_ms N [MODE]: curl -Z fetching N URLs at once, wall ms. MODE: shim
+	# (default), imm (shim, --parallel-immediate), own (curl's own SOCKS5), direct (no
+	# proxy, a server as far away), old (BENCH_OLD_LIB)
+	local n=$1 mode=${2:-shim} base=$URL i t0 t1
+	local -a urls=() pre=(env LD_PRELOAD="$LIB" SOCKSIFY_CONF="$D/empty.conf"
+		SOCKSIFY_PROXY="socks5://198.18.1.2:$FAR") extra=()
+	case $mode in
+	imm) extra=(--parallel-immediate) ;;
+	own) pre=(env ALL_PROXY="socks5h://198.18.1.2:$FAR") ;;
+	direct) pre=(env) base=http://198.18.1.2:$DIRECT/ ;;
+	old) pre[1]=LD_PRELOAD=$OLD_LIB ;;
+	esac
+	for ((i = 0; i < n; i++)); do urls+=("$base?$i" -o /dev/null); done
 	t0=$(netns_now_ms)
-	in_client env LD_PRELOAD="${2:-$LIB}" SOCKSIFY_CONF="$D/empty.conf" SOCKSIFY_PROXY="socks5://198.18.1.2:$FAR" \
-		curl -s --no-progress-meter -Z --parallel-max 50 --max-time 30 "${urls[@]}" || return
+	in_client "${pre[@]}" curl -s --no-progress-meter -Z --parallel-max 50 "${extra[@]}" \
+		--max-time 30 "${urls[@]}" || return
 	t1=$(netns_now_ms)
 	echo $((t1 - t0))
 }
@@ -93,9 +102,18 @@ measure loop1 loop_ms 1
 measure loop20 loop_ms 20
 measure curlz1 curlz_ms 1
 measure curlz20 curlz_ms 20
+# curl -Z by default waits for its first connection to a host before opening the
+# others (it may multiplex over it): the same run direct, with curl's own SOCKS5 and
+# with --parallel-immediate says what is curl's and what is ours.
+measure curlz_imm1 curlz_ms 1 imm
+measure curlz_imm20 curlz_ms 20 imm
+measure curlz_own1 curlz_ms 1 own
+measure curlz_own20 curlz_ms 20 own
+measure curlz_dir1 curlz_ms 1 direct
+measure curlz_dir20 curlz_ms 20 direct
 if [[ -n $OLD_LIB && -f $OLD_LIB ]]; then
-	measure old_curlz1 curlz_ms 1 "$OLD_LIB"
-	measure old_curlz20 curlz_ms 20 "$OLD_LIB"
+	measure old_curlz1 curlz_ms 1 old
+	measure old_curlz20 curlz_ms 20 old
 fi
 
 log "a page of 30 resources on 6 origins"
@@ -183,10 +201,13 @@ for n in "direct:a direct connection to a server as far away as the proxy" \
 	echo "| ${n#*:} | $(val "$k") | $(ratio "$(val "$k")" "$d")x |"
 done
 echo
-echo "| one event loop, socksify | 1 connection ms | 20 in parallel ms | ratio (target <= 1.5) |"
+echo "| one event loop (socksify unless said) | 1 connection ms | 20 in parallel ms | ratio (target <= 1.5) |"
 echo "|---|---:|---:|---:|"
 echo "| python asyncio open_connection + echo | $(val loop1) | $(val loop20) | $(ratio "$(val loop20)" "$(val loop1)") |"
 echo "| curl -Z (HTTP GET) | $(val curlz1) | $(val curlz20) | $(ratio "$(val curlz20)" "$(val curlz1)") |"
+echo "| curl -Z --parallel-immediate | $(val curlz_imm1) | $(val curlz_imm20) | $(ratio "$(val curlz_imm20)" "$(val curlz_imm1)") |"
+echo "| curl -Z, curl's own SOCKS5 (no library) | $(val curlz_own1) | $(val curlz_own20) | $(ratio "$(val curlz_own20)" "$(val curlz_own1)") |"
+echo "| curl -Z, direct to a server as far away (no proxy) | $(val curlz_dir1) | $(val curlz_dir20) | $(ratio "$(val curlz_dir20)" "$(val curlz_dir1)") |"
 [[ -f $D/m.old_curlz20 ]] &&
 	echo "| curl -Z, socksify before issue 11 | $(val old_curlz1) | $(val old_curlz20) | $(ratio "$(val old_curlz20)" "$(val old_curlz1)") |"
 echo
