@@ -473,6 +473,10 @@ static int run_command(char **command, const char *lib, const struct socksify_co
 	if (found)
 		probe_warn(path, lib);
 	fflush(NULL);
+	/* The file execvp would find, without its walk of failing execve()s over PATH;
+	 * anything unusual (a script with no #!, a file gone meanwhile) is execvp's. */
+	if (found)
+		execv(path, command);
 	return cli_exec(command);
 }
 

@@ -7,6 +7,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,43 +43,88 @@ static bool read_at(int fd, void *buf, size_t len, off_t at)
 	return pread(fd, buf, len, at) == (ssize_t)len;
 }
 
+#define SV_TABLE_MAX (1u << 20) /* a header table bigger than this is no program's */
+
+/* The table of n entries of size entsize at off, read with one pread into a buffer of
+ * ours (NULL when it is over SV_MAX_HEADERS entries or SV_TABLE_MAX bytes, or cannot
+ * be read whole). */
+static unsigned char *read_table(int fd, uint64_t off, unsigned n, unsigned entsize)
+{
+	size_t len = (size_t)n * entsize;
+	unsigned char *t;
+
+	if (n == 0 || n > SV_MAX_HEADERS || entsize == 0 || len > SV_TABLE_MAX ||
+	    (t = malloc(len)) == NULL)
+		return NULL;
+	if (!read_at(fd, t, len, (off_t)off)) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
 static bool has_interp(int fd, const sv_ehdr *eh)
 {
-	sv_phdr ph;
+	unsigned char *t = read_table(fd, eh->e_phoff, eh->e_phnum, eh->e_phentsize);
+	bool found = t == NULL && eh->e_phnum != 0; /* unreadable: do not call it static */
 
-	for (unsigned i = 0; i < eh->e_phnum && i < SV_MAX_HEADERS; i++) {
-		if (!read_at(fd, &ph, sizeof(ph), (off_t)(eh->e_phoff + (off_t)i * eh->e_phentsize)))
-			return true; /* unreadable: do not call it static */
-		if (ph.p_type == PT_INTERP)
-			return true;
+	for (unsigned i = 0; t != NULL && i < eh->e_phnum && !found; i++) {
+		sv_phdr ph;
+		memcpy(&ph, t + (size_t)i * eh->e_phentsize, sizeof(ph));
+		found = ph.p_type == PT_INTERP;
 	}
-	return false;
+	free(t);
+	return found;
 }
+
+/* Section names are read from the string table in one piece when it is no bigger
+ * than this (every ordinary program's is a few hundred bytes); else one by one. */
+#define SV_SHSTR_MAX 65536
 
 static bool go_sections(int fd, const sv_ehdr *eh)
 {
+	static const char *const go[] = { ".go.buildinfo", ".note.go.buildid" };
+	unsigned char *t;
+	char *names = NULL, one[32];
 	sv_shdr sh, strsh;
-	char name[32];
+	bool found = false;
 
 	if (eh->e_shnum == 0 || eh->e_shnum > SV_MAX_HEADERS || eh->e_shstrndx >= eh->e_shnum ||
 	    eh->e_shentsize < sizeof(sv_shdr))
 		return false;
-	if (!read_at(fd, &strsh, sizeof(strsh),
-		     (off_t)(eh->e_shoff + (off_t)eh->e_shstrndx * eh->e_shentsize)))
+	t = read_table(fd, eh->e_shoff, eh->e_shnum, eh->e_shentsize);
+	if (t == NULL)
 		return false;
-	for (unsigned i = 0; i < eh->e_shnum; i++) {
-		if (!read_at(fd, &sh, sizeof(sh), (off_t)(eh->e_shoff + (off_t)i * eh->e_shentsize)))
-			return false;
+	memcpy(&strsh, t + (size_t)eh->e_shstrndx * eh->e_shentsize, sizeof(strsh));
+	if (strsh.sh_size > 0 && strsh.sh_size <= SV_SHSTR_MAX &&
+	    (names = malloc(strsh.sh_size + 1)) != NULL) {
+		if (read_at(fd, names, strsh.sh_size, (off_t)strsh.sh_offset)) {
+			names[strsh.sh_size] = '\0';
+		} else {
+			free(names);
+			names = NULL;
+		}
+	}
+	for (unsigned i = 0; i < eh->e_shnum && !found; i++) {
+		const char *name = one;
+		memcpy(&sh, t + (size_t)i * eh->e_shentsize, sizeof(sh));
 		if (sh.sh_name >= strsh.sh_size)
 			continue;
-		ssize_t n = pread(fd, name, sizeof(name) - 1, (off_t)(strsh.sh_offset + sh.sh_name));
-		if (n <= 0)
-			continue;
-		name[n] = '\0';
-		if (strcmp(name, ".go.buildinfo") == 0 || strcmp(name, ".note.go.buildid") == 0)
-			return true;
+		if (names != NULL) {
+			name = names + sh.sh_name;
+		} else {
+			ssize_t n = pread(fd, one, sizeof(one) - 1,
+					  (off_t)(strsh.sh_offset + sh.sh_name));
+			if (n <= 0)
+				continue;
+			one[n] = '\0';
+		}
+		for (size_t k = 0; k < sizeof(go) / sizeof(go[0]); k++)
+			found = found || strcmp(name, go[k]) == 0;
 	}
-	return false;
+	free(names);
+	free(t);
+	return found;
 }
 
 static bool probe(const char *path, struct sv_elf *out, int depth)

@@ -127,6 +127,26 @@ sfy_env() {
 	assert_failure 126
 }
 
+@test "COMMAND from PATH is executed as execvp would: a script without #! runs under sh" {
+	# The launcher execs the file it found on PATH directly (no walk of failing
+	# execve()s); a script with no #! line must still run, as execvp runs it.
+	mkdir -p "$T/pbin"
+	printf 'echo "ran as $0 with $1"\n' >"$T/pbin/nobang"
+	chmod 755 "$T/pbin/nobang"
+	run env PATH="$T/pbin:$PATH" "$SOCKSIFY" nobang arg1
+	assert_success
+	assert_output "ran as $T/pbin/nobang with arg1"
+	# A program found on PATH is exec'd by its path: strace shows no failed execve in
+	# the directories before it (the script above goes through execvp's walk, as it must).
+	require_cmd strace
+	cp /bin/true "$T/pbin/mytrue"
+	run env PATH="/nonexistent-a:/nonexistent-b:$T/pbin:$PATH" strace -f -e trace=execve \
+		"$SOCKSIFY" mytrue
+	assert_success
+	assert_output --partial "execve(\"$T/pbin/mytrue\""
+	refute_output --partial "/nonexistent-a/mytrue"
+}
+
 # ---- what the library gets ----
 
 @test "-p sets SOCKSIFY_PROXY verbatim; repeated -p makes a comma-separated chain" {
