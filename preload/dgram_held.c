@@ -160,9 +160,9 @@ bool dgram_held_poll(struct pollfd *fds, unsigned long n, int *rc)
 	bool only_reads = true;
 
 	for (unsigned long i = 0; i < n; i++) {
-		if (held_on(fds[i].fd))
-			held++;
-		if (!held_on(fds[i].fd) || (fds[i].events & rd) == 0 || (fds[i].events & ~rd) != 0)
+		bool h = held_on(fds[i].fd);
+		held += h;
+		if (!h || (fds[i].events & rd) == 0 || (fds[i].events & ~rd) != 0)
 			only_reads = false;
 	}
 	if (held == 0)

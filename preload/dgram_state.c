@@ -86,6 +86,18 @@ static bool dg_same_socket(int fd, const struct dg_assoc *d)
 	return same;
 }
 
+/* fd's record no longer stands for a socket of ours (closed, or its number reused
+ * behind our back): inactive, its association, held answer and port-53 state gone.
+ * Caller holds d->mu. */
+static void dg_retire_locked(int fd, struct dg_assoc *d)
+{
+	atomic_store_explicit(&d->active, false, memory_order_release);
+	fdreg_set_dgram(fd, false);
+	dg_drop_ctl(d);
+	dg_held_drop_locked(fd, d);
+	dns53_sock_reset(&d->dns);
+}
+
 /* A socket that only carries port-53 queries answered here (no association, no
  * proxied peer) is checked against the kernel once per DG_RECHECK_MS, not on every
  * call: its queries are answered without a system call (dgram_held.c), so one fstat
@@ -121,13 +133,8 @@ struct dg_assoc *dg_get(int fd)
 	if (__builtin_expect(d == NULL, 1) || dg_checked_lately(d) || dg_same_socket(fd, d))
 		return d;
 	pthread_mutex_lock(&d->mu);
-	if (atomic_load(&d->active) && !dg_same_socket(fd, d)) {
-		atomic_store_explicit(&d->active, false, memory_order_release);
-		fdreg_set_dgram(fd, false);
-		dg_drop_ctl(d);
-		dg_held_drop_locked(fd, d);
-		dns53_sock_reset(&d->dns);
-	}
+	if (atomic_load(&d->active) && !dg_same_socket(fd, d))
+		dg_retire_locked(fd, d);
 	pthread_mutex_unlock(&d->mu);
 	return NULL;
 }
@@ -220,11 +227,7 @@ void dgram_forget(int fd)
 	if (d == NULL)
 		return;
 	pthread_mutex_lock(&d->mu);
-	atomic_store_explicit(&d->active, false, memory_order_release);
-	fdreg_set_dgram(fd, false);
-	dg_drop_ctl(d);
-	dg_held_drop_locked(fd, d);
-	dns53_sock_reset(&d->dns);
+	dg_retire_locked(fd, d);
 	pthread_mutex_unlock(&d->mu);
 }
 
